@@ -1,0 +1,60 @@
+package resolver
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Prefix marks a string value as a secret reference.
+const Prefix = "secret:"
+
+// Ref is a parsed secret reference: "secret:<ID>" or "secret:<ID>#<Key>".
+//
+// ID is used verbatim by the store. Key, when set, selects one top-level key
+// of a secret whose value is a JSON object. Ref is comparable and is used as
+// a map key.
+type Ref struct {
+	ID  string
+	Key string
+}
+
+// String returns the reference in its source form, "secret:<id>[#key]". It
+// never contains a secret value, so it is safe to log.
+func (r Ref) String() string {
+	if r.Key == "" {
+		return Prefix + r.ID
+	}
+	return Prefix + r.ID + "#" + r.Key
+}
+
+// IsRef reports whether s is a secret reference, that is whether it starts
+// with "secret:". A "secret:" later in a string is plain text.
+func IsRef(s string) bool { return strings.HasPrefix(s, Prefix) }
+
+// ParseRef parses a string that IsRef. The text after "secret:" up to the
+// first '#' is the ID; the rest, if any, is the key. None of the supported
+// stores allow '#' in an ID, so the first '#' is always the separator and a
+// key may itself contain '#'.
+//
+// It returns an error wrapping ErrBadRef for a string that is not a
+// reference, an empty ID, an empty key after '#', or an ID with control
+// characters (which no store accepts and which would corrupt log lines).
+func ParseRef(s string) (Ref, error) {
+	if !IsRef(s) {
+		return Ref{}, fmt.Errorf("%w: missing %q prefix", ErrBadRef, Prefix)
+	}
+	rest := s[len(Prefix):]
+	id, key, hasKey := strings.Cut(rest, "#")
+	if id == "" {
+		return Ref{}, fmt.Errorf("%w: empty secret id", ErrBadRef)
+	}
+	if hasKey && key == "" {
+		return Ref{}, fmt.Errorf("%w: empty key after '#'", ErrBadRef)
+	}
+	if strings.ContainsFunc(rest, isControl) {
+		return Ref{}, fmt.Errorf("%w: control character in reference", ErrBadRef)
+	}
+	return Ref{ID: id, Key: key}, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
