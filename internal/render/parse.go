@@ -1,0 +1,221 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Format is an input or output encoding.
+type Format string
+
+// Formats.
+const (
+	JSON Format = "json"
+	YAML Format = "yaml"
+)
+
+// ParseFormat parses "json" or "yaml" (and "yml").
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(s) {
+	case "json":
+		return JSON, nil
+	case "yaml", "yml":
+		return YAML, nil
+	}
+	return "", fmt.Errorf("unknown format %q (want json or yaml)", s)
+}
+
+// FormatOf returns the format a file name implies: YAML for .yaml and .yml,
+// JSON for .json, and "" for anything else.
+func FormatOf(name string) Format {
+	lower := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(lower, ".json"):
+		return JSON
+	case strings.HasSuffix(lower, ".yaml"), strings.HasSuffix(lower, ".yml"):
+		return YAML
+	}
+	return ""
+}
+
+// ErrSyntax marks a document that does not decode.
+var ErrSyntax = errors.New("syntax error")
+
+// Parse decodes data in format f; with f == "" it sniffs: a document whose
+// first non-blank byte is '{' is JSON, anything else YAML. Parse errors give
+// a line and column but never quote the input, which may hold secrets.
+func Parse(data []byte, f Format) (*Document, error) {
+	if f == "" {
+		f = YAML
+		if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
+			f = JSON
+		}
+	}
+	var root *yaml.Node
+	var err error
+	if f == JSON {
+		root, err = parseJSON(data)
+	} else {
+		root, err = parseYAML(data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Document{root: root, format: f}, nil
+}
+
+func parseYAML(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: empty document", ErrSyntax)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrSyntax, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: more than one YAML document", ErrSyntax)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return nil, fmt.Errorf("%w: empty document", ErrSyntax)
+	}
+	return &doc, nil
+}
+
+// parseJSON builds the same node tree yaml.v3 would, from strict JSON:
+// strings get !!str, numbers keep their literal text, duplicate keys and
+// trailing data are errors.
+func parseJSON(data []byte) (*yaml.Node, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	p := jsonParser{dec: dec, data: data}
+	n, err := p.value()
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = p.errorf("unexpected data after the top-level value")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{n}}, nil
+}
+
+type jsonParser struct {
+	dec  *json.Decoder
+	data []byte
+}
+
+func (p *jsonParser) errorf(format string, args ...any) error {
+	line, col := position(p.data, p.dec.InputOffset())
+	return fmt.Errorf("%w: line %d column %d: %s", ErrSyntax, line, col, fmt.Sprintf(format, args...))
+}
+
+// token reads one token; a decoder error is reported by position only,
+// because encoding/json's messages quote the offending character.
+func (p *jsonParser) token() (json.Token, error) {
+	tok, err := p.dec.Token()
+	if err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := position(p.data, se.Offset)
+			return nil, fmt.Errorf("%w: line %d column %d: invalid JSON", ErrSyntax, line, col)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: unexpected end of JSON", ErrSyntax)
+		}
+		return nil, p.errorf("invalid JSON")
+	}
+	return tok, nil
+}
+
+func (p *jsonParser) value() (*yaml.Node, error) {
+	tok, err := p.token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			seen := make(map[string]bool)
+			for p.dec.More() {
+				kt, err := p.token()
+				if err != nil {
+					return nil, err
+				}
+				key, ok := kt.(string)
+				if !ok {
+					return nil, p.errorf("object key is not a string")
+				}
+				if seen[key] {
+					return nil, p.errorf("duplicate key %q", key)
+				}
+				seen[key] = true
+				v, err := p.value()
+				if err != nil {
+					return nil, err
+				}
+				n.Content = append(n.Content, strNode(key), v)
+			}
+			if _, err := p.token(); err != nil { // '}'
+				return nil, err
+			}
+			return n, nil
+		case '[':
+			n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+			for p.dec.More() {
+				v, err := p.value()
+				if err != nil {
+					return nil, err
+				}
+				n.Content = append(n.Content, v)
+			}
+			if _, err := p.token(); err != nil { // ']'
+				return nil, err
+			}
+			return n, nil
+		}
+		return nil, p.errorf("unexpected delimiter")
+	case string:
+		return strNode(t), nil
+	case json.Number:
+		tag := "!!int"
+		if strings.ContainsAny(string(t), ".eE") {
+			tag = "!!float"
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(t)}, nil
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: fmt.Sprint(t)}, nil
+	case nil:
+		return nullNode(), nil
+	}
+	return nil, p.errorf("unexpected token")
+}
+
+func strNode(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+func nullNode() *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+}
+
+// position turns a byte offset into a 1-based line and column.
+func position(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	before := data[:off]
+	line = bytes.Count(before, []byte{'\n'}) + 1
+	col = int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
