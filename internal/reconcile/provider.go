@@ -1,0 +1,52 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrUnknownProvider marks a provider name that is neither one of
+// OpenMetadata's secretsManagerProvider values nor a local store.
+var ErrUnknownProvider = errors.New("unknown secrets manager provider")
+
+// ErrNoStore marks a provider whose store is not available: not built yet,
+// or not configured (the file store needs a directory).
+var ErrNoStore = errors.New("no store for provider")
+
+// providerStores maps provider names to the store that serves them.
+// OpenMetadata's managed and non-managed variants read the same way on this
+// side; "noop" is what OpenMetadata before 1.0 called "db".
+var providerStores = map[string]string{
+	"db":               "db",
+	"noop":             "db",
+	"file":             "file",
+	"env":              "env",
+	"aws":              "aws",
+	"managed-aws":      "aws",
+	"aws-ssm":          "aws-ssm",
+	"managed-aws-ssm":  "aws-ssm",
+	"azure-kv":         "azure-kv",
+	"managed-azure-kv": "azure-kv",
+	"gcp":              "gcp",
+	"kubernetes":       "kubernetes",
+}
+
+// StoreFor returns the store name that serves provider.
+func StoreFor(provider string) (string, error) {
+	if s, ok := providerStores[provider]; ok {
+		return s, nil
+	}
+	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownProvider, provider, strings.Join(Providers(), ", "))
+}
+
+// Providers lists the provider names StoreFor accepts, sorted.
+func Providers() []string {
+	out := make([]string, 0, len(providerStores))
+	for p := range providerStores {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
