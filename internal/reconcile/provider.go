@@ -1,19 +1,29 @@
 package reconcile
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"omsecrets/resolver"
 )
 
 // ErrUnknownProvider marks a provider name that is neither one of
 // OpenMetadata's secretsManagerProvider values nor a local store.
-var ErrUnknownProvider = errors.New("unknown secrets manager provider")
+var ErrUnknownProvider error = storeError("unknown secrets manager provider")
 
 // ErrNoStore marks a provider whose store is not available: not built yet,
 // or not configured (the file store needs a directory).
-var ErrNoStore = errors.New("no store for provider")
+var ErrNoStore error = storeError("no store for provider")
+
+// storeError is an error of the resolver.ErrUnknownStore class, so that
+// status lines and metrics class it as "unknown_store".
+type storeError string
+
+func (e storeError) Error() string { return string(e) }
+
+// Is reports the resolver.ErrUnknownStore class.
+func (e storeError) Is(target error) bool { return target == resolver.ErrUnknownStore }
 
 // providerStores maps provider names to the store that serves them.
 // OpenMetadata's managed and non-managed variants read the same way on this
