@@ -1,0 +1,9 @@
+// Package resolvertest holds test helpers for the resolver package and its
+// stores: Fake and BatchFake, in-memory stores that count their calls and
+// can inject errors and delays, and Run, the conformance suite every store
+// implementation passes.
+//
+// It owns nothing used in production and must only be imported from tests.
+// It does not test the Resolver itself (see the resolver package's tests)
+// or any store's specific behaviour (each store package tests its own).
+package resolvertest
