@@ -31,10 +31,21 @@ type RefError struct {
 	Store string
 	Ref   Ref
 	Err   error
+	// HideID is set for stores whose ids are values (see ValueIDs): the
+	// message then shows the id as [redacted].
+	HideID bool
 }
 
+// Error names the reference (its id hidden when HideID) and the store.
 func (e *RefError) Error() string {
-	return fmt.Sprintf("%s (store %s): %v", e.Ref, e.Store, e.Err)
+	ref := e.Ref.String()
+	if e.HideID {
+		ref = e.Ref.Redacted()
+	}
+	if e.Store == "" {
+		return fmt.Sprintf("%s: %v", ref, e.Err)
+	}
+	return fmt.Sprintf("%s (store %s): %v", ref, e.Store, e.Err)
 }
 
 // Unwrap returns the underlying error.

@@ -3,6 +3,7 @@ package resolver
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Prefix marks a string value as a secret reference.
@@ -27,6 +28,12 @@ func (r Ref) String() string {
 	return Prefix + r.ID + "#" + r.Key
 }
 
+// Redacted is String with the id replaced by [redacted], for stores whose
+// ids are the values themselves.
+func (r Ref) Redacted() string {
+	return Ref{ID: Redacted, Key: r.Key}.String()
+}
+
 // IsRef reports whether s is a secret reference, that is whether it starts
 // with "secret:". A "secret:" later in a string is plain text.
 func IsRef(s string) bool { return strings.HasPrefix(s, Prefix) }
@@ -37,8 +44,10 @@ func IsRef(s string) bool { return strings.HasPrefix(s, Prefix) }
 // key may itself contain '#'.
 //
 // It returns an error wrapping ErrBadRef for a string that is not a
-// reference, an empty ID, an empty key after '#', or an ID with control
-// characters (which no store accepts and which would corrupt log lines).
+// reference, an empty ID, an empty key after '#', or a reference with a
+// character that is not printable (controls, line separators, bidi
+// overrides): no store accepts those, and they would corrupt or disguise
+// log and status lines.
 func ParseRef(s string) (Ref, error) {
 	if !IsRef(s) {
 		return Ref{}, fmt.Errorf("%w: missing %q prefix", ErrBadRef, Prefix)
@@ -51,10 +60,10 @@ func ParseRef(s string) (Ref, error) {
 	if hasKey && key == "" {
 		return Ref{}, fmt.Errorf("%w: empty key after '#'", ErrBadRef)
 	}
-	if strings.ContainsFunc(rest, isControl) {
-		return Ref{}, fmt.Errorf("%w: control character in reference", ErrBadRef)
+	if strings.ContainsFunc(rest, notPrintable) {
+		return Ref{}, fmt.Errorf("%w: unprintable character in reference", ErrBadRef)
 	}
 	return Ref{ID: id, Key: key}, nil
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+func notPrintable(r rune) bool { return !unicode.IsPrint(r) }

@@ -52,8 +52,14 @@ type Resolver struct {
 
 // New returns a Resolver for opts.
 func New(opts Options) *Resolver {
+	stores := make(map[string]Getter, len(opts.Stores))
+	for name, g := range opts.Stores {
+		if g != nil { // a nil store is an unknown store, not a panic
+			stores[name] = g
+		}
+	}
 	r := &Resolver{
-		stores:      opts.Stores,
+		stores:      stores,
 		concurrency: opts.Concurrency,
 		logger:      opts.Logger,
 	}
@@ -70,6 +76,22 @@ func New(opts Options) *Resolver {
 func (r *Resolver) Has(name string) bool {
 	_, ok := r.stores[name]
 	return ok
+}
+
+// HidesIDs reports whether store's ids are values that must not be printed
+// (see ValueIDs).
+func (r *Resolver) HidesIDs(store string) bool {
+	v, ok := r.stores[store].(ValueIDs)
+	return ok && v.IDsAreValues()
+}
+
+// Label returns ref as it may be printed for store: its source form, or
+// with the id redacted where the store's ids are values.
+func (r *Resolver) Label(store string, ref Ref) string {
+	if r.HidesIDs(store) {
+		return ref.Redacted()
+	}
+	return ref.String()
 }
 
 // storeID identifies one fetch: a secret id in a store.
@@ -128,7 +150,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []StoreRef) (map[StoreRef]S
 		for _, id := range list {
 			g.Go(func() error {
 				v, err := getter.Get(gctx, id)
-				r.logger.DebugContext(gctx, "store get", "store", store, "id", id, "result", Class(err))
+				r.logger.DebugContext(gctx, "store get", "store", store, "ref", r.Label(store, Ref{ID: id}), "result", Class(err))
 				record(store, id, fetched{val: v, err: err})
 				return nil
 			})
@@ -150,7 +172,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []StoreRef) (map[StoreRef]S
 			v, err = derive(v, sr.Ref.Key)
 		}
 		if err != nil {
-			errs = append(errs, &RefError{Store: sr.Store, Ref: sr.Ref, Err: unwrapRefError(err)})
+			errs = append(errs, &RefError{Store: sr.Store, Ref: sr.Ref, Err: unwrapRefError(err), HideID: r.HidesIDs(sr.Store)})
 			continue
 		}
 		out[sr] = v
@@ -207,6 +229,9 @@ func derive(v Secret, key string) (Secret, error) {
 		return NullSecret(), nil
 	}
 	if key != "" {
+		if v.Value() == Mask {
+			return Secret{}, ErrMasked
+		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(v.Value()), &obj); err != nil || obj == nil {
 			return Secret{}, fmt.Errorf("%w: secret is not a JSON object, cannot select key %q", ErrBadRef, key)

@@ -18,15 +18,20 @@ const Mask = "*********"
 // that reaches a log line, an error or a panic message does not leak. Only
 // Value returns the plaintext.
 //
+// The value sits behind a pointer: fmt prints the fields of a struct's
+// unexported fields without calling their methods, so a Secret held in
+// such a field would otherwise print its plaintext with %+v. Through the
+// pointer it prints an address. Compare Secrets with Value, not ==.
+//
 // The zero Secret is the empty string. A Secret is immutable and safe for
 // concurrent use.
 type Secret struct {
-	v    string
+	v    *string
 	null bool
 }
 
 // NewSecret wraps a value.
-func NewSecret(v string) Secret { return Secret{v: v} }
+func NewSecret(v string) Secret { return Secret{v: &v} }
 
 // NullSecret returns the Secret that stands for JSON null (OpenMetadata
 // stores the literal "null" for an unset secret field).
@@ -34,7 +39,12 @@ func NullSecret() Secret { return Secret{null: true} }
 
 // Value returns the plaintext. Call it only where the value is written to
 // its destination.
-func (s Secret) Value() string { return s.v }
+func (s Secret) Value() string {
+	if s.v == nil {
+		return ""
+	}
+	return *s.v
+}
 
 // IsNull reports whether the secret stands for JSON null.
 func (s Secret) IsNull() bool { return s.null }

@@ -24,3 +24,11 @@ type BatchGetter interface {
 	// whole call failed for every id missing from the map.
 	GetBatch(ctx context.Context, ids []string) (map[string]Secret, error)
 }
+
+// ValueIDs is implemented by stores whose ids are the values themselves
+// (the db store: "secret:foo" resolves to "foo"). The Resolver and its
+// callers then never print such ids: see Resolver.Label and
+// RefError.HideID.
+type ValueIDs interface {
+	IDsAreValues() bool
+}
