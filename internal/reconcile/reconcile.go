@@ -60,10 +60,22 @@ type Result struct {
 	Refs []render.Occurrence
 	// Outcomes maps each reference to its error (nil when it resolved).
 	Outcomes map[resolver.Ref]error
+	// HideIDs is set when the store's ids are values (the db store): print
+	// references with Label, never Ref.String.
+	HideIDs bool
 	// Output is the resolved document; nil unless Err is nil.
 	Output []byte
 	// Err is nil on success, else a *DefinitionError.
 	Err error
+}
+
+// Label returns ref as it may be printed: with its id redacted when the
+// store's ids are values.
+func (res *Result) Label(ref resolver.Ref) string {
+	if res.HideIDs {
+		return ref.Redacted()
+	}
+	return ref.String()
 }
 
 // Failure is one problem in a definition: a reference that did not
@@ -180,6 +192,7 @@ func (r *Reconciler) plan(def *workflow.Definition) *Result {
 		failures = append(failures, Failure{Field: field, Err: err})
 	}
 	res.Store = store
+	res.HideIDs = r.opts.Resolver.HidesIDs(store)
 
 	occ, err := def.Doc.Refs()
 	for _, e := range resolver.Unjoin(err) {
@@ -208,7 +221,7 @@ func (r *Reconciler) finish(res *Result, values map[resolver.StoreRef]resolver.S
 		sr := resolver.StoreRef{Store: res.Store, Ref: o.Ref}
 		if err := refErrs[sr]; err != nil {
 			res.Outcomes[o.Ref] = err
-			failures = append(failures, Failure{Field: o.Path, Ref: o.Ref.String(), Store: res.Store, Err: err})
+			failures = append(failures, Failure{Field: o.Path, Ref: res.Label(o.Ref), Store: res.Store, Err: err})
 			continue
 		}
 		res.Outcomes[o.Ref] = nil
