@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/user"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -59,9 +60,34 @@ func Load(environ []string) (Config, error) {
 	}
 	c, err := env.ParseAsWithOptions[Config](env.Options{Prefix: Prefix, Environment: m})
 	if err != nil {
-		return Config{}, fmt.Errorf("read environment: %w", err)
+		return Config{}, envErrors(err)
 	}
 	return c, nil
+}
+
+// envErrors turns env's parse errors, which name Go fields, into
+// *FieldError values naming the environment variables.
+func envErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("read environment: %w", err)
+	}
+	vars := make(map[string]string)
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ",")
+		vars[t.Field(i).Name] = Prefix + name
+	}
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) && vars[pe.Name] != "" {
+			errs = append(errs, &FieldError{Field: vars[pe.Name], Err: pe.Err})
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
 }
 
 // Validation errors, each wrapped in a *FieldError.
