@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"omsecrets/internal/config"
+)
+
+// errHelp is returned when -h was asked for; usage was printed.
+var errHelp = errors.New("help requested")
+
+// flagSpec ties a flag to its environment twin; the table is also what the
+// README's configuration reference lists.
+type flagSpec struct {
+	name, env, usage string
+}
+
+// commonFlags are accepted by resolve and check.
+var commonFlags = []flagSpec{
+	{"provider", "PROVIDER", "secrets manager provider for every reference (db, file, env, or an OpenMetadata provider); default: the definition's secretsManagerProvider, else db"},
+	{"file-dir", "FILE_DIR", "directory of the file store: one file per secret, the id without its leading / is the path"},
+	{"env-prefix", "ENV_PREFIX", "prefix of the env store's variables"},
+	{"format", "FORMAT", "output format: json or yaml (default json, or yaml for an --out ending in .yaml/.yml)"},
+	{"timeout", "TIMEOUT", "time limit for the whole resolution"},
+	{"log-level", "LOG_LEVEL", "debug, info, warn or error"},
+	{"log-format", "LOG_FORMAT", "text or json"},
+}
+
+// outputFlags are accepted by resolve only.
+var outputFlags = []flagSpec{
+	{"out", "OUTPUT_FILE", `output file; "-" writes the resolved values to standard output`},
+	{"out-dir", "OUTPUT_DIR", "output directory: one <dag_id>.json (or .yaml) per definition"},
+	{"allow-disk", "ALLOW_DISK", "allow an output directory that is not tmpfs or ramfs"},
+	{"group", "OUTPUT_GROUP", "group (name or gid) given read access to outputs: mode 0640 instead of 0600"},
+	{"redact", "REDACT", `write "[redacted]" in place of every resolved value (a preview; still fails closed)`},
+}
+
+// bind registers specs on fs, each defaulting to cfg's value so that flags
+// win over the environment.
+func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
+	for _, s := range specs {
+		usage := fmt.Sprintf("%s (env %s%s)", s.usage, config.Prefix, s.env)
+		switch s.name {
+		case "provider":
+			fs.StringVar(&cfg.Provider, s.name, cfg.Provider, usage)
+		case "file-dir":
+			fs.StringVar(&cfg.FileDir, s.name, cfg.FileDir, usage)
+		case "env-prefix":
+			fs.StringVar(&cfg.EnvPrefix, s.name, cfg.EnvPrefix, usage)
+		case "format":
+			fs.StringVar(&cfg.Format, s.name, cfg.Format, usage)
+		case "timeout":
+			fs.DurationVar(&cfg.Timeout, s.name, cfg.Timeout, usage)
+		case "log-level":
+			fs.StringVar(&cfg.LogLevel, s.name, cfg.LogLevel, usage)
+		case "log-format":
+			fs.StringVar(&cfg.LogFormat, s.name, cfg.LogFormat, usage)
+		case "out":
+			fs.StringVar(&cfg.OutputFile, s.name, cfg.OutputFile, usage)
+		case "out-dir":
+			fs.StringVar(&cfg.OutputDir, s.name, cfg.OutputDir, usage)
+		case "allow-disk":
+			fs.BoolVar(&cfg.AllowDisk, s.name, cfg.AllowDisk, usage)
+		case "group":
+			fs.StringVar(&cfg.OutputGroup, s.name, cfg.OutputGroup, usage)
+		case "redact":
+			fs.BoolVar(&cfg.Redact, s.name, cfg.Redact, usage)
+		default:
+			panic("flag without a config field: " + s.name)
+		}
+	}
+}
+
+// parseCommand loads the environment, binds specs and parses args, which
+// may mix flags and positional arguments ("--" ends the flags). It returns
+// the validated config and the positional arguments.
+func parseCommand(name string, args, environ []string, stderr io.Writer, specs ...[]flagSpec) (config.Config, []string, error) {
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return cfg, nil, &usageError{err}
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: omsecrets %s [flags] DEFINITION...\n\nFlags:\n", name)
+		fs.PrintDefaults()
+	}
+	for _, s := range specs {
+		bind(fs, &cfg, s)
+	}
+	var pos, rest []string
+	for i, a := range args {
+		if a == "--" {
+			args, rest = args[:i], args[i+1:]
+			break
+		}
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return cfg, nil, errHelp
+			}
+			return cfg, nil, &usageError{err}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	pos = append(pos, rest...)
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, &usageError{err}
+	}
+	return cfg, pos, nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// result is what one in-process run printed and returned.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// omsecrets runs the command in-process with environ as its whole
+// environment.
+func omsecrets(t *testing.T, environ []string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, environ, &out, &errb)
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// writeFiles creates files (relative path → content) under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for rel, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	}
+}
+
+// tmpfsDir returns a fresh directory on tmpfs, or skips the test where
+// there is none.
+func tmpfsDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "omsecrets-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm here (%v): this test needs a tmpfs directory", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// workflowConfig is a valid mysql workflow config with the given password
+// and bot JWT values (references or text).
+func workflowConfig(password, jwt string) string {
+	return `source:
+  type: mysql
+  serviceName: mysql_prod
+  serviceConnection:
+    config:
+      type: Mysql
+      username: reader
+      authType:
+        password: "` + password + `"
+      hostPort: db:3306
+  sourceConfig:
+    config:
+      type: DatabaseMetadata
+sink:
+  type: metadata-rest
+  config: {}
+workflowConfig:
+  openMetadataServerConfig:
+    hostPort: http://om:8585/api
+    authProvider: openmetadata
+    securityConfig:
+      jwtToken: "` + jwt + `"
+    secretsManagerProvider: aws
+`
+}

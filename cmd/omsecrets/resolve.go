@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"omsecrets/internal/config"
+	"omsecrets/internal/render"
+	"omsecrets/sink"
+)
+
+// output is where one resolved definition goes.
+type output struct {
+	sink *sink.File // nil for standard output
+	name string
+}
+
+func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	cfg, paths, err := parseCommand("resolve", args, environ, stderr, commonFlags, outputFlags)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return usagef("resolve needs at least one DEFINITION")
+	}
+	if cfg.OutputFile == "" && cfg.OutputDir == "" {
+		return usagef("resolve needs --out FILE, --out-dir DIR or --out - (values go to standard output only with an explicit --out -)")
+	}
+	if cfg.OutputFile != "" && len(paths) > 1 {
+		return usagef("--out takes one DEFINITION; use --out-dir for %d", len(paths))
+	}
+	format, err := outputFormat(cfg)
+	if err != nil {
+		return err
+	}
+
+	// Open the sink before fetching anything: a refused output directory
+	// should not cost store calls.
+	var dirSink *sink.File
+	var single output
+	switch {
+	case cfg.OutputFile == "-":
+	case cfg.OutputFile != "":
+		f, err := newSink(cfg, filepath.Dir(cfg.OutputFile))
+		if err != nil {
+			return err
+		}
+		single = output{sink: f, name: filepath.Base(cfg.OutputFile)}
+	default:
+		if dirSink, err = newSink(cfg, cfg.OutputDir); err != nil {
+			return err
+		}
+	}
+
+	s, err := newSession(cfg, environ, stderr, format, cfg.Redact)
+	if err != nil {
+		return err
+	}
+	ls := load(paths)
+	results := s.reconcile(ctx, ls)
+
+	failed := 0
+	for _, l := range ls {
+		if l.Err != nil {
+			s.reportFailure(l.Path, l.Err)
+			failed++
+		}
+	}
+	// Two definitions must not silently overwrite one output.
+	claimed := make(map[string]string)
+	for _, r := range results {
+		if r.Err != nil {
+			s.reportFailure(r.Def.Path, r.Err)
+			failed++
+			continue
+		}
+		out := single
+		if dirSink != nil {
+			out = output{sink: dirSink, name: sink.Name(r.Def.Name, "."+string(format))}
+		}
+		if prev, ok := claimed[out.name]; ok && out.sink != nil {
+			s.reportFailure(r.Def.Path, fmt.Errorf("%s: output %s is already written by %s; rename one of them", r.Def.Path, out.name, prev))
+			failed++
+			continue
+		}
+		claimed[out.name] = r.Def.Path
+		if out.sink == nil {
+			if _, err := stdout.Write(r.Output); err != nil {
+				return fmt.Errorf("write standard output: %w", err)
+			}
+			continue
+		}
+		changed, err := out.sink.Write(out.name, r.Output)
+		if err != nil {
+			s.reportFailure(r.Def.Path, err)
+			failed++
+			continue
+		}
+		s.logger.Info("resolved", "definition", r.Def.Path, "output", filepath.Join(out.sink.Dir(), out.name),
+			"references", len(r.Refs), "store", r.Store, "changed", changed)
+	}
+	if failed > 0 {
+		s.logger.Error("resolution failed", "failed", failed, "definitions", len(paths))
+		return errFailed
+	}
+	return nil
+}
+
+// outputFormat is --format, else what the --out name implies, else JSON.
+func outputFormat(cfg config.Config) (render.Format, error) {
+	if cfg.Format != "" {
+		f, err := render.ParseFormat(cfg.Format)
+		if err != nil {
+			return "", &usageError{err}
+		}
+		return f, nil
+	}
+	if f := render.FormatOf(cfg.OutputFile); f != "" {
+		return f, nil
+	}
+	return render.JSON, nil
+}
+
+func newSink(cfg config.Config, dir string) (*sink.File, error) {
+	gid, _ := cfg.GroupID() // validated
+	f, err := sink.New(sink.Options{Dir: dir, Group: gid, AllowDisk: cfg.AllowDisk})
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	return f, nil
+}
