@@ -7,8 +7,8 @@ import (
 	"syscall"
 )
 
-// fileGid returns the group owning the file fi describes.
-func fileGid(fi os.FileInfo) (int, bool) {
+// fileGID returns the group owning the file fi describes.
+func fileGID(fi os.FileInfo) (int, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, false

@@ -266,7 +266,7 @@ func (f *File) wantedInfo(fi os.FileInfo, size int) bool {
 		return false
 	}
 	if f.group >= 0 {
-		gid, ok := fileGid(fi)
+		gid, ok := fileGID(fi)
 		if !ok || gid != f.group {
 			return false
 		}

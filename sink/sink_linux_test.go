@@ -34,7 +34,7 @@ func gidOf(t *testing.T, path string) int {
 	t.Helper()
 	fi, err := os.Lstat(path)
 	require.NoError(t, err)
-	gid, ok := fileGid(fi)
+	gid, ok := fileGID(fi)
 	require.True(t, ok)
 	return gid
 }
@@ -124,12 +124,12 @@ func TestWriteModeAndGroup(t *testing.T) {
 		group    int
 		rootOnly bool
 		wantMode os.FileMode
-		wantGid  int // -1: not checked
+		wantGID  int // -1: not checked
 	}{
-		{name: "no group", group: -1, wantMode: 0o600, wantGid: -1},
-		{name: "own group", group: os.Getgid(), wantMode: 0o640, wantGid: os.Getgid()},
+		{name: "no group", group: -1, wantMode: 0o600, wantGID: -1},
+		{name: "own group", group: os.Getgid(), wantMode: 0o640, wantGID: os.Getgid()},
 		// Only root may give a file to a group it is not in.
-		{name: "other group", group: 4242, rootOnly: true, wantMode: 0o640, wantGid: 4242},
+		{name: "other group", group: 4242, rootOnly: true, wantMode: 0o640, wantGID: 4242},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,8 +145,8 @@ func TestWriteModeAndGroup(t *testing.T) {
 			fi, err := os.Lstat(path)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantMode, fi.Mode())
-			if tt.wantGid >= 0 {
-				assert.Equal(t, tt.wantGid, gidOf(t, path))
+			if tt.wantGID >= 0 {
+				assert.Equal(t, tt.wantGID, gidOf(t, path))
 			}
 		})
 	}
