@@ -10,8 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ErrNotTmpfs is returned (wrapped) by New when the output directory is not
@@ -410,4 +413,48 @@ func Name(raw, ext string) string {
 // allowed reports whether c is in OpenMetadata's dag_id set [0-9a-zA-Z-_].
 func allowed(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_'
+}
+
+// tempName matches the temporary files Write creates.
+var tempName = regexp.MustCompile(`^\..+\.tmp-[0-9a-f]{` + strconv.Itoa(2*suffixBytes) + `}$`)
+
+// Sweep removes temporary files that a Write interrupted by a crash left in
+// Dir, and that hold secrets: those last modified more than olderThan ago.
+// Younger ones may belong to a Write in flight in another process and are
+// left alone. It returns how many it removed; a file that vanishes
+// meanwhile is not an error.
+func (f *File) Sweep(olderThan time.Duration) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	root, err := os.OpenRoot(f.dir)
+	if err != nil {
+		return 0, fmt.Errorf("open output directory %q: %w", f.dir, err)
+	}
+	defer root.Close()
+	entries, err := os.ReadDir(f.dir)
+	if err != nil {
+		return 0, fmt.Errorf("list output directory %q: %w", f.dir, err)
+	}
+	removed := 0
+	var errs []error
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !tempName.MatchString(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < olderThan {
+			continue
+		}
+		if err := root.Remove(e.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove stale temporary file %q: %w", filepath.Join(f.dir, e.Name()), err))
+			continue
+		}
+		removed++
+	}
+	if removed > 0 {
+		if err := syncDir(root); err != nil {
+			errs = append(errs, fmt.Errorf("sync output directory %q: %w", f.dir, err))
+		}
+	}
+	return removed, errors.Join(errs...)
 }

@@ -566,3 +566,47 @@ func TestWritesAreSerialized(t *testing.T) {
 	assert.Contains(t, []string{"first", "second"}, got)
 	assert.Empty(t, hidden(t, dir))
 }
+
+func TestSweepRemovesOnlyStaleTempFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f, err := New(Options{Dir: dir, Group: -1, AllowDisk: true})
+	require.NoError(t, err)
+	old := time.Now().Add(-time.Hour)
+	files := map[string]bool{ // name → should survive
+		".out.json.tmp-0123456789abcdef":   false, // stale temp
+		".fresh.json.tmp-0123456789abcdef": true,  // a write in flight elsewhere
+		"out.json":                         true,  // an output, however old
+		".out.json.tmp-notahexsuffix00":    true,  // not ours
+		".hidden":                          true,
+	}
+	for name := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("secret-bytes"), 0o600))
+		if name != ".fresh.json.tmp-0123456789abcdef" {
+			require.NoError(t, os.Chtimes(filepath.Join(dir, name), old, old))
+		}
+	}
+	require.NoError(t, os.Mkdir(filepath.Join(dir, ".d.tmp-0123456789abcdef"), 0o700))
+
+	n, err := f.Sweep(time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	for name, survives := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if survives {
+			assert.NoError(t, err, name)
+		} else {
+			assert.ErrorIs(t, err, os.ErrNotExist, name)
+		}
+	}
+	_, err = os.Stat(filepath.Join(dir, ".d.tmp-0123456789abcdef"))
+	assert.NoError(t, err, "directories are never swept")
+
+	// A temp name Write really makes is matched.
+	f.beforeRename = func(tmp string) error {
+		assert.Regexp(t, tempName, tmp)
+		return nil
+	}
+	_, err = f.Write("real.json", []byte("x"))
+	require.NoError(t, err)
+}

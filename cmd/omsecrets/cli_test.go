@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -329,4 +330,19 @@ func TestDBProviderNeverPrintsIDs(t *testing.T) {
 	assert.Contains(t, r.stdout, "secret:[redacted]")
 	assert.Contains(t, r.stdout, "secret:[redacted]#k")
 	assert.NotContains(t, r.stdout+r.stderr, marker)
+}
+
+func TestResolveSweepsStaleTempFiles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	stale := filepath.Join(f.out, ".mysql_prod.json.tmp-00112233445566ff")
+	require.NoError(t, os.WriteFile(stale, []byte("half-written-"+marker), 0o600))
+	old := time.Now().Add(-time.Hour)
+	require.NoError(t, os.Chtimes(stale, old, old))
+	r := omsecrets(t, nil, f.args(f.def)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	_, err := os.Stat(stale)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, r.stderr, "removed temporary files left by an interrupted write")
+	assert.NotContains(t, r.stderr, marker)
 }

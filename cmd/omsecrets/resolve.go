@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"omsecrets/internal/config"
 	"omsecrets/internal/render"
@@ -58,6 +59,11 @@ func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	for _, f := range []*sink.File{dirSink, single.sink} {
+		if f != nil {
+			s.sweep(f)
+		}
+	}
 	ls := load(paths)
 	results := s.reconcile(ctx, ls)
 
@@ -106,6 +112,23 @@ func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.W
 		return errFailed
 	}
 	return nil
+}
+
+// staleTempAge is how old a temporary file must be before resolve treats it
+// as left by a crashed write; writes take microseconds, so a younger one may
+// belong to another omsecrets writing to the same directory.
+const staleTempAge = time.Minute
+
+// sweep removes temporary files (which hold secrets) that an interrupted
+// write left in the output directory.
+func (s *session) sweep(f *sink.File) {
+	n, err := f.Sweep(staleTempAge)
+	if n > 0 {
+		s.logger.Warn("removed temporary files left by an interrupted write", "dir", f.Dir(), "files", n)
+	}
+	if err != nil {
+		s.logger.Warn("sweep output directory", "dir", f.Dir(), "error", err.Error())
+	}
 }
 
 // outputFormat is --format, else what the --out name implies, else JSON.
