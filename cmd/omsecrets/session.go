@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"omsecrets/internal/config"
 	"omsecrets/internal/logging"
@@ -42,6 +41,7 @@ func newSession(cfg config.Config, environ []string, stderr io.Writer, format re
 			return nil, usagef("--provider file needs --file-dir / %sFILE_DIR", config.Prefix)
 		}
 	}
+	logger.Debug("configuration", "config", cfg)
 	stores, err := buildStores(cfg, environ)
 	if err != nil {
 		return nil, &usageError{err}
@@ -64,12 +64,7 @@ func newSession(cfg config.Config, environ []string, stderr io.Writer, format re
 // store reads environ, not the live process environment, so a test can
 // hand it one.
 func buildStores(cfg config.Config, environ []string) (map[string]resolver.Getter, error) {
-	vars := make(map[string]string)
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
+	vars := config.EnvMap(environ)
 	stores := map[string]resolver.Getter{
 		"db": db.New(),
 		"env": envvar.New(cfg.EnvPrefix, func(k string) (string, bool) {

@@ -52,17 +52,23 @@ type Config struct {
 // Load reads the configuration from environ (KEY=VALUE strings, as
 // os.Environ returns). It does not validate.
 func Load(environ []string) (Config, error) {
+	c, err := env.ParseAsWithOptions[Config](env.Options{Prefix: Prefix, Environment: EnvMap(environ)})
+	if err != nil {
+		return Config{}, envErrors(err)
+	}
+	return c, nil
+}
+
+// EnvMap turns KEY=VALUE strings into a map; a later duplicate wins, as in
+// a shell. Strings without '=' are ignored.
+func EnvMap(environ []string) map[string]string {
 	m := make(map[string]string, len(environ))
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			m[k] = v
 		}
 	}
-	c, err := env.ParseAsWithOptions[Config](env.Options{Prefix: Prefix, Environment: m})
-	if err != nil {
-		return Config{}, envErrors(err)
-	}
-	return c, nil
+	return m
 }
 
 // envErrors turns env's parse errors, which name Go fields, into
