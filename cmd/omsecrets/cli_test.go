@@ -235,7 +235,9 @@ func TestDuplicateOutputNamesAreRefused(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"mysql_prod.json": mustJSON(t, workflowConfig("secret:/db/password", "secret:/bot/jwt"))})
 	r := omsecrets(t, nil, f.args(f.def, filepath.Join(dir, "mysql_prod.json"))...)
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "already written by")
+	assert.Contains(t, r.stderr, "is shared by")
+	_, err := os.Stat(filepath.Join(f.out, "mysql_prod.json"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "neither definition wins")
 }
 
 func mustJSON(t *testing.T, yamlDoc string) string {

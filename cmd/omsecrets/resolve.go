@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"omsecrets/internal/config"
@@ -74,8 +75,17 @@ func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.W
 			failed++
 		}
 	}
-	// Two definitions must not silently overwrite one output.
-	claimed := make(map[string]string)
+	// Two definitions must not silently overwrite one output, and neither
+	// has a better claim: all that share a name are refused.
+	claimants := make(map[string][]string)
+	if dirSink != nil {
+		for _, r := range results {
+			if r.Err == nil {
+				name := sink.Name(r.Def.Name, "."+string(format))
+				claimants[name] = append(claimants[name], r.Def.Path)
+			}
+		}
+	}
 	for _, r := range results {
 		if r.Err != nil {
 			s.reportFailure(r.Def.Path, r.Err)
@@ -86,12 +96,11 @@ func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.W
 		if dirSink != nil {
 			out = output{sink: dirSink, name: sink.Name(r.Def.Name, "."+string(format))}
 		}
-		if prev, ok := claimed[out.name]; ok && out.sink != nil {
-			s.reportFailure(r.Def.Path, fmt.Errorf("%s: output %s is already written by %s; rename one of them", r.Def.Path, out.name, prev))
+		if c := claimants[out.name]; len(c) > 1 {
+			s.reportFailure(r.Def.Path, fmt.Errorf("%s: output name %s is shared by %s; rename all but one", r.Def.Path, out.name, strings.Join(c, ", ")))
 			failed++
 			continue
 		}
-		claimed[out.name] = r.Def.Path
 		if out.sink == nil {
 			if _, err := stdout.Write(r.Output); err != nil {
 				return fmt.Errorf("write standard output: %w", err)
