@@ -55,7 +55,6 @@ func newSession(cfg config.Config, environ []string, stderr io.Writer, format re
 			Provider: cfg.Provider,
 			Format:   format,
 			Redact:   redact,
-			Logger:   logger,
 		}),
 	}, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 
@@ -31,8 +30,6 @@ type Options struct {
 	// Redact substitutes "[redacted]" for every resolved value in the
 	// output. Resolution still happens and still fails closed.
 	Redact bool
-	// Logger is slog.Default if nil.
-	Logger *slog.Logger
 }
 
 // Reconciler turns definitions into outputs. It is safe for concurrent use.
@@ -42,9 +39,6 @@ type Reconciler struct {
 
 // New returns a Reconciler.
 func New(opts Options) *Reconciler {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
 	if opts.Format == "" {
 		opts.Format = render.JSON
 	}

@@ -194,9 +194,6 @@ func (d *Document) Lookup(keys ...string) (string, bool) {
 	return n.Value, true
 }
 
-// Has reports whether the path of mapping keys exists.
-func (d *Document) Has(keys ...string) bool { return d.find(keys) != nil }
-
 // IsMapping reports whether the path of mapping keys holds a mapping.
 func (d *Document) IsMapping(keys ...string) bool {
 	n := d.find(keys)

@@ -55,7 +55,7 @@ func TestMarkResolved(t *testing.T) {
 	require.NoError(t, err)
 	def.MarkResolved()
 	assert.Equal(t, "", def.Provider())
-	assert.False(t, def.Doc.Has(ServerConfigPath...))
+	assert.False(t, def.Doc.IsMapping(ServerConfigPath...), "no server connection was added")
 }
 
 // FuzzParse: any input either parses into a definition whose name and
