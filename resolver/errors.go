@@ -3,6 +3,7 @@ package resolver
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error classes. Every store maps its failures to one of these, wrapped in a
@@ -23,7 +24,55 @@ var (
 	ErrMasked = errors.New("masked value: the OpenMetadata API token used upstream is not a bot's, so secrets came back as *********")
 	// ErrUnknownStore: no store is configured under the requested name.
 	ErrUnknownStore = errors.New("unknown store")
+	// ErrThrottled: the store refused the call for rate (AWS
+	// ThrottlingException, HTTP 429). Stores wrap it together with
+	// ErrUnavailable (see Throttled), so it is retried like any transient
+	// failure but counted apart.
+	ErrThrottled = errors.New("throttled")
 )
+
+// retryAfterError carries a server's Retry-After hint.
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// Throttled returns an error that wraps both ErrUnavailable and
+// ErrThrottled, with detail (which must not quote a value) and, when
+// retryAfter > 0, the server's Retry-After hint for RetryAfter.
+func Throttled(detail string, retryAfter time.Duration) error {
+	err := fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrThrottled, detail)
+	return WithRetryAfter(err, retryAfter)
+}
+
+// WithRetryAfter attaches a Retry-After hint to err; a hint <= 0 returns
+// err unchanged.
+func WithRetryAfter(err error, after time.Duration) error {
+	if err == nil || after <= 0 {
+		return err
+	}
+	return &retryAfterError{err: err, after: after}
+}
+
+// RetryAfter returns the Retry-After hint attached to err by
+// WithRetryAfter or Throttled, if any.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ra *retryAfterError
+	if errors.As(err, &ra) {
+		return ra.after, true
+	}
+	return 0, false
+}
+
+// Transient reports whether retrying err may succeed: it is
+// ErrUnavailable (throttling, 5xx, timeouts, network). Callers still stop
+// retrying when their own context is done.
+func Transient(err error) bool {
+	return errors.Is(err, ErrUnavailable)
+}
 
 // RefError records a failure to resolve one reference. It carries the
 // reference and the store name, never a value.
@@ -52,7 +101,7 @@ func (e *RefError) Error() string {
 func (e *RefError) Unwrap() error { return e.Err }
 
 // Class names the error class of err for status lines and metrics:
-// "ok" for nil, "not_found", "permission", "unavailable", "bad_ref",
+// "ok" for nil, "not_found", "permission", "throttled", "unavailable", "bad_ref",
 // "masked", "unknown_store", or "error" for anything else.
 func Class(err error) string {
 	switch {
@@ -62,6 +111,8 @@ func Class(err error) string {
 		return "not_found"
 	case errors.Is(err, ErrPermission):
 		return "permission"
+	case errors.Is(err, ErrThrottled):
+		return "throttled"
 	case errors.Is(err, ErrUnavailable):
 		return "unavailable"
 	case errors.Is(err, ErrBadRef):
