@@ -47,6 +47,49 @@ type Config struct {
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 	// LogFormat is text or json.
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
+
+	// CacheTTL is how long a fetched secret is reused; 0 disables the
+	// cache.
+	CacheTTL time.Duration `env:"CACHE_TTL" envDefault:"5m"`
+	// RateLimits overrides stores' client-side rate limits, as
+	// "store=calls_per_second[:burst],..." (0 = unlimited).
+	RateLimits string `env:"RATE_LIMITS"`
+	// Concurrency bounds the store calls in flight.
+	Concurrency int `env:"CONCURRENCY" envDefault:"8"`
+
+	// WatchDirs are the directories the daemon watches for definitions.
+	WatchDirs []string `env:"WATCH_DIRS" envSeparator:","`
+	// RefreshInterval is how often the daemon re-resolves every definition
+	// (jittered), so rotated secrets and changed services reach the files.
+	RefreshInterval time.Duration `env:"REFRESH_INTERVAL" envDefault:"5m"`
+	// Workers bounds the definitions the daemon resolves at once.
+	Workers int `env:"WORKERS" envDefault:"4"`
+	// HTTPAddr is where the daemon serves /healthz, /readyz, /status and
+	// /metrics; "off" disables it.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8686"`
+	// WatchQuiet and WatchMaxWait coalesce bursts of file events: a
+	// definition is picked up after WatchQuiet without events, and at
+	// most WatchMaxWait after the first.
+	WatchQuiet   time.Duration `env:"WATCH_QUIET" envDefault:"300ms"`
+	WatchMaxWait time.Duration `env:"WATCH_MAX_WAIT" envDefault:"3s"`
+	// RescanInterval is how often the watch dirs are rescanned in full,
+	// the safety net for lost file events; 0 disables it.
+	RescanInterval time.Duration `env:"RESCAN_INTERVAL" envDefault:"5m"`
+
+	// OMJWTFile is a file holding the bot's JWT; it overrides the
+	// definitions' securityConfig.jwtToken and is re-read when it changes.
+	OMJWTFile string `env:"OM_JWT_FILE"`
+	// OMLayout is where service connections come from: auto, references
+	// (the connection OM returns) or connection-secret (one JSON secret
+	// per service, OpenMetadata 0.12-0.13).
+	OMLayout string `env:"OM_LAYOUT" envDefault:"auto"`
+	// OMHostPort overrides the definitions' OpenMetadata hostPort.
+	OMHostPort string `env:"OM_HOST_PORT"`
+	// OMCAFile is a PEM file of CA certificates trusted for the
+	// OpenMetadata API, in addition to the definitions' sslConfig.
+	OMCAFile string `env:"OM_CA_FILE"`
+	// OMTimeout bounds one OpenMetadata API request attempt.
+	OMTimeout time.Duration `env:"OM_TIMEOUT" envDefault:"30s"`
 }
 
 // Load reads the configuration from environ (KEY=VALUE strings, as
@@ -104,7 +147,24 @@ var (
 	ErrInvalidTimeout   = errors.New("must be positive")
 	ErrInvalidGroup     = errors.New("no such group")
 	ErrOutputConflict   = errors.New("set only one of the output file and the output directory")
+	ErrNegative         = errors.New("must not be negative")
+	ErrNotPositive      = errors.New("must be positive")
+	ErrInvalidLayout    = errors.New("must be auto, references or connection-secret")
+	ErrInvalidLimits    = errors.New(`must be "store=calls_per_second[:burst],..."`)
 )
+
+// Layouts of service connections (OMLayout).
+const (
+	LayoutAuto             = "auto"
+	LayoutReferences       = "references"
+	LayoutConnectionSecret = "connection-secret"
+)
+
+// Limit is a parsed RateLimits entry.
+type Limit struct {
+	Rate  float64
+	Burst int
+}
 
 // FieldError is a problem with one setting. Field names both the flag and
 // the environment variable.
@@ -147,7 +207,72 @@ func (c Config) Validate() error {
 	if c.OutputFile != "" && c.OutputDir != "" {
 		bad("out", "OUTPUT_FILE", ErrOutputConflict)
 	}
+	if c.CacheTTL < 0 {
+		bad("cache-ttl", "CACHE_TTL", ErrNegative)
+	}
+	if _, err := c.Limits(); err != nil {
+		bad("rate-limits", "RATE_LIMITS", err)
+	}
+	for _, p := range []struct {
+		flag, env string
+		ok        bool
+	}{
+		{"concurrency", "CONCURRENCY", c.Concurrency > 0},
+		{"workers", "WORKERS", c.Workers > 0},
+		{"refresh-interval", "REFRESH_INTERVAL", c.RefreshInterval > 0},
+		{"watch-quiet", "WATCH_QUIET", c.WatchQuiet > 0},
+		{"watch-max-wait", "WATCH_MAX_WAIT", c.WatchMaxWait >= c.WatchQuiet},
+		{"om-timeout", "OM_TIMEOUT", c.OMTimeout > 0},
+		{"rescan-interval", "RESCAN_INTERVAL", c.RescanInterval >= 0},
+	} {
+		if !p.ok {
+			err := ErrNotPositive
+			switch p.env {
+			case "WATCH_MAX_WAIT":
+				err = errors.New("must be at least " + Prefix + "WATCH_QUIET")
+			case "RESCAN_INTERVAL":
+				err = ErrNegative
+			}
+			bad(p.flag, p.env, err)
+		}
+	}
+	switch c.OMLayout {
+	case LayoutAuto, LayoutReferences, LayoutConnectionSecret:
+	default:
+		bad("om-layout", "OM_LAYOUT", ErrInvalidLayout)
+	}
 	return errors.Join(errs...)
+}
+
+// Limits parses RateLimits into per-store limits.
+func (c Config) Limits() (map[string]Limit, error) {
+	out := make(map[string]Limit)
+	for item := range strings.SplitSeq(c.RateLimits, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		store, spec, ok := strings.Cut(item, "=")
+		store = strings.TrimSpace(store)
+		if !ok || store == "" {
+			return nil, fmt.Errorf("%w: %q", ErrInvalidLimits, item)
+		}
+		rateText, burstText, hasBurst := strings.Cut(strings.TrimSpace(spec), ":")
+		rate, err := strconv.ParseFloat(rateText, 64)
+		if err != nil || rate < 0 || rate != rate || rate > 1e9 {
+			return nil, fmt.Errorf("%w: %q", ErrInvalidLimits, item)
+		}
+		l := Limit{Rate: rate}
+		if hasBurst {
+			b, err := strconv.Atoi(burstText)
+			if err != nil || b < 1 {
+				return nil, fmt.Errorf("%w: %q", ErrInvalidLimits, item)
+			}
+			l.Burst = b
+		}
+		out[store] = l
+	}
+	return out, nil
 }
 
 // Level parses LogLevel.
@@ -185,5 +310,14 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("allow_disk", c.AllowDisk),
 		slog.String("output_group", c.OutputGroup),
 		slog.Duration("timeout", c.Timeout),
+		slog.Duration("cache_ttl", c.CacheTTL),
+		slog.String("rate_limits", c.RateLimits),
+		slog.Any("watch_dirs", c.WatchDirs),
+		slog.Duration("refresh_interval", c.RefreshInterval),
+		slog.Int("workers", c.Workers),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("om_layout", c.OMLayout),
+		slog.String("om_host_port", c.OMHostPort),
+		slog.Bool("om_jwt_file_set", c.OMJWTFile != ""),
 	)
 }

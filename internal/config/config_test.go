@@ -96,3 +96,61 @@ func TestLevel(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, slog.LevelDebug, l)
 }
+
+func TestDaemonSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(nil)
+	require.NoError(t, err)
+	assert.Equal(t, 5*time.Minute, c.CacheTTL)
+	assert.Equal(t, 5*time.Minute, c.RefreshInterval)
+	assert.Equal(t, "127.0.0.1:8686", c.HTTPAddr)
+	assert.Equal(t, LayoutAuto, c.OMLayout)
+	assert.Empty(t, c.WatchDirs)
+
+	c, err = Load([]string{
+		"OMSECRETS_WATCH_DIRS=/opt/airflow/dag_generated_configs,/etc/omsecrets/defs",
+		"OMSECRETS_CACHE_TTL=0s", "OMSECRETS_RATE_LIMITS=aws=50, aws-ssm=10:3",
+		"OMSECRETS_OM_LAYOUT=connection-secret", "OMSECRETS_OM_JWT_FILE=/var/run/secrets/om/jwt",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/opt/airflow/dag_generated_configs", "/etc/omsecrets/defs"}, c.WatchDirs)
+	assert.Zero(t, c.CacheTTL)
+	limits, err := c.Limits()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Limit{"aws": {Rate: 50}, "aws-ssm": {Rate: 10, Burst: 3}}, limits)
+	require.NoError(t, c.Validate())
+	assert.NotContains(t, slog.AnyValue(c).Resolve().String(), "/var/run/secrets/om/jwt", "only whether the JWT file is set is logged")
+}
+
+func TestValidateDaemonSettings(t *testing.T) {
+	t.Parallel()
+	base, err := Load(nil)
+	require.NoError(t, err)
+	tests := []struct {
+		name  string
+		edit  func(*Config)
+		field string
+	}{
+		{"negative ttl", func(c *Config) { c.CacheTTL = -time.Second }, "OMSECRETS_CACHE_TTL"},
+		{"limits no rate", func(c *Config) { c.RateLimits = "aws" }, "OMSECRETS_RATE_LIMITS"},
+		{"limits bad rate", func(c *Config) { c.RateLimits = "aws=fast" }, "OMSECRETS_RATE_LIMITS"},
+		{"limits bad burst", func(c *Config) { c.RateLimits = "aws=5:0" }, "OMSECRETS_RATE_LIMITS"},
+		{"limits NaN", func(c *Config) { c.RateLimits = "aws=NaN" }, "OMSECRETS_RATE_LIMITS"},
+		{"workers", func(c *Config) { c.Workers = 0 }, "OMSECRETS_WORKERS"},
+		{"concurrency", func(c *Config) { c.Concurrency = -1 }, "OMSECRETS_CONCURRENCY"},
+		{"refresh", func(c *Config) { c.RefreshInterval = 0 }, "OMSECRETS_REFRESH_INTERVAL"},
+		{"max wait below quiet", func(c *Config) { c.WatchMaxWait = c.WatchQuiet / 2 }, "OMSECRETS_WATCH_MAX_WAIT"},
+		{"layout", func(c *Config) { c.OMLayout = "guess" }, "OMSECRETS_OM_LAYOUT"},
+		{"om timeout", func(c *Config) { c.OMTimeout = 0 }, "OMSECRETS_OM_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := base
+			tt.edit(&c)
+			err := c.Validate()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.field)
+		})
+	}
+}
