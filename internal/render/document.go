@@ -247,3 +247,28 @@ func deref(n *yaml.Node) *yaml.Node {
 	}
 	return n
 }
+
+// SetJSON parses raw as one JSON value with the package's own parser and
+// sets key to it in the mapping at path: an existing key keeps its place
+// and gets the new value, an absent key is added at the end. It returns an
+// error, changing nothing, when raw is not valid JSON (the error gives a
+// position, never the content) or path does not lead to a mapping.
+func (d *Document) SetJSON(path []string, key string, raw []byte) error {
+	root, err := parseJSON(raw)
+	if err != nil {
+		return err
+	}
+	m := d.find(path)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return &FieldError{Path: joinPath(path), Err: errors.New("not an object")}
+	}
+	v := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i+1] = v
+			return nil
+		}
+	}
+	m.Content = append(m.Content, strNode(key), v)
+	return nil
+}

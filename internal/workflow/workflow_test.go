@@ -1,10 +1,17 @@
 package workflow
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"omsecrets/internal/render"
 )
 
 const minimal = "source:\n  type: mysql\nworkflowConfig:\n  openMetadataServerConfig:\n    hostPort: http://om/api\n    secretsManagerProvider: aws\n"
@@ -64,6 +71,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal))
 	f.Add([]byte(`{"source":{"serviceConnection":{"config":{"password":"secret:/x"}}},"workflowConfig":{}}`))
 	f.Add([]byte("source: &a {b: *a}\n"))
+	f.Add([]byte(`{"name":"p","fullyQualifiedName":"s.p","pipelineType":"metadata","service":{"type":"databaseService","name":"s"},` +
+		`"sourceConfig":{"config":{"type":"DatabaseMetadata"}},"openMetadataServerConnection":{"hostPort":"h","secretsManagerProvider":"aws"}}`))
+	f.Add([]byte("pipelineType: usage\nservice: {type: x}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		def, err := Parse("fuzz.yaml", data)
 		if err != nil {
@@ -74,8 +84,62 @@ func FuzzParse(f *testing.F) {
 		}
 		_ = def.Provider()
 		def.MarkResolved()
-		if _, ok := def.Doc.Lookup(append(ServerConfigPath, ProviderKey)...); ok && def.Provider() != "db" {
+		if _, ok := def.Doc.Lookup(append(slices.Clone(def.serverConfigPath()), ProviderKey)...); ok && def.Provider() != "db" {
 			t.Fatalf("provider not marked: %q", def.Provider())
+		}
+	})
+}
+
+// FuzzParsePipeline: any JSON either fails with a one-line error naming the
+// file, or, when it is an ingestion pipeline, assembles (or reports an
+// unsupported type) into a document that marshals to valid JSON. No error
+// quotes the planted token.
+func FuzzParsePipeline(f *testing.F) {
+	for _, name := range []string{"pipeline-metadata.json", "pipeline-usage.json", "pipeline-testsuite.json", "pipeline-esreindex.json", "pipeline-application.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"name":"p","fullyQualifiedName":"s.p","pipelineType":"dbt","service":{"type":"databaseService","name":"s"},` +
+		`"sourceConfig":{"config":{}},"openMetadataServerConnection":{"hostPort":"h","securityConfig":{"jwtToken":"` + marker + `"}}}`))
+	f.Add([]byte(`{"pipelineType":"usage","sourceConfig":{"config":{"stageFileLocation":null}}}`))
+	svc := &Service{EntityType: "databaseService", Name: "s", ServiceType: "Mysql", Connection: json.RawMessage(`{"config":{"type":"Mysql","password":"secret:/p"}}`)}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		def, err := Parse("fuzz.json", data)
+		if err != nil {
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "fuzz.json") || strings.Contains(msg, "\n") || strings.Contains(msg, marker) {
+				t.Fatalf("bad error: %q", msg)
+			}
+			return
+		}
+		if def.Kind != KindIngestionPipeline {
+			return
+		}
+		p := def.Pipeline
+		if def.Name != p.Name() || p.Name() == "" || p.FQN() == "" || !slices.Contains(PipelineTypes, p.PipelineType()) {
+			t.Fatalf("parsed pipeline lacks a required field: %v", p)
+		}
+		if strings.Contains(p.String(), marker) {
+			t.Fatal("String shows the token")
+		}
+		s := *svc
+		s.EntityType = p.Service().Type
+		out, err := p.Assemble(&s)
+		if err != nil {
+			if strings.Contains(err.Error(), marker) || !strings.HasPrefix(err.Error(), "fuzz.json") {
+				t.Fatalf("bad assemble error: %q", err)
+			}
+			return
+		}
+		b, err := out.Doc.Marshal(render.JSON)
+		if err != nil || !json.Valid(b) {
+			t.Fatalf("assembled document does not marshal: %v", err)
+		}
+		if out.Name != p.Name() {
+			t.Fatalf("name %q, want %q", out.Name, p.Name())
 		}
 	})
 }
