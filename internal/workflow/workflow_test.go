@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,4 +144,42 @@ func FuzzParsePipeline(f *testing.F) {
 			t.Fatalf("name %q, want %q", out.Name, p.Name())
 		}
 	})
+}
+
+func TestServerOfWorkflowConfig(t *testing.T) {
+	t.Parallel()
+	const tok = "eyJPLANTEDTOKEN"
+	src := `source:
+  type: mysql
+  serviceName: mysql_prod
+  sourceConfig: {config: {type: DatabaseMetadata}}
+sink: {type: metadata-rest, config: {}}
+workflowConfig:
+  openMetadataServerConfig:
+    hostPort: https://om.example:8585/api
+    authProvider: openmetadata
+    verifySSL: validate
+    sslConfig: {caCertificate: "-----BEGIN CERTIFICATE-----"}
+    extraHeaders: {X-Tenant: a}
+    securityConfig: {jwtToken: ` + tok + `}
+`
+	d, err := Parse("wf.yaml", []byte(src))
+	require.NoError(t, err)
+	s, err := d.Server()
+	require.NoError(t, err)
+	assert.Equal(t, "https://om.example:8585/api", s.HostPort)
+	assert.Equal(t, tok, s.JWTToken)
+	assert.Equal(t, "validate", s.VerifySSL)
+	assert.Equal(t, "-----BEGIN CERTIFICATE-----", s.CACertificate)
+	assert.Equal(t, map[string]string{"X-Tenant": "a"}, s.ExtraHeaders)
+	assert.Equal(t, DefaultClusterName, s.ClusterName)
+	for _, out := range []string{s.String(), fmt.Sprintf("%#v %v %+v", *s, *s, s), slog.AnyValue(s).Resolve().String()} {
+		assert.NotContains(t, out, tok)
+	}
+
+	d, err = Parse("wf.yaml", []byte("source: {type: mysql}\nworkflowConfig: {loggerLevel: INFO}\n"))
+	require.NoError(t, err)
+	_, err = d.Server()
+	require.ErrorIs(t, err, ErrMissingField)
+	assert.Contains(t, err.Error(), "wf.yaml: workflowConfig.openMetadataServerConfig")
 }
