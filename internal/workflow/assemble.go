@@ -499,3 +499,14 @@ func writeString(b *bytes.Buffer, s string) {
 	_ = enc.Encode(s) // a string always encodes
 	b.Truncate(b.Len() - 1)
 }
+
+// NeedsService reports whether Assemble needs the pipeline's service
+// entity: every pipeline type that build_source fetches a service for,
+// unless its service is a test suite (see the table on Assemble).
+func (p *Pipeline) NeedsService() bool {
+	switch p.pipelineType {
+	case "elasticSearchReindex", "application", "dataInsight", "reverseMetadata":
+		return false
+	}
+	return p.service.Type != testSuiteEntity
+}

@@ -500,3 +500,18 @@ func TestCompleteService(t *testing.T) {
 		assert.ErrorIs(t, def.CompleteService(mysqlService(t)), ErrService, "needs no service")
 	})
 }
+
+func TestPipelineNeedsService(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		fixture string
+		want    bool
+	}{
+		{"pipeline-metadata.json", true}, {"pipeline-usage.json", true}, {"pipeline-profiler.json", true},
+		{"pipeline-dbt.json", true}, {"pipeline-testsuite.json", false},
+		{"pipeline-esreindex.json", false}, {"pipeline-application.json", false},
+	} {
+		def := parsePipelineFile(t, tt.fixture)
+		assert.Equal(t, tt.want, def.Pipeline.NeedsService(), tt.fixture)
+	}
+}
