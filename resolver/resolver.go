@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
@@ -34,34 +36,93 @@ type Options struct {
 	// Stores maps a store name (an OpenMetadata provider name such as "db"
 	// or "aws") to the store that serves it.
 	Stores map[string]Getter
-	// Concurrency bounds the store calls in flight; DefaultConcurrency if 0.
+	// Concurrency bounds the store calls one Resolve or Refresh has in
+	// flight, over all stores; DefaultConcurrency if 0. A call waiting to
+	// retry keeps its place.
 	Concurrency int
-	// Logger receives one debug line per store call; slog.Default if nil.
+	// Logger receives one debug line per store call and per retry;
+	// slog.Default if nil.
 	Logger *slog.Logger
+
+	// CacheTTL is how long a fetched value is reused by Resolve; 0
+	// disables the cache. Each entry lives a random 90 to 100% of it.
+	// Values of stores whose ids are values (see ValueIDs) are not cached.
+	CacheTTL time.Duration
+	// Limits maps a store name to the client-side limit of its calls. A
+	// store not named here uses its DefaultLimit if it implements Limited,
+	// and is not limited otherwise. Names of unknown stores are ignored.
+	Limits map[string]Limit
+	// Retry is the retry policy of transient store failures; its zero
+	// fields take the defaults (see RetryPolicy).
+	Retry RetryPolicy
+	// Observer receives store calls, cache lookups and retries, for
+	// metrics; nil means none.
+	Observer Observer
+
+	// Now is the clock of the cache; time.Now if nil. Rate limits and
+	// retry waits use the real clock.
+	Now func() time.Time
+	// Rand returns a uniform number in [0, 1), for cache expiry and retry
+	// jitter; math/rand/v2's Float64 if nil. It must be safe for
+	// concurrent use.
+	Rand func() float64
 }
 
 // Resolver resolves references against a set of stores. It fetches each
-// secret id once per call however many references name it, and uses a
-// store's batch method where it has one. A Resolver is safe for concurrent
-// use.
+// secret id once per call however many references name it, uses a store's
+// batch method where it has one, caches values (see Options.CacheTTL),
+// shares fetches in flight between concurrent calls, limits the rate of
+// calls per store and retries transient failures (see RetryPolicy).
+//
+// A Resolver is safe for concurrent use. It starts no goroutine that
+// outlives a Resolve or Refresh call, and needs no cleanup.
 type Resolver struct {
 	stores      map[string]Getter
+	limits      map[string]*limiter // nil or missing: unlimited
 	concurrency int
 	logger      *slog.Logger
+	ttl         time.Duration
+	retry       RetryPolicy
+	observer    Observer
+	now         func() time.Time
+	rand        func() float64
+
+	mu        sync.Mutex
+	cache     map[storeID]cacheEntry
+	nextSweep time.Time
+	flights   map[storeID]*flight
+	waiting   int
 }
 
 // New returns a Resolver for opts.
 func New(opts Options) *Resolver {
-	stores := make(map[string]Getter, len(opts.Stores))
-	for name, g := range opts.Stores {
-		if g != nil { // a nil store is an unknown store, not a panic
-			stores[name] = g
-		}
-	}
 	r := &Resolver{
-		stores:      stores,
+		stores:      make(map[string]Getter, len(opts.Stores)),
+		limits:      make(map[string]*limiter),
 		concurrency: opts.Concurrency,
 		logger:      opts.Logger,
+		ttl:         max(opts.CacheTTL, 0),
+		retry:       opts.Retry.withDefaults(),
+		observer:    opts.Observer,
+		now:         opts.Now,
+		rand:        opts.Rand,
+		cache:       make(map[storeID]cacheEntry),
+		flights:     make(map[storeID]*flight),
+	}
+	for name, g := range opts.Stores {
+		if g == nil { // a nil store is an unknown store, not a panic
+			continue
+		}
+		r.stores[name] = g
+		l, ok := opts.Limits[name]
+		if !ok {
+			if d, isLimited := g.(Limited); isLimited {
+				l = d.DefaultLimit()
+			}
+		}
+		if lim := newLimiter(l); lim != nil {
+			r.limits[name] = lim
+		}
 	}
 	if r.concurrency <= 0 {
 		r.concurrency = DefaultConcurrency
@@ -69,6 +130,16 @@ func New(opts Options) *Resolver {
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}
+	if r.observer == nil {
+		r.observer = nopObserver{}
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.rand == nil {
+		r.rand = rand.Float64
+	}
+	r.nextSweep = r.now().Add(r.ttl)
 	return r
 }
 
@@ -81,7 +152,11 @@ func (r *Resolver) Has(name string) bool {
 // HidesIDs reports whether store's ids are values that must not be printed
 // (see ValueIDs).
 func (r *Resolver) HidesIDs(store string) bool {
-	v, ok := r.stores[store].(ValueIDs)
+	return hidesIDs(r.stores[store])
+}
+
+func hidesIDs(g Getter) bool {
+	v, ok := g.(ValueIDs)
 	return ok && v.IDsAreValues()
 }
 
@@ -107,56 +182,46 @@ type fetched struct {
 // that resolved, and errors.Join of one *RefError per reference that did
 // not, sorted by store and reference. Callers that must fail closed check
 // the error before using any value.
+//
+// Values come from the cache when they are there (see Options.CacheTTL).
+// Ids that another Resolve or Refresh is fetching are not fetched again:
+// this call waits for that fetch. The others are fetched, in batches where
+// the store has them (ceil(ids / MaxBatch) calls per store), through each
+// store's rate limit and with retries of transient failures.
+//
+// If ctx ends, the references not resolved yet fail with an error
+// wrapping ErrUnavailable and ctx.Err(). Another caller's context ending
+// never fails this call: if a fetch this call waits for fails because its
+// owner's context ended, this call fetches the id itself.
 func (r *Resolver) Resolve(ctx context.Context, refs []StoreRef) (map[StoreRef]Secret, error) {
-	// Plan: one fetch per (store, id), grouped per store.
-	ids := make(map[string][]string)
+	return r.resolve(ctx, refs, false)
+}
+
+// Refresh is Resolve without reading the cache: it fetches every id (or
+// waits for a fetch already in flight, which is as fresh) and stores the
+// results in the cache. A failure that is not transient removes the cached
+// value; a transient one keeps it. The daemon calls it on its periodic
+// refresh, so rotated secrets reach their files within one refresh
+// interval while event-driven runs are served from the cache.
+func (r *Resolver) Refresh(ctx context.Context, refs []StoreRef) (map[StoreRef]Secret, error) {
+	return r.resolve(ctx, refs, true)
+}
+
+func (r *Resolver) resolve(ctx context.Context, refs []StoreRef, refresh bool) (map[StoreRef]Secret, error) {
+	// Plan: one fetch per (store, id), in the order of first reference.
+	var keys []storeID
 	seen := make(map[storeID]bool)
 	for _, sr := range refs {
 		k := storeID{sr.Store, sr.Ref.ID}
 		if !seen[k] {
 			seen[k] = true
-			ids[sr.Store] = append(ids[sr.Store], sr.Ref.ID)
+			keys = append(keys, k)
 		}
 	}
-
-	results := make(map[storeID]fetched, len(seen))
-	var mu sync.Mutex
-	record := func(store, id string, f fetched) {
-		mu.Lock()
-		results[storeID{store, id}] = f
-		mu.Unlock()
+	results := make(map[storeID]fetched, len(keys))
+	for pending := keys; len(pending) > 0; {
+		pending = r.round(ctx, pending, refresh, results)
 	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.concurrency)
-	for _, store := range slices.Sorted(maps.Keys(ids)) {
-		list := ids[store]
-		getter, ok := r.stores[store]
-		if !ok {
-			for _, id := range list {
-				record(store, id, fetched{err: fmt.Errorf("%w %q", ErrUnknownStore, store)})
-			}
-			continue
-		}
-		if bg, ok := getter.(BatchGetter); ok && bg.MaxBatch() > 1 {
-			for chunk := range slices.Chunk(list, bg.MaxBatch()) {
-				g.Go(func() error {
-					r.fetchBatch(gctx, store, bg, chunk, record)
-					return nil
-				})
-			}
-			continue
-		}
-		for _, id := range list {
-			g.Go(func() error {
-				v, err := getter.Get(gctx, id)
-				r.logger.DebugContext(gctx, "store get", "store", store, "ref", r.Label(store, Ref{ID: id}), "result", Class(err))
-				record(store, id, fetched{val: v, err: err})
-				return nil
-			})
-		}
-	}
-	_ = g.Wait() // workers record their errors; none is returned
 
 	out := make(map[StoreRef]Secret, len(refs))
 	var errs []*RefError
@@ -190,10 +255,144 @@ func (r *Resolver) Resolve(ctx context.Context, refs []StoreRef) (map[StoreRef]S
 	return out, errors.Join(joined...)
 }
 
-// fetchBatch runs one GetBatch call and records an outcome for every id.
-func (r *Resolver) fetchBatch(ctx context.Context, store string, bg BatchGetter, ids []string, record func(string, string, fetched)) {
+// joined is a flight of another call that this call waits for.
+type joined struct {
+	key storeID
+	fl  *flight
+}
+
+// round gives an outcome in results to every key it can: from the cache
+// (unless refresh), by fetching the keys nobody is fetching, or by waiting
+// for the fetches other calls own. It returns the keys to plan again: those
+// whose fetch failed because its owner's context ended while ctx is alive.
+func (r *Resolver) round(ctx context.Context, keys []storeID, refresh bool, results map[storeID]fetched) []storeID {
+	type lookup struct {
+		store string
+		hit   bool
+	}
+	var lookups []lookup
+	var waits []joined
+	owned := make(map[string][]string) // store → ids this call fetches
+	flights := make(map[storeID]*flight)
+
+	r.mu.Lock()
+	now := r.now()
+	for _, k := range keys {
+		g, ok := r.stores[k.store]
+		if !ok {
+			results[k] = fetched{err: fmt.Errorf("%w %q", ErrUnknownStore, k.store)}
+			continue
+		}
+		// Ids that are values have nothing to fetch: no cache, no sharing.
+		if !hidesIDs(g) {
+			if r.ttl > 0 && !refresh {
+				v, hit := r.cacheGet(k, now)
+				lookups = append(lookups, lookup{k.store, hit})
+				if hit {
+					results[k] = fetched{val: v}
+					continue
+				}
+			}
+			if fl := r.flights[k]; fl != nil {
+				r.waiting++
+				waits = append(waits, joined{k, fl})
+				continue
+			}
+			fl := &flight{done: make(chan struct{}), cache: r.ttl > 0}
+			r.flights[k] = fl
+			flights[k] = fl
+		}
+		owned[k.store] = append(owned[k.store], k.id)
+	}
+	r.mu.Unlock()
+	for _, l := range lookups {
+		r.observer.CacheLookup(l.store, l.hit)
+	}
+
+	var mu sync.Mutex // guards results while fetches run
+	record := func(store, id string, f fetched) {
+		k := storeID{store, id}
+		mu.Lock()
+		results[k] = f
+		mu.Unlock()
+		if fl := flights[k]; fl != nil {
+			r.complete(k, fl, f, ctx.Err() != nil || isContextErr(f.err))
+		}
+	}
+	func() {
+		// A flight this call owns but left without an outcome (a bug, or
+		// a panic unwinding this goroutine) would keep its waiters until
+		// their own context ends: fail them so they fetch the id
+		// themselves. Completing a flight twice does nothing.
+		defer func() {
+			for k, fl := range flights {
+				r.complete(k, fl, fetched{err: fmt.Errorf("%w: fetch ended without an outcome", ErrUnavailable)}, true)
+			}
+		}()
+		r.fetchAll(ctx, owned, record)
+	}()
+
+	var again []storeID
+	for _, w := range waits {
+		select {
+		case <-w.fl.done:
+			if w.fl.ownerEnded && ctx.Err() == nil {
+				again = append(again, w.key)
+			} else {
+				results[w.key] = w.fl.res
+			}
+		case <-ctx.Done():
+			results[w.key] = fetched{err: fmt.Errorf("%w: wait for a fetch in flight: %w", ErrUnavailable, ctx.Err())}
+		}
+	}
+	if len(waits) > 0 {
+		r.mu.Lock()
+		r.waiting -= len(waits)
+		r.mu.Unlock()
+	}
+	return again
+}
+
+// fetchAll fetches the ids of each store, in chunks of the store's
+// MaxBatch (read now: a store may lower it after a refused batch) or one
+// by one, at most r.concurrency at once, and records an outcome for each.
+func (r *Resolver) fetchAll(ctx context.Context, ids map[string][]string, record func(store, id string, f fetched)) {
+	var g errgroup.Group
+	g.SetLimit(r.concurrency)
+	for _, store := range slices.Sorted(maps.Keys(ids)) {
+		list, getter := ids[store], r.stores[store]
+		if bg, ok := getter.(BatchGetter); ok && bg.MaxBatch() > 1 {
+			for chunk := range slices.Chunk(list, bg.MaxBatch()) {
+				g.Go(func() error {
+					r.fetch(ctx, store, getter, chunk, record)
+					return nil
+				})
+			}
+			continue
+		}
+		for _, id := range list {
+			g.Go(func() error {
+				r.fetch(ctx, store, getter, []string{id}, record)
+				return nil
+			})
+		}
+	}
+	_ = g.Wait() // workers record their errors; none is returned
+}
+
+// callBatch makes one GetBatch call, once the store's limit allows it,
+// and sets an outcome in out for every id. It returns an error only if
+// the limit allowed no call before ctx ended.
+func (r *Resolver) callBatch(ctx context.Context, store string, bg BatchGetter, ids []string, out map[string]fetched) error {
+	release, err := r.limits[store].acquire(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
 	vals, err := bg.GetBatch(ctx, ids)
-	r.logger.DebugContext(ctx, "store batch get", "store", store, "ids", len(ids), "found", len(vals), "result", Class(err))
+	d := time.Since(start)
+	release()
+
 	perID := make(map[string]error)
 	var whole error
 	for _, e := range Unjoin(err) {
@@ -204,18 +403,45 @@ func (r *Resolver) fetchBatch(ctx context.Context, store string, bg BatchGetter,
 			whole = errors.Join(whole, e)
 		}
 	}
+	r.logger.DebugContext(ctx, "store batch get", "store", store, "ids", len(ids), "found", len(vals), "result", Class(err))
+	r.observer.StoreCall(store, "batch", len(ids), Class(whole), d)
 	for _, id := range ids {
 		switch v, ok := vals[id]; {
 		case ok:
-			record(store, id, fetched{val: v})
+			out[id] = fetched{val: v}
 		case perID[id] != nil:
-			record(store, id, fetched{err: perID[id]})
+			out[id] = fetched{err: perID[id]}
 		case whole != nil:
-			record(store, id, fetched{err: whole})
+			out[id] = fetched{err: whole}
 		default:
-			record(store, id, fetched{err: fmt.Errorf("%w: store returned no value", ErrNotFound)})
+			out[id] = fetched{err: fmt.Errorf("%w: store returned no value", ErrNotFound)}
 		}
 	}
+	return nil
+}
+
+// callGet makes one Get call, once the store's limit allows it, and sets
+// the outcome of id in out. It returns an error only if the limit allowed
+// no call before ctx ended.
+func (r *Resolver) callGet(ctx context.Context, store string, g Getter, id string, out map[string]fetched) error {
+	release, err := r.limits[store].acquire(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	v, err := g.Get(ctx, id)
+	d := time.Since(start)
+	release()
+
+	r.logger.DebugContext(ctx, "store get", "store", store, "ref", r.Label(store, Ref{ID: id}), "result", Class(err))
+	r.observer.StoreCall(store, "get", 1, Class(err), d)
+	out[id] = fetched{val: v, err: unwrapRefError(err)}
+	return nil
+}
+
+// isContextErr reports whether err comes from a context that ended.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // derive applies the null rule, the #key selection and the mask check to a

@@ -32,3 +32,11 @@ type BatchGetter interface {
 type ValueIDs interface {
 	IDsAreValues() bool
 }
+
+// Limited is implemented by stores that know the request rate their
+// service allows, such as AWS Secrets Manager's BatchGetSecretValue quota.
+// The Resolver uses DefaultLimit for a store unless Options.Limits names
+// the store. DefaultLimit must return the same value on every call.
+type Limited interface {
+	DefaultLimit() Limit
+}

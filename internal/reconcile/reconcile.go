@@ -142,6 +142,19 @@ func (e *DefinitionError) Unwrap() []error {
 // definition with any failure gets no Output. Reconcile changes the
 // definitions' documents.
 func (r *Reconciler) Reconcile(ctx context.Context, defs []*workflow.Definition) []*Result {
+	return r.reconcile(ctx, defs, r.opts.Resolver.Resolve)
+}
+
+// Refresh is Reconcile with every value fetched now rather than served
+// from the resolver's cache (see resolver.Resolver.Refresh): the periodic
+// refresh that carries rotated secrets into outputs.
+func (r *Reconciler) Refresh(ctx context.Context, defs []*workflow.Definition) []*Result {
+	return r.reconcile(ctx, defs, r.opts.Resolver.Refresh)
+}
+
+type resolveFunc func(context.Context, []resolver.StoreRef) (map[resolver.StoreRef]resolver.Secret, error)
+
+func (r *Reconciler) reconcile(ctx context.Context, defs []*workflow.Definition, resolve resolveFunc) []*Result {
 	results := make([]*Result, len(defs))
 	var all []resolver.StoreRef
 	for i, def := range defs {
@@ -152,7 +165,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, defs []*workflow.Definition)
 		}
 	}
 
-	values, err := r.opts.Resolver.Resolve(ctx, all)
+	values, err := resolve(ctx, all)
 	refErrs := make(map[resolver.StoreRef]error)
 	for _, e := range resolver.Unjoin(err) {
 		var re *resolver.RefError

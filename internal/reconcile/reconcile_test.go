@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -182,4 +183,31 @@ func TestReconcileNoStoreCallsWhenPlanFails(t *testing.T) {
 	require.Error(t, res.Err)
 	assert.ErrorIs(t, res.Err, resolver.ErrBadRef)
 	assert.Equal(t, 0, store.Gets(), "a definition with a malformed reference costs no store call")
+}
+
+func TestRefreshFetchesAgainWhereReconcileUsesTheCache(t *testing.T) {
+	t.Parallel()
+	values := map[string]string{"/bot/jwt": "planted-jwt", "/db/pw": "planted-pw-1"}
+	store := resolvertest.NewBatchFake(values, 10)
+	r := reconcile.New(reconcile.Options{Resolver: resolver.New(resolver.Options{
+		Stores: map[string]resolver.Getter{"aws": store}, CacheTTL: time.Hour,
+	})})
+	defs := func() []*workflow.Definition {
+		return []*workflow.Definition{parse(t, "p.yaml", config("secret:/db/pw", "secret:/bot/jwt", "aws"))}
+	}
+	ctx := context.Background()
+	res := r.Reconcile(ctx, defs())
+	require.NoError(t, res[0].Err)
+	require.Equal(t, 1, store.Batches())
+
+	values["/db/pw"] = "planted-pw-2" // rotated
+	res = r.Reconcile(ctx, defs())
+	require.NoError(t, res[0].Err)
+	assert.Equal(t, 1, store.Batches(), "served from the cache")
+	assert.Contains(t, string(res[0].Output), "planted-pw-1")
+
+	res = r.Refresh(ctx, defs())
+	require.NoError(t, res[0].Err)
+	assert.Equal(t, 2, store.Batches(), "refresh fetched")
+	assert.Contains(t, string(res[0].Output), "planted-pw-2")
 }

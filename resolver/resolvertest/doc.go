@@ -1,6 +1,7 @@
 // Package resolvertest holds test helpers for the resolver package and its
-// stores: Fake and BatchFake, in-memory stores that count their calls and
-// can inject errors and delays, and Run, the conformance suite every store
+// stores: Fake and BatchFake, in-memory stores that count and record their
+// calls and can inject errors (fixed per id, or scripted per call through
+// a Hook) and delays, and Run, the conformance suite every store
 // implementation passes.
 //
 // It owns nothing used in production and must only be imported from tests.

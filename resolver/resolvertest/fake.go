@@ -32,14 +32,60 @@ type Fake struct {
 	// Delay, if positive, makes every call wait that long (or until its
 	// context is done) while it counts as in flight.
 	Delay time.Duration
+	// Hook, if set, runs at the start of every call, after the call is
+	// counted and before Delay, with the call's context. It scripts
+	// outcomes per call: perID errors fail those ids only, taking
+	// precedence over Errs and Values, and a non-nil err fails the whole
+	// call (a GetBatch returns it as is and no value; a Get returns it in
+	// a *resolver.RefError). It may block to hold the call in flight; it
+	// should then return when ctx is done. It must be safe for concurrent
+	// use.
+	Hook func(ctx context.Context, c Call) (perID map[string]error, err error)
 
 	mu          sync.Mutex
 	gets        int
 	batches     int
 	requested   []string
 	batchSizes  []int
+	calls       []Call
 	inFlight    int
 	maxInFlight int
+}
+
+// Call describes one call a Fake received, for Hook and Calls.
+type Call struct {
+	// N numbers the calls to the fake from 1, in the order they arrived.
+	N int
+	// Op is "get" or "batch".
+	Op string
+	// IDs are the ids asked for: one for a Get. Do not modify them.
+	IDs []string
+	// At is when the call arrived.
+	At time.Time
+}
+
+// begin counts a call and returns it.
+func (f *Fake) begin(op string, ids []string) Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if op == "get" {
+		f.gets++
+	} else {
+		f.batches++
+		f.batchSizes = append(f.batchSizes, len(ids))
+	}
+	f.requested = append(f.requested, ids...)
+	c := Call{N: len(f.calls) + 1, Op: op, IDs: slices.Clone(ids), At: time.Now()}
+	f.calls = append(f.calls, c)
+	return c
+}
+
+// hook runs Hook, if set, for c.
+func (f *Fake) hook(ctx context.Context, c Call) (perID map[string]error, whole error) {
+	if f.Hook == nil {
+		return nil, nil
+	}
+	return f.Hook(ctx, c)
 }
 
 // NewFake returns a Fake that stores values.
@@ -48,20 +94,22 @@ func NewFake(values map[string]string) *Fake { return &Fake{Values: values} }
 // Get implements resolver.Getter. Failures are *resolver.RefError values
 // with Ref.ID set and Store empty, as a store's would be.
 func (f *Fake) Get(ctx context.Context, id string) (resolver.Secret, error) {
-	f.mu.Lock()
-	f.gets++
-	f.requested = append(f.requested, id)
-	f.mu.Unlock()
-
+	perID, whole := f.hook(ctx, f.begin("get", []string{id}))
+	if whole != nil {
+		return resolver.Secret{}, refErr(id, whole)
+	}
 	if err := f.enter(ctx); err != nil {
 		return resolver.Secret{}, refErr(id, err)
 	}
 	defer f.leave()
-	return f.lookup(id)
+	return f.lookup(id, perID)
 }
 
-// lookup returns the stored outcome for id.
-func (f *Fake) lookup(id string) (resolver.Secret, error) {
+// lookup returns the stored outcome for id, or perID's error for it.
+func (f *Fake) lookup(id string, perID map[string]error) (resolver.Secret, error) {
+	if err, ok := perID[id]; ok && err != nil {
+		return resolver.Secret{}, refErr(id, err)
+	}
 	if err, ok := f.Errs[id]; ok {
 		return resolver.Secret{}, refErr(id, err)
 	}
@@ -140,11 +188,19 @@ func (f *Fake) MaxInFlight() int {
 	return f.maxInFlight
 }
 
-// Reset zeroes the call counters. It keeps Values, Errs and Delay.
+// Calls returns every call so far, in the order they arrived.
+func (f *Fake) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// Reset zeroes the call counters and forgets the calls. It keeps Values,
+// Errs, Delay and Hook.
 func (f *Fake) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.gets, f.batches, f.requested, f.batchSizes, f.maxInFlight = 0, 0, nil, nil, 0
+	f.gets, f.batches, f.requested, f.batchSizes, f.calls, f.maxInFlight = 0, 0, nil, nil, nil, 0
 }
 
 // BatchFake is a Fake that also implements resolver.BatchGetter.
@@ -177,14 +233,13 @@ func (b *BatchFake) MaxBatch() int { return b.Max }
 
 // GetBatch implements resolver.BatchGetter.
 func (b *BatchFake) GetBatch(ctx context.Context, ids []string) (map[string]resolver.Secret, error) {
-	b.mu.Lock()
-	b.batches++
-	b.batchSizes = append(b.batchSizes, len(ids))
-	b.requested = append(b.requested, ids...)
-	b.mu.Unlock()
-
+	call := b.begin("batch", ids)
 	if err := b.checkBatch(ids); err != nil {
 		return nil, err
+	}
+	perID, whole := b.hook(ctx, call)
+	if whole != nil {
+		return nil, whole
 	}
 	if err := b.enter(ctx); err != nil {
 		return nil, err
@@ -197,11 +252,11 @@ func (b *BatchFake) GetBatch(ctx context.Context, ids []string) (map[string]reso
 	out := make(map[string]resolver.Secret, len(ids))
 	var errs []error
 	for _, id := range ids {
-		v, err := b.lookup(id)
+		v, err := b.lookup(id, perID)
 		switch {
 		case err == nil:
 			out[id] = v
-		case b.SilentMissing && errors.Is(err, resolver.ErrNotFound) && b.Errs[id] == nil:
+		case b.SilentMissing && errors.Is(err, resolver.ErrNotFound) && b.Errs[id] == nil && perID[id] == nil:
 		default:
 			errs = append(errs, err)
 		}

@@ -180,3 +180,77 @@ func TestBatchFakeSilentMissing(t *testing.T) {
 	require.Len(t, errs, 1, "only the injected error is reported")
 	assert.ErrorIs(t, errs[0], resolver.ErrPermission)
 }
+
+func TestFakeHook(t *testing.T) {
+	t.Parallel()
+	b := resolvertest.NewBatchFake(map[string]string{"x": "1", "y": "2"}, 5)
+	var seen []resolvertest.Call
+	var mu sync.Mutex
+	b.Hook = func(_ context.Context, c resolvertest.Call) (map[string]error, error) {
+		mu.Lock()
+		seen = append(seen, c)
+		mu.Unlock()
+		switch c.N {
+		case 1:
+			return nil, resolver.Throttled("slow down", 0)
+		case 2:
+			return map[string]error{"y": resolver.ErrPermission}, nil
+		case 3:
+			return nil, resolver.ErrUnavailable
+		}
+		return nil, nil
+	}
+
+	vals, err := b.GetBatch(t.Context(), []string{"x", "y"})
+	assert.Empty(t, vals, "a whole failure returns no value")
+	assert.ErrorIs(t, err, resolver.ErrThrottled)
+	var re *resolver.RefError
+	assert.False(t, errors.As(err, &re), "returned as is")
+
+	vals, err = b.GetBatch(t.Context(), []string{"x", "y"})
+	assert.Equal(t, "1", vals["x"].Value())
+	assert.NotContains(t, vals, "y")
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "y", re.Ref.ID)
+	assert.ErrorIs(t, err, resolver.ErrPermission)
+
+	_, err = b.Get(t.Context(), "x")
+	require.ErrorAs(t, err, &re, "a Get's whole failure names the id")
+	assert.Equal(t, "x", re.Ref.ID)
+	assert.ErrorIs(t, err, resolver.ErrUnavailable)
+
+	v, err := b.Get(t.Context(), "y")
+	require.NoError(t, err)
+	assert.Equal(t, "2", v.Value())
+
+	calls := b.Calls()
+	require.Len(t, calls, 4)
+	assert.Equal(t, seen, calls, "the hook sees what Calls records")
+	for i, c := range calls {
+		assert.Equal(t, i+1, c.N)
+		assert.False(t, c.At.IsZero())
+	}
+	assert.Equal(t, []string{"batch", "batch", "get", "get"}, []string{calls[0].Op, calls[1].Op, calls[2].Op, calls[3].Op})
+	assert.Equal(t, []string{"x", "y"}, calls[0].IDs)
+	assert.Equal(t, []string{"y"}, calls[3].IDs)
+
+	b.Reset()
+	assert.Empty(t, b.Calls())
+	_, err = b.Get(t.Context(), "x")
+	assert.ErrorIs(t, err, resolver.ErrThrottled, "numbering restarts: the hook's first call again")
+	assert.Equal(t, 1, b.Calls()[0].N)
+}
+
+func TestFakeHookSeesContext(t *testing.T) {
+	t.Parallel()
+	f := resolvertest.NewFake(map[string]string{"x": "1"})
+	f.Hook = func(ctx context.Context, _ resolvertest.Call) (map[string]error, error) {
+		<-ctx.Done()
+		return nil, fmt.Errorf("held: %w: %w", ctx.Err(), resolver.ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	_, err := f.Get(ctx, "x")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, resolver.ErrUnavailable)
+}

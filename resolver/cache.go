@@ -1,0 +1,114 @@
+package resolver
+
+import "time"
+
+// The cache and the in-flight table are keyed by storeID and guarded by
+// Resolver.mu. The cache holds raw stored values, before derive, so
+// "secret:x#a" and "secret:x#b" share one entry and one fetch.
+
+// cacheJitter is the largest share of the TTL taken off an entry's
+// lifetime at random, so that entries fetched together (a fleet of
+// daemons started together, or one Resolve of many ids) do not all expire
+// at the same instant and hit the store in one burst.
+const cacheJitter = 0.1
+
+// cacheEntry is one cached raw value.
+type cacheEntry struct {
+	val     Secret
+	expires time.Time // the entry is used while now is before expires
+}
+
+// flight is one fetch of a (store, id) in progress. Its owner (the
+// Resolve or Refresh call that registered it) completes it exactly once;
+// other calls that need the id wait on done instead of fetching it again.
+type flight struct {
+	done chan struct{} // closed by complete
+	// res and ownerEnded are written before done is closed and read
+	// after.
+	res fetched
+	// ownerEnded is set when the fetch failed after its owner's context
+	// ended: the failure is the owner's, not the store's, so a waiter
+	// whose own context is alive fetches the id itself.
+	ownerEnded bool
+	cache      bool // store a success in the cache (TTL > 0)
+	completed  bool // guarded by Resolver.mu
+}
+
+// Stats is a snapshot of a Resolver's shared state, for gauges and tests.
+type Stats struct {
+	// CacheEntries is the number of cached values, expired ones not yet
+	// removed included.
+	CacheEntries int
+	// InFlight is the number of (store, id) fetches in progress.
+	InFlight int
+	// Waiting is the number of waits, by Resolve or Refresh calls, on
+	// fetches that other calls own.
+	Waiting int
+}
+
+// Stats returns a snapshot of the cache and the fetches in flight.
+func (r *Resolver) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Stats{CacheEntries: len(r.cache), InFlight: len(r.flights), Waiting: r.waiting}
+}
+
+// cacheGet returns the cached value of k if it has not expired at now,
+// and drops it if it has. r.mu must be held.
+func (r *Resolver) cacheGet(k storeID, now time.Time) (Secret, bool) {
+	e, ok := r.cache[k]
+	if !ok {
+		return Secret{}, false
+	}
+	if !now.Before(e.expires) {
+		delete(r.cache, k)
+		return Secret{}, false
+	}
+	return e.val, true
+}
+
+// cachePut stores v under k with a jittered expiry, and sweeps expired
+// entries at most once per TTL so that ids nobody asks for any more do
+// not stay in memory. r.mu must be held.
+func (r *Resolver) cachePut(k storeID, v Secret, now time.Time) {
+	life := r.ttl - time.Duration(r.rand()*cacheJitter*float64(r.ttl))
+	r.cache[k] = cacheEntry{val: v, expires: now.Add(life)}
+	if now.Before(r.nextSweep) {
+		return
+	}
+	for key, e := range r.cache {
+		if !now.Before(e.expires) {
+			delete(r.cache, key)
+		}
+	}
+	r.nextSweep = now.Add(r.ttl)
+}
+
+// complete publishes the outcome of fl, the flight of k: it caches a
+// success (a permanent failure drops the cached value, so a secret that
+// was deleted or whose access was revoked is not served from the cache;
+// a transient one keeps it), removes fl from the in-flight table and
+// wakes the waiters. Completing a flight twice does nothing.
+func (r *Resolver) complete(k storeID, fl *flight, f fetched, ownerEnded bool) {
+	r.mu.Lock()
+	if fl.completed {
+		r.mu.Unlock()
+		return
+	}
+	fl.completed = true
+	fl.res = f
+	fl.ownerEnded = f.err != nil && ownerEnded
+	if r.flights[k] == fl {
+		delete(r.flights, k)
+	}
+	if fl.cache {
+		switch {
+		case f.err == nil:
+			r.cachePut(k, f.val, r.now())
+		case !Transient(f.err):
+			delete(r.cache, k)
+		}
+	}
+	r.mu.Unlock()
+	close(fl.done)
+}
