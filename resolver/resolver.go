@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -498,13 +499,18 @@ func unwrapRefError(err error) error {
 	return err
 }
 
+// joinType is the type errors.Join returns.
+var joinType = reflect.TypeOf(errors.Join(errors.New("a"), errors.New("b")))
+
 // Unjoin returns the leaves of an error tree built with errors.Join, in
-// order; a nil error gives none and any other error gives itself.
+// order; a nil error gives none and any other error gives itself. Only
+// errors.Join results are split: an error from fmt.Errorf with several %w
+// (such as Throttled's) is one error, with one message.
 func Unjoin(err error) []error {
 	if err == nil {
 		return nil
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && reflect.TypeOf(err) == joinType {
 		var out []error
 		for _, e := range j.Unwrap() {
 			out = append(out, Unjoin(e)...)

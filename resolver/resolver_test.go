@@ -794,3 +794,16 @@ func TestRefErrorWithoutStore(t *testing.T) {
 	err := &resolver.RefError{Ref: resolver.Ref{ID: "/x"}, Err: resolver.ErrNotFound}
 	assert.Equal(t, "secret:/x: not found", err.Error())
 }
+
+func TestUnjoinSplitsOnlyJoinedErrors(t *testing.T) {
+	t.Parallel()
+	th := resolver.Throttled("rate exceeded on batch", 0)
+	leaves := resolver.Unjoin(th)
+	require.Len(t, leaves, 1, "a multi-%%w error is one error")
+	assert.Contains(t, leaves[0].Error(), "rate exceeded on batch")
+	assert.Equal(t, "throttled", resolver.Class(leaves[0]))
+
+	a, b := errors.New("a"), errors.New("b")
+	assert.Equal(t, []error{a, th, b}, resolver.Unjoin(errors.Join(a, errors.Join(th, b))))
+	assert.Nil(t, resolver.Unjoin(nil))
+}

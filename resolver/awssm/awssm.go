@@ -1,0 +1,292 @@
+package awssm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"omsecrets/resolver"
+)
+
+var _ resolver.BatchGetter = (*Provider)(nil)
+
+// MaxBatch is the most ids one BatchGetSecretValue call takes (API
+// reference: SecretIdList, "Maximum number of 20 items").
+const MaxBatch = 20
+
+// Default client-side rate limit for a Provider, one token per Get or
+// GetBatch call. The published quotas (Secrets Manager user guide,
+// "AWS Secrets Manager quotas") are 100 BatchGetSecretValue requests per
+// second and 10,000 GetSecretValue and DescribeSecret requests per second
+// combined, per account and region. DefaultRate is the stricter one, the
+// batch quota; lower it with OMSECRETS_RATE_LIMITS (aws=N) to leave room
+// for other clients of the account.
+const (
+	DefaultRate  = 100.0
+	DefaultBurst = 20
+)
+
+// maxIDLen is the longest SecretId AWS accepts.
+const maxIDLen = 2048
+
+// maxPages bounds the NextToken pages one BatchGetSecretValue call is
+// followed for. AWS does not page a SecretIdList (MaxResults needs
+// Filters), so this only stops a misbehaving endpoint.
+const maxPages = MaxBatch
+
+// batchAction is the IAM action of BatchGetSecretValue.
+const batchAction = "secretsmanager:BatchGetSecretValue"
+
+// secretsAPI is the part of *secretsmanager.Client the Provider uses.
+type secretsAPI interface {
+	BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Options configures a Provider.
+type Options struct {
+	// Endpoint, if set, is the service endpoint URL (the client's
+	// BaseEndpoint), for example from AWS_ENDPOINT_URL_SECRETS_MANAGER or
+	// a LocalStack URL. Empty means the SDK's own resolution.
+	Endpoint string
+	// Logger receives the one warning about falling back from
+	// BatchGetSecretValue; slog.Default if nil.
+	Logger *slog.Logger
+}
+
+// Provider reads secrets from AWS Secrets Manager. It is safe for
+// concurrent use and holds no resources that need closing.
+type Provider struct {
+	api    secretsAPI
+	logger *slog.Logger
+	// batchDenied is set once BatchGetSecretValue has been denied; from
+	// then on every id is read with GetSecretValue.
+	batchDenied atomic.Bool
+}
+
+// New returns a Provider that calls Secrets Manager with a client built
+// from cfg (region, credentials, HTTP client) and opts. Whatever cfg says
+// about retries, the client makes one attempt per call.
+func New(cfg aws.Config, opts Options) *Provider {
+	client := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+		if opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opts.Endpoint)
+		}
+		// The resolver retries; a retrying client would multiply its
+		// calls unseen. RetryMaxAttempts 0 keeps the SDK from wrapping
+		// the retryer with AWS_MAX_ATTEMPTS.
+		o.Retryer = aws.NopRetryer{}
+		o.RetryMaxAttempts = 0
+	})
+	return newProvider(client, opts.Logger)
+}
+
+func newProvider(api secretsAPI, logger *slog.Logger) *Provider {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Provider{api: api, logger: logger.With("component", "awssm")}
+}
+
+// MaxBatch implements resolver.BatchGetter: MaxBatch, or 1 once
+// BatchGetSecretValue has been denied and each id is read on its own.
+func (p *Provider) MaxBatch() int {
+	if p.batchDenied.Load() {
+		return 1
+	}
+	return MaxBatch
+}
+
+// Get implements resolver.Getter with one GetSecretValue call. Its errors
+// name id; see the package documentation for their classes.
+func (p *Provider) Get(ctx context.Context, id string) (resolver.Secret, error) {
+	v, err := p.get(ctx, id)
+	if err != nil {
+		return resolver.Secret{}, fmt.Errorf("secret %q: %w", id, err)
+	}
+	return v, nil
+}
+
+// get is Get with errors that do not name the id.
+func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) {
+	if err := checkID(id); err != nil {
+		return resolver.Secret{}, err
+	}
+	out, err := p.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return resolver.Secret{}, mapError("GetSecretValue", err)
+	}
+	return secretValue(out.SecretString, out.SecretBinary)
+}
+
+// GetBatch implements resolver.BatchGetter. It sends the ids in
+// BatchGetSecretValue calls of at most MaxBatch (more than one call only if
+// the caller passed more than MaxBatch ids), or in one GetSecretValue call
+// each once BatchGetSecretValue has been denied. Failures of single ids are
+// *resolver.RefError values; an error of any other type failed the ids
+// missing from the map. Duplicate ids are fetched once.
+func (p *Provider) GetBatch(ctx context.Context, ids []string) (map[string]resolver.Secret, error) {
+	out := make(map[string]resolver.Secret, len(ids))
+	var errs []error
+	var valid []string
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if err := checkID(id); err != nil {
+			// AWS would refuse the whole call for one bad id.
+			errs = append(errs, refError(id, err))
+			continue
+		}
+		valid = append(valid, id)
+	}
+	if p.batchDenied.Load() {
+		errs = append(errs, p.getEach(ctx, valid, out)...)
+		return out, errors.Join(errs...)
+	}
+	for chunk := range slices.Chunk(valid, MaxBatch) {
+		errs = append(errs, p.batch(ctx, chunk, out)...)
+	}
+	return out, errors.Join(errs...)
+}
+
+// batch fetches at most MaxBatch distinct, valid ids with
+// BatchGetSecretValue into out and returns their failures.
+func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resolver.Secret) []error {
+	var errs []error
+	pending := slices.Clone(ids)
+	in := &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids}
+	for range maxPages {
+		resp, err := p.api.BatchGetSecretValue(ctx, in)
+		if err != nil {
+			if isAccessDenied(err) {
+				p.fallBack()
+				return append(errs, p.getEach(ctx, pending, out)...)
+			}
+			// A failure of the whole call: it applies to every id
+			// missing from out.
+			return append(errs, mapError("BatchGetSecretValue", err))
+		}
+		for _, v := range resp.SecretValues {
+			name, arn := aws.ToString(v.Name), aws.ToString(v.ARN)
+			pending = slices.DeleteFunc(pending, func(id string) bool {
+				if !matches(id, name, arn) {
+					return false
+				}
+				if s, err := secretValue(v.SecretString, v.SecretBinary); err != nil {
+					errs = append(errs, refError(id, err))
+				} else {
+					out[id] = s
+				}
+				return true
+			})
+		}
+		for _, e := range resp.Errors {
+			sid := aws.ToString(e.SecretId)
+			i := slices.Index(pending, sid)
+			if i < 0 {
+				// The entry may name the secret by its ARN where the
+				// request had a partial ARN.
+				i = slices.IndexFunc(pending, func(id string) bool { return matches(id, sid, sid) })
+			}
+			if i < 0 {
+				continue
+			}
+			errs = append(errs, refError(pending[i], classify("BatchGetSecretValue", aws.ToString(e.ErrorCode), aws.ToString(e.Message), 0, 0)))
+			pending = slices.Delete(pending, i, i+1)
+		}
+		if len(pending) == 0 || aws.ToString(resp.NextToken) == "" {
+			break
+		}
+		in.NextToken = resp.NextToken
+	}
+	for _, id := range pending {
+		errs = append(errs, refError(id, fmt.Errorf("%w: not in the BatchGetSecretValue response", resolver.ErrNotFound)))
+	}
+	return errs
+}
+
+// fallBack switches the Provider to GetSecretValue for good, logging the
+// switch once.
+func (p *Provider) fallBack() {
+	if p.batchDenied.CompareAndSwap(false, true) {
+		p.logger.Warn("BatchGetSecretValue is denied; reading each secret with GetSecretValue from now on (allow the action to batch reads)",
+			"action", batchAction)
+	}
+}
+
+// getEach fetches ids one GetSecretValue call at a time into out and
+// returns their failures. It stops at the first failure that is not the
+// id's own (throttling, server errors, network), which then applies to the
+// ids left, so that a failing service does not get one call per id.
+func (p *Provider) getEach(ctx context.Context, ids []string, out map[string]resolver.Secret) []error {
+	var errs []error
+	for _, id := range ids {
+		v, err := p.get(ctx, id)
+		switch {
+		case err == nil:
+			out[id] = v
+		case resolver.Transient(err):
+			return append(errs, err)
+		default:
+			errs = append(errs, refError(id, err))
+		}
+	}
+	return errs
+}
+
+// matches reports whether the secret with name and arn is the one id asks
+// for: id is its name, its full ARN, or its partial ARN (the full ARN
+// without the final "-" and six characters).
+func matches(id, name, arn string) bool {
+	if id == name || id == arn {
+		return true
+	}
+	const suffix = len("-xxxxxx")
+	return strings.HasPrefix(id, "arn:") && len(arn) == len(id)+suffix &&
+		strings.HasPrefix(arn, id) && arn[len(id)] == '-'
+}
+
+// checkID refuses ids AWS would refuse: empty or longer than 2048 bytes.
+func checkID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty secret id", resolver.ErrBadRef)
+	case len(id) > maxIDLen:
+		return fmt.Errorf("%w: secret id longer than %d bytes", resolver.ErrBadRef, maxIDLen)
+	}
+	return nil
+}
+
+// secretValue returns the SecretString, or an error for a secret that has
+// none. The bytes of a binary secret never reach the error.
+func secretValue(str *string, binary []byte) (resolver.Secret, error) {
+	switch {
+	case str != nil:
+		return resolver.NewSecret(*str), nil
+	case binary != nil:
+		return resolver.Secret{}, fmt.Errorf("%w: binary secret is not supported; store the value as SecretString", resolver.ErrBadRef)
+	default:
+		return resolver.Secret{}, fmt.Errorf("%w: secret has no SecretString", resolver.ErrBadRef)
+	}
+}
+
+func refError(id string, err error) error {
+	return &resolver.RefError{Ref: resolver.Ref{ID: id}, Err: err}
+}
+
+// DefaultLimit is the client-side rate limit the resolver applies to this
+// store unless configured otherwise: DefaultRate calls per second, bursts
+// of DefaultBurst.
+func (p *Provider) DefaultLimit() resolver.Limit {
+	return resolver.Limit{Rate: DefaultRate, Burst: DefaultBurst}
+}
