@@ -1,0 +1,155 @@
+package watch
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// key names what a burst is about: a file path, or (dir set) a directory
+// to rescan. The flag keeps a directory and a file of the same name apart.
+type key struct {
+	path string
+	dir  bool
+}
+
+// burst is a run of events on one key.
+type burst struct {
+	first, last time.Time
+}
+
+// coalescer holds the bursts still waiting for quiet. It is pure: time is
+// passed in, and it neither sleeps nor touches the filesystem, so the
+// debounce rule can be tested on its own. Not safe for concurrent use; the
+// Run goroutine owns it.
+//
+// The rule is consul-template's quiescence (manager/runner.go): each event
+// pushes the deadline to last+quiet, but never past first+maxWait, so a
+// file rewritten continuously is still picked up.
+type coalescer struct {
+	quiet, maxWait time.Duration
+	pending        map[key]burst
+
+	// earliest caches next's answer; stale when dirty.
+	earliest time.Time
+	dirty    bool
+}
+
+func newCoalescer(quiet, maxWait time.Duration) *coalescer {
+	return &coalescer{quiet: quiet, maxWait: maxWait, pending: make(map[key]burst)}
+}
+
+// touch records an event on k at now. It reports whether the event was
+// merged into a burst already pending.
+func (c *coalescer) touch(k key, now time.Time) bool {
+	c.dirty = true
+	b, ok := c.pending[k]
+	if !ok {
+		c.pending[k] = burst{first: now, last: now}
+		return false
+	}
+	b.last = now
+	c.pending[k] = b
+	return true
+}
+
+// deadline is when b is due.
+func (c *coalescer) deadline(b burst) time.Time {
+	quiet, ceiling := b.last.Add(c.quiet), b.first.Add(c.maxWait)
+	if ceiling.Before(quiet) {
+		return ceiling
+	}
+	return quiet
+}
+
+// next returns the earliest deadline, and false when nothing is pending.
+func (c *coalescer) next() (time.Time, bool) {
+	if len(c.pending) == 0 {
+		return time.Time{}, false
+	}
+	if c.dirty {
+		first := true
+		for _, b := range c.pending {
+			if d := c.deadline(b); first || d.Before(c.earliest) {
+				c.earliest, first = d, false
+			}
+		}
+		c.dirty = false
+	}
+	return c.earliest, true
+}
+
+// due removes and returns the keys whose deadline is not after now, by
+// deadline, then directories first (a rescan may add to a file's burst),
+// then path, so the order is deterministic.
+func (c *coalescer) due(now time.Time) []key {
+	type item struct {
+		k  key
+		at time.Time
+	}
+	var items []item
+	for k, b := range c.pending {
+		if at := c.deadline(b); !at.After(now) {
+			items = append(items, item{k, at})
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		if a.k.dir != b.k.dir {
+			if a.k.dir {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.k.path, b.k.path)
+	})
+	keys := make([]key, len(items))
+	for i, it := range items {
+		keys[i] = it.k
+		delete(c.pending, it.k)
+	}
+	c.dirty = true
+	return keys
+}
+
+// queue is the FIFO of paths whose burst is over, waiting to be handed to
+// the consumer, each at most once. Not safe for concurrent use.
+type queue struct {
+	items []string
+	set   map[string]struct{}
+}
+
+func newQueue() *queue { return &queue{set: make(map[string]struct{})} }
+
+// push appends path unless it is already queued, and reports whether it
+// did.
+func (q *queue) push(path string) bool {
+	if _, ok := q.set[path]; ok {
+		return false
+	}
+	q.set[path] = struct{}{}
+	q.items = append(q.items, path)
+	return true
+}
+
+func (q *queue) has(path string) bool {
+	_, ok := q.set[path]
+	return ok
+}
+
+func (q *queue) len() int { return len(q.items) }
+
+// head returns the first path; the queue must not be empty.
+func (q *queue) head() string { return q.items[0] }
+
+// pop removes the first path; the queue must not be empty.
+func (q *queue) pop() {
+	delete(q.set, q.items[0])
+	q.items[0] = ""
+	q.items = q.items[1:]
+}
