@@ -72,6 +72,9 @@ type Config struct {
 	// most WatchMaxWait after the first.
 	WatchQuiet   time.Duration `env:"WATCH_QUIET" envDefault:"300ms"`
 	WatchMaxWait time.Duration `env:"WATCH_MAX_WAIT" envDefault:"3s"`
+	// Once makes run resolve every definition present and exit, 0 only if
+	// all resolved (init containers, KubernetesExecutor task pods).
+	Once bool `env:"ONCE"`
 	// RescanInterval is how often the watch dirs are rescanned in full,
 	// the safety net for lost file events; 0 disables it.
 	RescanInterval time.Duration `env:"RESCAN_INTERVAL" envDefault:"5m"`

@@ -9,6 +9,7 @@ import (
 
 	"omsecrets/internal/metrics"
 	"omsecrets/internal/status"
+	"omsecrets/internal/watch"
 )
 
 // Defaults.
@@ -17,12 +18,6 @@ const (
 	DefaultBatchMax = 500
 	DefaultRefresh  = 5 * time.Minute
 )
-
-// Event is a change to a definition file, as the watcher reports it.
-type Event struct {
-	Path    string
-	Removed bool
-}
 
 // loop is the scheduling half of the daemon: it turns events and refresh
 // ticks into queued jobs and runs them on a bounded pool of workers. The
@@ -51,7 +46,7 @@ type loop struct {
 // after all of them have exited; a worker in the middle of a batch
 // finishes it first (the batch sees ctx cancelled, so it stops fetching,
 // but a write already started completes).
-func (l *loop) serve(ctx context.Context, events <-chan Event, synced <-chan struct{}) {
+func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-chan struct{}) {
 	if l.q == nil {
 		l.q = newQueue()
 	}

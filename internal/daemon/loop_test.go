@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"omsecrets/internal/status"
+	"omsecrets/internal/watch"
 )
 
 type recordingRun struct {
@@ -55,14 +56,14 @@ func TestLoopReadyAfterInitialEvents(t *testing.T) {
 	t.Parallel()
 	rr := &recordingRun{delay: 30 * time.Millisecond}
 	l := newTestLoop(rr, time.Hour, nil)
-	events := make(chan Event)
+	events := make(chan watch.Event)
 	synced := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.serve(ctx, events, synced); close(done) }()
 
 	for _, p := range []string{"a.json", "b.json", "c.json"} {
-		events <- Event{Path: p}
+		events <- watch.Event{Path: p, Op: watch.Changed}
 	}
 	assert.False(t, l.board.Ready(), "not ready before the initial scan is over")
 	close(synced)
@@ -85,7 +86,7 @@ func TestLoopReadyWithNoDefinitions(t *testing.T) {
 	close(synced)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go l.serve(ctx, make(chan Event), synced)
+	go l.serve(ctx, make(chan watch.Event), synced)
 	require.Eventually(t, l.board.Ready, 5*time.Second, 5*time.Millisecond)
 }
 
@@ -97,7 +98,7 @@ func TestLoopRefreshQueuesFreshJobs(t *testing.T) {
 	close(synced)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go l.serve(ctx, make(chan Event), synced)
+	go l.serve(ctx, make(chan watch.Event), synced)
 	require.Eventually(t, func() bool { return rr.count("a.json", true) >= 2 && rr.count("b.json", true) >= 2 },
 		5*time.Second, 5*time.Millisecond)
 }

@@ -60,3 +60,10 @@ func Providers() []string {
 	slices.Sort(out)
 	return out
 }
+
+// storeHints say how to configure a store that is missing.
+var storeHints = map[string]string{
+	"file":    " (set --file-dir / OMSECRETS_FILE_DIR)",
+	"aws":     " (set AWS_REGION, AWS_DEFAULT_REGION or AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_REGION)",
+	"aws-ssm": " (set AWS_REGION, AWS_DEFAULT_REGION or AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_REGION)",
+}

@@ -189,7 +189,7 @@ func (r *Reconciler) plan(def *workflow.Definition) *Result {
 	res.Provider = cmp.Or(r.opts.Provider, def.Provider(), DefaultProvider)
 	store, err := StoreFor(res.Provider)
 	if err == nil && !r.opts.Resolver.Has(store) {
-		err = fmt.Errorf("%w %q: the %s store is not available in this build or not configured", ErrNoStore, res.Provider, store)
+		err = fmt.Errorf("%w %q: the %s store is not available in this build or not configured%s", ErrNoStore, res.Provider, store, storeHints[store])
 	}
 	if err != nil {
 		field := ""
