@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -265,7 +266,7 @@ func TestEveryFlagHasAnEnvironmentTwin(t *testing.T) {
 		name, _, _ := strings.Cut(ct.Field(i).Tag.Get("env"), ",")
 		tags[name] = true
 	}
-	for _, s := range append(append([]flagSpec{}, commonFlags...), outputFlags...) {
+	for _, s := range slices.Concat(commonFlags, outputFlags, runFlags) {
 		assert.True(t, tags[s.env], "flag --%s: no Config field with env:%q", s.name, s.env)
 	}
 

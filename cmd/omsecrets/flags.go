@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"omsecrets/internal/config"
 )
@@ -25,6 +26,9 @@ var commonFlags = []flagSpec{
 	{"env-prefix", "ENV_PREFIX", "prefix of the env store's variables"},
 	{"format", "FORMAT", "output format: json or yaml (default json, or yaml for an --out ending in .yaml/.yml)"},
 	{"timeout", "TIMEOUT", "time limit for the whole resolution"},
+	{"cache-ttl", "CACHE_TTL", "how long a fetched secret is reused (0 disables the cache)"},
+	{"rate-limits", "RATE_LIMITS", `client-side store rate limits, "store=calls_per_second[:burst],..." (defaults: aws=100, aws-ssm=40)`},
+	{"concurrency", "CONCURRENCY", "store calls in flight at most"},
 	{"log-level", "LOG_LEVEL", "debug, info, warn or error"},
 	{"log-format", "LOG_FORMAT", "text or json"},
 }
@@ -36,6 +40,23 @@ var outputFlags = []flagSpec{
 	{"allow-disk", "ALLOW_DISK", "allow an output directory that is not tmpfs or ramfs"},
 	{"group", "OUTPUT_GROUP", "group (name or gid) given read access to outputs: mode 0640 instead of 0600"},
 	{"redact", "REDACT", `write "[redacted]" in place of every resolved value (a preview; still fails closed)`},
+}
+
+// runFlags are accepted by run only (besides the common and output ones).
+var runFlags = []flagSpec{
+	{"once", "ONCE", "resolve every definition present, write the outputs and exit: 0 only if all resolved (init containers, KubernetesExecutor pods)"},
+	{"watch-dirs", "WATCH_DIRS", "comma-separated directories of definitions to watch (e.g. $AIRFLOW_HOME/dag_generated_configs)"},
+	{"refresh-interval", "REFRESH_INTERVAL", "re-resolve every definition this often (jittered), so rotated secrets reach the files"},
+	{"workers", "WORKERS", "definitions resolved at once at most"},
+	{"http-addr", "HTTP_ADDR", `address for /healthz, /readyz, /status and /metrics; "off" disables`},
+	{"watch-quiet", "WATCH_QUIET", "a changed definition is picked up after this long without further changes"},
+	{"watch-max-wait", "WATCH_MAX_WAIT", "... and at most this long after its first change"},
+	{"rescan-interval", "RESCAN_INTERVAL", "full rescan of the watch dirs, the safety net for lost file events (0 disables)"},
+	{"om-jwt-file", "OM_JWT_FILE", "file holding the bot JWT; overrides the definitions' jwtToken, re-read on every use"},
+	{"om-layout", "OM_LAYOUT", "where service connections come from: auto, references or connection-secret (OpenMetadata 0.12-0.13)"},
+	{"om-host-port", "OM_HOST_PORT", "OpenMetadata API URL (ending in /api) overriding the definitions' hostPort"},
+	{"om-ca-file", "OM_CA_FILE", "PEM file of CA certificates to trust for the OpenMetadata API"},
+	{"om-timeout", "OM_TIMEOUT", "time limit for one OpenMetadata API request"},
 }
 
 // bind registers specs on fs, each defaulting to cfg's value so that flags
@@ -68,6 +89,46 @@ func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
 			fs.StringVar(&cfg.OutputGroup, s.name, cfg.OutputGroup, usage)
 		case "redact":
 			fs.BoolVar(&cfg.Redact, s.name, cfg.Redact, usage)
+		case "cache-ttl":
+			fs.DurationVar(&cfg.CacheTTL, s.name, cfg.CacheTTL, usage)
+		case "rate-limits":
+			fs.StringVar(&cfg.RateLimits, s.name, cfg.RateLimits, usage)
+		case "concurrency":
+			fs.IntVar(&cfg.Concurrency, s.name, cfg.Concurrency, usage)
+		case "once":
+			fs.BoolVar(&cfg.Once, s.name, cfg.Once, usage)
+		case "watch-dirs":
+			fs.Func(s.name, usage, func(v string) error {
+				cfg.WatchDirs = nil
+				for d := range strings.SplitSeq(v, ",") {
+					if d = strings.TrimSpace(d); d != "" {
+						cfg.WatchDirs = append(cfg.WatchDirs, d)
+					}
+				}
+				return nil
+			})
+		case "refresh-interval":
+			fs.DurationVar(&cfg.RefreshInterval, s.name, cfg.RefreshInterval, usage)
+		case "workers":
+			fs.IntVar(&cfg.Workers, s.name, cfg.Workers, usage)
+		case "http-addr":
+			fs.StringVar(&cfg.HTTPAddr, s.name, cfg.HTTPAddr, usage)
+		case "watch-quiet":
+			fs.DurationVar(&cfg.WatchQuiet, s.name, cfg.WatchQuiet, usage)
+		case "watch-max-wait":
+			fs.DurationVar(&cfg.WatchMaxWait, s.name, cfg.WatchMaxWait, usage)
+		case "rescan-interval":
+			fs.DurationVar(&cfg.RescanInterval, s.name, cfg.RescanInterval, usage)
+		case "om-jwt-file":
+			fs.StringVar(&cfg.OMJWTFile, s.name, cfg.OMJWTFile, usage)
+		case "om-layout":
+			fs.StringVar(&cfg.OMLayout, s.name, cfg.OMLayout, usage)
+		case "om-host-port":
+			fs.StringVar(&cfg.OMHostPort, s.name, cfg.OMHostPort, usage)
+		case "om-ca-file":
+			fs.StringVar(&cfg.OMCAFile, s.name, cfg.OMCAFile, usage)
+		case "om-timeout":
+			fs.DurationVar(&cfg.OMTimeout, s.name, cfg.OMTimeout, usage)
 		default:
 			panic("flag without a config field: " + s.name)
 		}

@@ -31,6 +31,9 @@ const (
 Usage:
   omsecrets resolve [flags] DEFINITION...   resolve and write the workflow config(s)
   omsecrets check [flags] DEFINITION...     resolve every reference, write nothing, report outcomes
+  omsecrets run [flags] [DIR...]            the sidecar: keep a resolved config per definition in the
+                                            watch dirs on tmpfs, current as files change and secrets
+                                            rotate (--once: one pass, then exit)
   omsecrets version                         print the version
 
 Run "omsecrets resolve -h" for the flags. Every flag has an OMSECRETS_* environment twin; flags win.
@@ -71,6 +74,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = runResolve(ctx, args[1:], environ, stdout, stderr)
 	case "check":
 		err = runCheck(ctx, args[1:], environ, stdout, stderr)
+	case "run":
+		err = runDaemon(ctx, args[1:], environ, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "omsecrets %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help", "-help":

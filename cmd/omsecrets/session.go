@@ -7,13 +7,18 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
+	"omsecrets/internal/awsconfig"
 	"omsecrets/internal/config"
 	"omsecrets/internal/logging"
+	"omsecrets/internal/metrics"
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
 	"omsecrets/internal/workflow"
 	"omsecrets/resolver"
+	"omsecrets/resolver/awssm"
+	"omsecrets/resolver/awsssm"
 	"omsecrets/resolver/db"
 	"omsecrets/resolver/envvar"
 	"omsecrets/resolver/file"
@@ -24,10 +29,17 @@ import (
 type session struct {
 	cfg    config.Config
 	logger *slog.Logger
+	res    *resolver.Resolver
 	recon  *reconcile.Reconciler
 }
 
 func newSession(cfg config.Config, environ []string, stderr io.Writer, format render.Format, redact bool) (*session, error) {
+	return newSessionWith(cfg, environ, stderr, format, redact, nil)
+}
+
+// newSessionWith is newSession with a metrics recorder (nil for none)
+// observing the resolver.
+func newSessionWith(cfg config.Config, environ []string, stderr io.Writer, format render.Format, redact bool, rec *metrics.Recorder) (*session, error) {
 	level, _ := cfg.Level() // validated
 	logger, err := logging.New(stderr, cfg.LogFormat, level)
 	if err != nil {
@@ -42,14 +54,29 @@ func newSession(cfg config.Config, environ []string, stderr io.Writer, format re
 		}
 	}
 	logger.Debug("configuration", "config", cfg)
-	stores, err := buildStores(cfg, environ)
+	stores, err := buildStores(context.Background(), cfg, environ, logger)
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	res := resolver.New(resolver.Options{Stores: stores, Logger: logger.With("component", "resolver")})
+	limits, _ := cfg.Limits() // validated
+	ropts := resolver.Options{
+		Stores:      stores,
+		Logger:      logger.With("component", "resolver"),
+		CacheTTL:    cfg.CacheTTL,
+		Concurrency: cfg.Concurrency,
+		Limits:      make(map[string]resolver.Limit, len(limits)),
+	}
+	for store, l := range limits {
+		ropts.Limits[store] = resolver.Limit{Rate: l.Rate, Burst: l.Burst}
+	}
+	if rec != nil {
+		ropts.Observer = rec
+	}
+	res := resolver.New(ropts)
 	return &session{
 		cfg:    cfg,
 		logger: logger,
+		res:    res,
 		recon: reconcile.New(reconcile.Options{
 			Resolver: res,
 			Provider: cfg.Provider,
@@ -62,7 +89,7 @@ func newSession(cfg config.Config, environ []string, stderr io.Writer, format re
 // buildStores builds the stores this configuration enables. The env
 // store reads environ, not the live process environment, so a test can
 // hand it one.
-func buildStores(cfg config.Config, environ []string) (map[string]resolver.Getter, error) {
+func buildStores(ctx context.Context, cfg config.Config, environ []string, logger *slog.Logger) (map[string]resolver.Getter, error) {
 	vars := config.EnvMap(environ)
 	stores := map[string]resolver.Getter{
 		"db": db.New(),
@@ -78,7 +105,27 @@ func buildStores(cfg config.Config, environ []string) (map[string]resolver.Gette
 		}
 		stores["file"] = fs
 	}
+	// AWS: built when a region is configured; the credentials come from the
+	// SDK's default chain unless given in the environment. Without a
+	// region they are left out, and a definition that needs them says so;
+	// --provider aws or aws-ssm makes a missing region an error at once.
+	awsCfg, ep, err := awsconfig.Load(ctx, vars)
+	switch {
+	case err == nil:
+		stores["aws"] = awssm.New(awsCfg, awssm.Options{Endpoint: ep.SecretsManager, Logger: logger.With("store", "aws")})
+		stores["aws-ssm"] = awsssm.New(awsCfg, awsssm.Options{Endpoint: ep.SSM, Logger: logger.With("store", "aws-ssm")})
+		logger.Debug("aws stores configured", "region", awsCfg.Region, "credentials", awsconfig.CredentialSource(vars))
+	case errors.Is(err, awsconfig.ErrNoRegion) && !wantsAWS(cfg.Provider):
+	default:
+		return nil, fmt.Errorf("aws: %w", err)
+	}
 	return stores, nil
+}
+
+// wantsAWS reports whether provider names an AWS store.
+func wantsAWS(provider string) bool {
+	store, err := reconcile.StoreFor(provider)
+	return err == nil && (store == "aws" || store == "aws-ssm")
 }
 
 // loaded is one definition file after reading and parsing: Def, or Err.
@@ -100,8 +147,29 @@ func load(paths []string) []loaded {
 			continue
 		}
 		out[i].Def, out[i].Err = workflow.Parse(p, data)
+		if out[i].Err != nil {
+			continue
+		}
+		if err := needsDaemon(out[i].Def); err != nil {
+			out[i].Def, out[i].Err = nil, err
+		}
 	}
 	return out
+}
+
+// needsDaemon refuses, in resolve and check, a definition that needs the
+// OpenMetadata API to become a workflow config: `run` handles those.
+func needsDaemon(def *workflow.Definition) error {
+	switch {
+	case def.Kind == workflow.KindIngestionPipeline:
+		return fmt.Errorf("%s: an IngestionPipeline needs its service from the OpenMetadata API: use omsecrets run --once --watch-dirs %s --out-dir DIR", def.Path, filepath.Dir(def.Path))
+	case def.Kind != workflow.KindWorkflowConfig:
+		return fmt.Errorf("%s: a %s cannot be resolved by this command", def.Path, def.Kind)
+	}
+	if ref, ok := def.NeedsService(); ok {
+		return fmt.Errorf("%s: source.serviceConnection is missing: the connection of %s %q comes from the OpenMetadata API: use omsecrets run --once --watch-dirs %s --out-dir DIR", def.Path, ref.Type, ref.Name, filepath.Dir(def.Path))
+	}
+	return nil
 }
 
 // reconcile resolves every parsed definition with a timeout. Results are

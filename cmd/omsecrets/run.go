@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"omsecrets/internal/config"
+	"omsecrets/internal/daemon"
+	"omsecrets/internal/metrics"
+	"omsecrets/internal/status"
+	"omsecrets/internal/watch"
+)
+
+// runDaemon is `omsecrets run`: keep one resolved workflow config per
+// definition in the watch dirs, current as files change and secrets rotate.
+// With --once it resolves what is there and exits: 0 only if every
+// definition resolved.
+func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	cfg, pos, err := parseCommand("run", args, environ, stderr, commonFlags, daemonOutputFlags, runFlags)
+	if err != nil {
+		return err
+	}
+	cfg.WatchDirs = append(cfg.WatchDirs, pos...) // DIR... as positional arguments too
+	if len(cfg.WatchDirs) == 0 {
+		return usagef("run needs --watch-dirs / %sWATCH_DIRS (or DIR arguments): where OpenMetadata deploys definitions, e.g. $AIRFLOW_HOME/dag_generated_configs", config.Prefix)
+	}
+	if cfg.OutputDir == "" {
+		return usagef("run needs --out-dir / %sOUTPUT_DIR: a tmpfs directory the ingestion task reads", config.Prefix)
+	}
+	for _, dir := range cfg.WatchDirs {
+		abs, _ := filepath.Abs(dir)
+		out, _ := filepath.Abs(cfg.OutputDir)
+		if abs == out {
+			return usagef("--out-dir %s is also a watch dir: outputs would be read back as definitions", cfg.OutputDir)
+		}
+	}
+	format, err := outputFormat(cfg)
+	if err != nil {
+		return err
+	}
+	out, err := newSink(cfg, cfg.OutputDir)
+	if err != nil {
+		return err
+	}
+	rec := metrics.New()
+	s, err := newSessionWith(cfg, environ, stderr, format, false, rec)
+	if err != nil {
+		return err
+	}
+	s.sweep(out)
+
+	var ca []byte
+	if cfg.OMCAFile != "" {
+		if ca, err = os.ReadFile(cfg.OMCAFile); err != nil {
+			return usagef("--om-ca-file / %sOM_CA_FILE: %w", config.Prefix, err)
+		}
+	}
+	board := status.New()
+	d, err := daemon.New(daemon.Options{
+		Resolver:  s.res,
+		Provider:  cfg.Provider,
+		Format:    format,
+		Sink:      out,
+		Layout:    cfg.OMLayout,
+		JWTFile:   cfg.OMJWTFile,
+		HostPort:  cfg.OMHostPort,
+		CAPEM:     ca,
+		OMTimeout: cfg.OMTimeout,
+		Workers:   cfg.Workers,
+		Refresh:   cfg.RefreshInterval,
+		Timeout:   cfg.Timeout,
+		Logger:    s.logger.With("component", "daemon"),
+		Metrics:   rec,
+		Board:     board,
+	})
+	if err != nil {
+		return &usageError{err}
+	}
+
+	if cfg.Once {
+		paths, err := watch.Scan(cfg.WatchDirs)
+		if err != nil {
+			return &usageError{err}
+		}
+		failed := d.Once(ctx, paths)
+		s.logger.Info("one pass done", "definitions", len(paths), "failed", failed, "output_dir", cfg.OutputDir)
+		if failed > 0 {
+			return errFailed
+		}
+		return nil
+	}
+
+	w, err := watch.New(watch.Options{
+		Dirs:    cfg.WatchDirs,
+		Quiet:   cfg.WatchQuiet,
+		MaxWait: cfg.WatchMaxWait,
+		Rescan:  cfg.RescanInterval,
+		Logger:  s.logger.With("component", "watch"),
+		Observe: rec.WatchEvent,
+	})
+	if err != nil {
+		return &usageError{err}
+	}
+	var ln net.Listener
+	if cfg.HTTPAddr != "off" && cfg.HTTPAddr != "" {
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return usagef("--http-addr / %sHTTP_ADDR: %w", config.Prefix, err)
+		}
+	}
+	s.logger.Info("omsecrets running", "version", buildVersion(), "watch_dirs", strings.Join(cfg.WatchDirs, ","),
+		"output_dir", cfg.OutputDir, "http", httpAddr(ln), "refresh", cfg.RefreshInterval, "layout", cfg.OMLayout)
+
+	// The watcher, the daemon and the HTTP server run until ctx is done
+	// (SIGTERM or SIGINT); a failing watcher stops all of them.
+	g, gctx := errgroup.WithContext(ctx)
+	events := make(chan watch.Event, 64)
+	g.Go(func() error {
+		if err := w.Run(gctx, events); err != nil {
+			return fmt.Errorf("watch: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		d.Run(gctx, events, w.Synced())
+		return nil
+	})
+	if ln != nil {
+		srv := &http.Server{Handler: board.Handler(rec.Handler()), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			shut, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(shut)
+		})
+	}
+	err = g.Wait()
+	if err != nil {
+		return err
+	}
+	s.logger.Info("omsecrets stopped")
+	return nil
+}
+
+func httpAddr(ln net.Listener) string {
+	if ln == nil {
+		return "off"
+	}
+	return ln.Addr().String()
+}
+
+// daemonOutputFlags are the output flags run accepts: one file per
+// definition, so no --out.
+var daemonOutputFlags = slices.DeleteFunc(slices.Clone(outputFlags), func(f flagSpec) bool {
+	return f.name == "out" || f.name == "redact"
+})

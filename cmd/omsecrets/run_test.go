@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"omsecrets/internal/awstest"
+	"omsecrets/internal/omtest"
+	"omsecrets/internal/schematest"
+)
+
+// pipelineJSON is an IngestionPipeline as OpenMetadata deploys it to
+// dag_generated_configs, pointing at om, with its bot JWT a reference in
+// AWS Secrets Manager.
+func pipelineJSON(t *testing.T, om *omtest.Server, name, service string) []byte {
+	t.Helper()
+	p := map[string]any{
+		"name":               name,
+		"pipelineType":       "metadata",
+		"fullyQualifiedName": service + "." + name,
+		"sourceConfig":       map[string]any{"config": map[string]any{"type": "DatabaseMetadata"}},
+		"openMetadataServerConnection": map[string]any{
+			"hostPort":               om.URL(),
+			"authProvider":           "openmetadata",
+			"securityConfig":         map[string]any{"jwtToken": "secret:/openmetadata/bot/ingestion-bot/config/jwttoken"},
+			"secretsManagerProvider": "aws",
+			"secretsManagerLoader":   "airflow",
+		},
+		"service":      map[string]any{"type": "databaseService", "name": service, "fullyQualifiedName": service},
+		"loggerLevel":  "INFO",
+		"airflowConfig": map[string]any{"scheduleInterval": "0 * * * *"},
+	}
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	return b
+}
+
+// omWorld is an OpenMetadata server and an AWS Secrets Manager holding the
+// bot JWT and the service's password.
+func omWorld(t *testing.T) (*omtest.Server, *awstest.Server) {
+	t.Helper()
+	om := omtest.New(t)
+	srv := awstest.New(t)
+	srv.PutSecret("/openmetadata/bot/ingestion-bot/config/jwttoken", om.BotToken("ingestion-bot"))
+	srv.PutSecret("/openmetadata/database/mysql_prod/authtype/password", "PLANTED-pw")
+	om.PutService("databaseService", omtest.ServiceEntity("mysql_prod", "Mysql", map[string]any{
+		"username": "reader",
+		"authType": map[string]any{"password": "secret:/openmetadata/database/mysql_prod/authtype/password"},
+		"hostPort": "mysql:3306",
+	}))
+	return om, srv
+}
+
+func TestRunOnce(t *testing.T) {
+	t.Parallel()
+	om, srv := omWorld(t)
+	defs, out := t.TempDir(), t.TempDir()
+	for _, name := range []string{"mysql_prod_metadata", "mysql_prod_metadata_2"} {
+		require.NoError(t, os.WriteFile(filepath.Join(defs, name+".json"), pipelineJSON(t, om, name, "mysql_prod"), 0o644))
+	}
+	r := omsecrets(t, awsEnv(srv), "run", "--once", "--watch-dirs", defs, "--out-dir", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	data, err := os.ReadFile(filepath.Join(out, "mysql_prod_metadata.json"))
+	require.NoError(t, err)
+	schematest.RequireValid(t, "run --once output", data)
+	assert.Contains(t, string(data), `"password": "PLANTED-pw"`)
+	_, err = os.Stat(filepath.Join(out, "mysql_prod_metadata_2.json"))
+	assert.NoError(t, err)
+	assert.NotContains(t, r.stdout+r.stderr, "PLANTED")
+
+	// One definition failing makes --once exit 1; the other is written.
+	require.NoError(t, os.WriteFile(filepath.Join(defs, "gone.json"), pipelineJSON(t, om, "gone", "no_such_service"), 0o644))
+	r = omsecrets(t, awsEnv(srv), "run", "--once", "--out-dir", t.TempDir(), defs)
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "no_such_service")
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	t.Parallel()
+	r := omsecrets(t, nil, "run", "--out-dir", t.TempDir())
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "WATCH_DIRS")
+	dir := t.TempDir()
+	r = omsecrets(t, []string{"OMSECRETS_ALLOW_DISK=true"}, "run", "--watch-dirs", dir, "--out-dir", dir)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "also a watch dir")
+	r = omsecrets(t, []string{"OMSECRETS_ALLOW_DISK=true"}, "run", "--watch-dirs", dir)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "OUTPUT_DIR")
+}
+
+// lockedBuffer collects what a running daemon prints.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRunDaemon runs the sidecar in-process: it becomes ready, serves its
+// HTTP endpoints, follows a new definition, and exits 0 when stopped.
+func TestRunDaemon(t *testing.T) {
+	t.Parallel()
+	om, srv := omWorld(t)
+	defs, out := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(defs, "a.json"), pipelineJSON(t, om, "a", "mysql_prod"), 0o644))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr lockedBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"run", "--watch-dirs", defs, "--out-dir", out, "--http-addr", "127.0.0.1:0",
+			"--watch-quiet", "20ms", "--log-format", "json"}, awsEnv(srv), &stdout, &stderr)
+	}()
+
+	addr := regexp.MustCompile(`"http":"([0-9.:]+)"`)
+	var base string
+	require.Eventually(t, func() bool {
+		m := addr.FindStringSubmatch(stderr.String())
+		if m != nil {
+			base = "http://" + m[1]
+		}
+		return m != nil
+	}, 20*time.Second, 10*time.Millisecond, stderr.String())
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	require.Eventually(t, func() bool { c, _ := get("/readyz"); return c == http.StatusOK }, 20*time.Second, 10*time.Millisecond)
+	_, err := os.Stat(filepath.Join(out, "a.json"))
+	require.NoError(t, err, "ready means the first pass is written")
+
+	require.NoError(t, os.WriteFile(filepath.Join(defs, "b.json"), pipelineJSON(t, om, "b", "mysql_prod"), 0o644))
+	require.Eventually(t, func() bool { _, err := os.Stat(filepath.Join(out, "b.json")); return err == nil }, 20*time.Second, 10*time.Millisecond)
+
+	code, body := get("/status")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "secret:/openmetadata/database/mysql_prod/authtype/password")
+	code, metrics := get("/metrics")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, metrics, `omsecrets_store_calls_total{operation="batch",result="ok",store="aws"}`)
+	assert.Contains(t, metrics, "omsecrets_ready 1")
+	code, _ = get("/healthz")
+	assert.Equal(t, http.StatusOK, code)
+
+	cancel() // what SIGTERM does through signal.NotifyContext
+	select {
+	case c := <-done:
+		assert.Equal(t, 0, c, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not stop")
+	}
+	printed := stdout.String() + stderr.String() + body + metrics
+	assert.NotContains(t, printed, "PLANTED")
+	assert.Contains(t, stderr.String(), "omsecrets stopped")
+}
