@@ -38,8 +38,8 @@ func pipelineJSON(t *testing.T, om *omtest.Server, name, service string) []byte 
 			"secretsManagerProvider": "aws",
 			"secretsManagerLoader":   "airflow",
 		},
-		"service":      map[string]any{"type": "databaseService", "name": service, "fullyQualifiedName": service},
-		"loggerLevel":  "INFO",
+		"service":       map[string]any{"type": "databaseService", "name": service, "fullyQualifiedName": service},
+		"loggerLevel":   "INFO",
 		"airflowConfig": map[string]any{"scheduleInterval": "0 * * * *"},
 	}
 	b, err := json.Marshal(p)

@@ -61,8 +61,8 @@ type harness struct {
 	t        *testing.T
 	om       *omtest.Server
 	secrets  sync.Map // env store variables
-	defs     string // watched definitions dir
-	out      string // output dir
+	defs     string   // watched definitions dir
+	out      string   // output dir
 	logs     *syncBuffer
 	board    *status.Board
 	metrics  *metrics.Recorder

@@ -27,8 +27,8 @@ import (
 // Outcome classes of failures that happen before any reference is
 // resolved. Reference failures use resolver.Class.
 const (
-	classInvalid      = "invalid"       // the definition file cannot be used
-	classUnsupported  = "unsupported"   // a pipeline type omsecrets does not build
+	classInvalid      = "invalid"     // the definition file cannot be used
+	classUnsupported  = "unsupported" // a pipeline type omsecrets does not build
 	classUnauthorized = "om_unauthorized"
 	classForbidden    = "om_forbidden"
 	classGone         = "om_not_found" // the service is gone
