@@ -54,8 +54,11 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$(FUZZTIME_LONG)
 
+## bench: Go benchmarks, then the load harness (internal/loadtest: AWS call economics against the AWS
+## test server, and the omsecrets binary running as a daemon: latency, idle CPU, RSS), one run each.
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) test -run='^$$' -bench=. -benchmem $$($(GO) list ./... | grep -v /internal/loadtest)
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=30m ./internal/loadtest
 
 ## demo: resolve examples/local with its file store into tmpfs and show the result, values redacted.
 demo: build

@@ -1,0 +1,328 @@
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"omsecrets/internal/awstest"
+	"omsecrets/internal/omtest"
+)
+
+// buildOnce builds the omsecrets binary the daemon benchmarks run.
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "omsecrets-load-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "omsecrets")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "omsecrets/cmd/omsecrets")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v: %s", err, out)
+	}
+	return bin, nil
+})
+
+// daemonWorld is an OpenMetadata test server with `services` database
+// services, an AWS test server with the bot JWT and their passwords, and
+// the omsecrets binary running `run` over a definitions dir and a tmpfs
+// output dir.
+type daemonWorld struct {
+	b        *testing.B
+	om       *omtest.Server
+	aws      *awstest.Server
+	defs     string
+	out      string
+	cmd      *exec.Cmd
+	httpBase string
+	stderr   *lockedBuffer
+}
+
+// lockedBuffer collects the daemon's standard error.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newDaemonWorld(b *testing.B, args ...string) *daemonWorld {
+	b.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &daemonWorld{b: b, om: omtest.New(b), aws: awstest.New(b), defs: b.TempDir(), stderr: &lockedBuffer{}}
+	w.aws.PutSecret("/openmetadata/bot/ingestion-bot/config/jwttoken", w.om.BotToken("ingestion-bot"))
+	for s := range services {
+		name := fmt.Sprintf("svc_%02d", s)
+		id := "/openmetadata/database/" + name + "/authtype/password"
+		w.aws.PutSecret(id, "pw-"+name)
+		w.om.PutService("databaseService", omtest.ServiceEntity(name, "Mysql", map[string]any{
+			"username": "reader", "authType": map[string]any{"password": "secret:" + id}, "hostPort": name + ":3306",
+		}))
+	}
+	w.out, err = os.MkdirTemp("/dev/shm", "omsecrets-load-out-")
+	if err != nil {
+		w.out = b.TempDir() // no tmpfs: --allow-disk below
+	} else {
+		b.Cleanup(func() { _ = os.RemoveAll(w.out) })
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	w.httpBase = "http://" + addr
+
+	args = append([]string{"run", "--watch-dirs", w.defs, "--out-dir", w.out, "--allow-disk", "--http-addr", addr, "--log-level", "warn"}, args...)
+	w.cmd = exec.Command(bin, args...)
+	w.cmd.Env = []string{
+		"AWS_REGION=" + w.aws.Region, "AWS_ACCESS_KEY_ID=" + w.aws.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + w.aws.SecretKey, "AWS_ENDPOINT_URL=" + w.aws.URL(),
+		"HOME=" + b.TempDir(),
+	}
+	w.cmd.Stderr = w.stderr
+	if err := w.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = w.cmd.Process.Signal(os.Interrupt)
+		_ = w.cmd.Wait()
+	})
+	w.waitReady()
+	b.ResetTimer() // the build and start-up are not what is measured
+	return w
+}
+
+func (w *daemonWorld) waitReady() {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(w.httpBase + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.b.Fatalf("daemon not ready: %s", w.stderr.String())
+}
+
+// pipeline is pipeline i's IngestionPipeline JSON, as OpenMetadata deploys it.
+func (w *daemonWorld) pipeline(name string, i int) []byte {
+	svc := fmt.Sprintf("svc_%02d", i%services)
+	p := map[string]any{
+		"name": name, "pipelineType": "metadata", "fullyQualifiedName": svc + "." + name,
+		"sourceConfig": map[string]any{"config": map[string]any{"type": "DatabaseMetadata"}},
+		"openMetadataServerConnection": map[string]any{
+			"hostPort": w.om.URL(), "authProvider": "openmetadata",
+			"securityConfig":         map[string]any{"jwtToken": "secret:/openmetadata/bot/ingestion-bot/config/jwttoken"},
+			"secretsManagerProvider": "aws",
+		},
+		"service":     map[string]any{"type": "databaseService", "name": svc, "fullyQualifiedName": svc},
+		"loggerLevel": "INFO",
+	}
+	b, _ := json.MarshalIndent(p, "", "  ")
+	return b
+}
+
+// outputs reports, per output name, when it first appeared.
+type outputs struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+	w    *fsnotify.Watcher
+}
+
+func (w *daemonWorld) watchOutputs() *outputs {
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		w.b.Fatal(err)
+	}
+	if err := fw.Add(w.out); err != nil {
+		w.b.Fatal(err)
+	}
+	o := &outputs{seen: map[string]time.Time{}, w: fw}
+	go func() {
+		for ev := range fw.Events {
+			if ev.Has(fsnotify.Create) && !strings.HasPrefix(filepath.Base(ev.Name), ".") {
+				now := time.Now()
+				o.mu.Lock()
+				if _, ok := o.seen[filepath.Base(ev.Name)]; !ok {
+					o.seen[filepath.Base(ev.Name)] = now
+				}
+				o.mu.Unlock()
+			}
+		}
+	}()
+	w.b.Cleanup(func() { fw.Close() })
+	return o
+}
+
+func (o *outputs) at(name string) (time.Time, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t, ok := o.seen[name]
+	return t, ok
+}
+
+func (o *outputs) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.seen)
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p)
+	return s[i]
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	b.ReportMetric(float64(percentile(lat, 0.50))/1e6, "p50-ms")
+	b.ReportMetric(float64(percentile(lat, 0.99))/1e6, "p99-ms")
+	b.ReportMetric(float64(slices.Max(lat))/1e6, "max-ms")
+}
+
+// BenchmarkDaemonLatency1 writes definitions one at a time, each after the
+// previous one's output appeared, and reports the latency from the write
+// to the output file, with the default 300 ms quiet period (which it
+// includes: the watcher waits that long for a writer to finish).
+func BenchmarkDaemonLatency1(b *testing.B) {
+	latencyOne(b, newDaemonWorld(b))
+}
+
+// BenchmarkDaemonLatency1Quiet20ms is BenchmarkDaemonLatency1 with a 20 ms
+// quiet period: what the pipeline itself costs.
+func BenchmarkDaemonLatency1Quiet20ms(b *testing.B) {
+	latencyOne(b, newDaemonWorld(b, "--watch-quiet", "20ms"))
+}
+
+func latencyOne(b *testing.B, w *daemonWorld) {
+	o := w.watchOutputs()
+	const rounds = 30
+	var lat []time.Duration
+	for k := range rounds {
+		name := fmt.Sprintf("single_%03d", k)
+		start := time.Now()
+		if err := os.WriteFile(filepath.Join(w.defs, name+".json"), w.pipeline(name, k), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if t, ok := o.at(name + ".json"); ok {
+				lat = append(lat, t.Sub(start))
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("no output for %s: %s", name, w.stderr.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	reportLatency(b, lat)
+}
+
+// BenchmarkDaemonLatency500 writes 500 definitions at once and reports the
+// latency from each write to its output; then, with the 500 held, the
+// daemon's idle CPU over 10 s and its resident memory.
+func BenchmarkDaemonLatency500(b *testing.B) {
+	w := newDaemonWorld(b)
+	o := w.watchOutputs()
+	const n = 500
+	written := make([]time.Time, n)
+	for i := range n {
+		name := fmt.Sprintf("p_%03d", i)
+		written[i] = time.Now()
+		if err := os.WriteFile(filepath.Join(w.defs, name+".json"), w.pipeline(name, i), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for o.count() < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d outputs: %s", o.count(), n, w.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	lat := make([]time.Duration, n)
+	for i := range n {
+		t, _ := o.at(fmt.Sprintf("p_%03d.json", i))
+		lat[i] = t.Sub(written[i])
+	}
+	reportLatency(b, lat)
+
+	// Idle: nothing changes; the daemon holds 500 definitions.
+	time.Sleep(2 * time.Second)
+	pid := w.cmd.Process.Pid
+	t0, c0 := time.Now(), cpuTicks(b, pid)
+	time.Sleep(10 * time.Second)
+	t1, c1 := time.Now(), cpuTicks(b, pid)
+	const hz = 100 // USER_HZ on Linux
+	b.ReportMetric(float64(c1-c0)/hz/t1.Sub(t0).Seconds()*100, "idle-cpu-%")
+	b.ReportMetric(float64(rssKiB(b, pid))/1024, "rss-MiB")
+	if strings.Contains(w.stderr.String(), "level=ERROR") {
+		b.Fatalf("daemon reported errors: %s", w.stderr.String())
+	}
+}
+
+// cpuTicks is utime+stime of pid from /proc/<pid>/stat.
+func cpuTicks(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the ")" that ends the command name; utime and stime
+	// are fields 14 and 15 of the whole line.
+	rest := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	u, _ := strconv.ParseInt(rest[11], 10, 64)
+	s, _ := strconv.ParseInt(rest[12], 10, 64)
+	return u + s
+}
+
+// rssKiB is VmRSS of pid from /proc/<pid>/status.
+func rssKiB(b *testing.B, pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
