@@ -146,7 +146,10 @@ func New(opts Options) (*Client, error) {
 		// the method, the URL (built here from BaseURL, the collection and
 		// the id or name: no credentials) and transport errors; never
 		// headers or bodies (client.go v0.7.8, Client.Do and drainBody).
-		Logger:       logger,
+		// It logs every failed attempt at ERROR; attemptLogger lowers
+		// those to DEBUG, since the outcome of the whole call is what the
+		// caller reports (once) and an operator must act on.
+		Logger:       attemptLogger{logger},
 		RetryWaitMin: waitMin,
 		RetryWaitMax: waitMax,
 		RetryMax:     retryMax,
@@ -427,3 +430,13 @@ func (o observer) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// attemptLogger adapts a *slog.Logger to retryablehttp.LeveledLogger with
+// every line at DEBUG: retryablehttp reports each attempt, including
+// failed ones that a retry then fixes.
+type attemptLogger struct{ l *slog.Logger }
+
+func (a attemptLogger) Error(msg string, kv ...any) { a.l.Debug(msg, kv...) }
+func (a attemptLogger) Info(msg string, kv ...any)  { a.l.Debug(msg, kv...) }
+func (a attemptLogger) Debug(msg string, kv ...any) { a.l.Debug(msg, kv...) }
+func (a attemptLogger) Warn(msg string, kv ...any)  { a.l.Debug(msg, kv...) }

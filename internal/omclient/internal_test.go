@@ -1,11 +1,13 @@
 package omclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -331,4 +333,16 @@ func TestCheckToken(t *testing.T) {
 			assert.NotContains(t, err.Error(), tok)
 		}
 	}
+}
+
+func TestAttemptLoggerLogsAtDebug(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	l := attemptLogger{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	l.Error("request failed", "url", "http://om/api/v1/services/databaseServices/x")
+	l.Warn("w")
+	l.Info("i")
+	l.Debug("d")
+	assert.Equal(t, 4, strings.Count(buf.String(), "level=DEBUG"), buf.String())
+	assert.NotContains(t, buf.String(), "level=ERROR")
 }
