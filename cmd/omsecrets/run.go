@@ -89,7 +89,7 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	}
 
 	if cfg.Once {
-		paths, err := watch.Scan(cfg.WatchDirs)
+		paths, err := definitionFiles(cfg.WatchDirs)
 		if err != nil {
 			return &usageError{err}
 		}
@@ -101,6 +101,11 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		return nil
 	}
 
+	for _, dir := range cfg.WatchDirs {
+		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+			return usagef("watch dir %s is a file: run watches directories (with --once it also takes files)", dir)
+		}
+	}
 	w, err := watch.New(watch.Options{
 		Dirs:    cfg.WatchDirs,
 		Quiet:   cfg.WatchQuiet,
@@ -170,3 +175,22 @@ func httpAddr(ln net.Listener) string {
 var daemonOutputFlags = slices.DeleteFunc(slices.Clone(outputFlags), func(f flagSpec) bool {
 	return f.name == "out" || f.name == "redact"
 })
+
+// definitionFiles lists, for --once, the definitions named by args: a
+// file is itself (a KubernetesExecutor pod can name just its DAG's
+// definition), a directory is scanned as the watcher would.
+func definitionFiles(args []string) ([]string, error) {
+	var files, dirs []string
+	for _, a := range args {
+		if fi, err := os.Stat(a); err == nil && fi.Mode().IsRegular() {
+			files = append(files, a)
+		} else {
+			dirs = append(dirs, a)
+		}
+	}
+	found, err := watch.Scan(dirs)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Compact(slices.Sorted(slices.Values(append(files, found...)))), nil
+}

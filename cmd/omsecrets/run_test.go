@@ -80,6 +80,15 @@ func TestRunOnce(t *testing.T) {
 	assert.NoError(t, err)
 	assert.NotContains(t, r.stdout+r.stderr, "PLANTED")
 
+	// A file names just that definition (a KubernetesExecutor pod's own DAG).
+	single := t.TempDir()
+	r = omsecrets(t, awsEnv(srv), "run", "--once", "--out-dir", single, filepath.Join(defs, "mysql_prod_metadata_2.json"))
+	require.Equal(t, 0, r.code, r.stderr)
+	entries, err := os.ReadDir(single)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "mysql_prod_metadata_2.json", entries[0].Name())
+
 	// One definition failing makes --once exit 1; the other is written.
 	require.NoError(t, os.WriteFile(filepath.Join(defs, "gone.json"), pipelineJSON(t, om, "gone", "no_such_service"), 0o644))
 	r = omsecrets(t, awsEnv(srv), "run", "--once", "--out-dir", t.TempDir(), defs)
@@ -99,6 +108,11 @@ func TestRunUsageErrors(t *testing.T) {
 	r = omsecrets(t, []string{"OMSECRETS_ALLOW_DISK=true"}, "run", "--watch-dirs", dir)
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "OUTPUT_DIR")
+	f := filepath.Join(dir, "a.json")
+	require.NoError(t, os.WriteFile(f, []byte("{}"), 0o600))
+	r = omsecrets(t, []string{"OMSECRETS_ALLOW_DISK=true", "OMSECRETS_HTTP_ADDR=off"}, "run", "--out-dir", t.TempDir(), f)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "is a file")
 }
 
 // lockedBuffer collects what a running daemon prints.

@@ -154,3 +154,24 @@ func TestValidateDaemonSettings(t *testing.T) {
 		})
 	}
 }
+
+func FuzzLimits(f *testing.F) {
+	for _, s := range []string{"", "aws=100", "aws=50, aws-ssm=10:3", "aws", "=5", "aws=NaN", "aws=1e308:2", "a=1,,b=2:x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := Config{RateLimits: s}
+		limits, err := c.Limits()
+		if err != nil {
+			if !errors.Is(err, ErrInvalidLimits) {
+				t.Fatalf("error %v is not ErrInvalidLimits", err)
+			}
+			return
+		}
+		for store, l := range limits {
+			if store == "" || l.Rate < 0 || l.Rate != l.Rate || l.Burst < 0 {
+				t.Fatalf("accepted %q as %q=%+v", s, store, l)
+			}
+		}
+	})
+}
