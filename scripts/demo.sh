@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Resolves the workflow configs in examples/local with the file store of demo
-# secrets beside them, into a tmpfs directory, then shows what was written
-# with every resolved value redacted.
+# The main job on an embedded default: runs the omsecrets sidecar (`run`) over
+# a copy of the workflow configs in examples/local with the file store of demo
+# secrets beside them, writing to a tmpfs directory. It shows the outputs
+# appear, a rotated secret reach its file within one refresh, a deleted
+# definition take its output with it, the /status page, and a clean stop on
+# SIGTERM. Values are never printed: outputs are shown redacted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/omsecrets}
-examples=(examples/local/*.yaml examples/local/*.json)
+work=$(mktemp -d "${TMPDIR:-/tmp}/omsecrets-demo-work.XXXXXX")
+defs=$work/definitions
+secrets=$work/secrets
+mkdir -p "$defs"
+cp examples/local/*.yaml examples/local/*.json "$defs"/
+cp -r examples/local/secrets "$secrets"
 
 # Resolved secrets belong in memory: use tmpfs where there is one.
 extra=()
@@ -18,22 +26,66 @@ else
 	echo "== no tmpfs at /dev/shm: writing to $out on disk with --allow-disk (demo secrets only)"
 fi
 
-echo "== omsecrets check (every reference, no values)"
-"$BIN" check --provider file --file-dir examples/local/secrets "${examples[@]}"
+echo "== omsecrets check: every reference, its store and outcome, no values"
+"$BIN" check --provider file --file-dir "$secrets" "$defs"/*
 
 echo
-echo "== omsecrets resolve"
-"$BIN" resolve --provider file --file-dir examples/local/secrets --out-dir "$out" "${extra[@]}" "${examples[@]}"
+echo "== omsecrets run: the sidecar, watching $defs, refreshing every 2s"
+log=$work/omsecrets.log
+"$BIN" run --provider file --file-dir "$secrets" --watch-dirs "$defs" --out-dir "$out" "${extra[@]}" \
+	--refresh-interval 2s --watch-quiet 100ms --http-addr 127.0.0.1:0 2>"$log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-echo
-echo "== written files"
+# The log names the HTTP address; /readyz turns 200 after the first pass.
+http() { # http PATH: GET over bash's /dev/tcp, body only
+	exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}"
+	printf 'GET %s HTTP/1.0\r\nHost: omsecrets\r\n\r\n' "$1" >&3
+	sed '1,/^\r$/d' <&3
+	exec 3<&-
+}
+addr=
+for _ in $(seq 100); do
+	addr=$(sed -n 's/.*http=\([0-9.:]*\).*/\1/p' "$log" | head -1)
+	[ -n "$addr" ] && [ "$(http /readyz 2>/dev/null)" = ready ] && break
+	sleep 0.1
+done
+echo "ready: $(http /readyz) (HTTP on $addr)"
 ls -l "$out"
 
-for f in "${examples[@]}"; do
-	name=$(basename "${f%.*}")
-	echo
-	echo "== $out/$name.json, values redacted"
-	"$BIN" resolve --provider file --file-dir examples/local/secrets --redact --out - --log-level warn "$f"
+echo
+echo "== $out/mysql_prod.json, values redacted"
+"$BIN" resolve --provider file --file-dir "$secrets" --redact --out - --log-level warn "$defs/mysql_prod.yaml"
+
+echo
+echo "== rotate the mysql_prod password in the store; the file follows within one refresh"
+before=$(sha256sum "$out/mysql_prod.json" | cut -c1-12)
+printf 'rotated-demo-password\n' >"$secrets/openmetadata/database/mysql_prod/authtype/password"
+for _ in $(seq 50); do
+	after=$(sha256sum "$out/mysql_prod.json" | cut -c1-12)
+	[ "$after" != "$before" ] && break
+	sleep 0.1
 done
+echo "mysql_prod.json sha256 $before… -> $after…"
+
+echo
+echo "== delete kafka_events.yaml; its output goes too"
+rm "$defs/kafka_events.yaml"
+for _ in $(seq 50); do
+	[ -e "$out/kafka_events.json" ] || break
+	sleep 0.1
+done
+ls -l "$out"
+
+echo
+echo "== GET /status (reference ids and outcomes, never values)"
+http /status | head -40
+
+echo
+echo "== SIGTERM"
+kill -TERM "$pid"
+wait "$pid" && echo "omsecrets exited 0"
+echo "== its log"
+cat "$log"
 echo
 echo "The files in $out hold the demo values; remove them with: rm -r $out"

@@ -37,6 +37,16 @@ func TestManifestsUseRealFlags(t *testing.T) {
 		}
 	}
 	readYAML(t, "../../examples/kubernetes/pod-template.yaml", &pod)
+	var deployment struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					InitContainers []container `yaml:"initContainers"`
+				}
+			}
+		}
+	}
+	readYAML(t, "../../examples/kubernetes/worker-sidecar.yaml", &deployment)
 	var compose struct {
 		Services map[string]struct {
 			Command     []string
@@ -61,13 +71,23 @@ func TestManifestsUseRealFlags(t *testing.T) {
 		}
 		calls = append(calls, invocation{"kubernetes pod template", c.Args, environ})
 	}
+	for _, c := range deployment.Spec.Template.Spec.InitContainers {
+		if c.Name != "omsecrets" {
+			continue
+		}
+		var environ []string
+		for _, e := range c.Env {
+			environ = append(environ, e.Name+"="+e.Value)
+		}
+		calls = append(calls, invocation{"kubernetes worker sidecar", c.Args, environ})
+	}
 	svc := compose.Services["omsecrets"]
 	var environ []string
 	for k, v := range svc.Environment {
 		environ = append(environ, k+"="+v)
 	}
 	calls = append(calls, invocation{"compose file", svc.Command, environ})
-	require.Len(t, calls, 2)
+	require.Len(t, calls, 3)
 
 	for _, c := range calls {
 		require.NotEmpty(t, c.args, c.where)
@@ -78,11 +98,19 @@ func TestManifestsUseRealFlags(t *testing.T) {
 			}
 		}
 		specs := [][]flagSpec{commonFlags}
-		if c.args[0] == "resolve" {
+		switch c.args[0] {
+		case "resolve":
 			specs = append(specs, outputFlags)
+		case "run":
+			specs = append(specs, daemonOutputFlags, runFlags)
 		}
 		cfg, pos, err := parseCommand(c.args[0], c.args[1:], c.environ, io.Discard, specs...)
 		require.NoError(t, err, c.where)
+		if c.args[0] == "run" {
+			assert.NotEmpty(t, cfg.WatchDirs, "%s names watch dirs", c.where)
+			assert.NotEmpty(t, cfg.OutputDir, c.where)
+			continue
+		}
 		assert.NotEmpty(t, pos, "%s names a definition", c.where)
 		assert.NotEmpty(t, cfg.Provider, c.where)
 	}
