@@ -146,7 +146,11 @@ func parseCommand(name string, args, environ []string, stderr io.Writer, specs .
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: omsecrets %s [flags] DEFINITION...\n\nFlags:\n", name)
+		operands := "DEFINITION..."
+		if name == "run" {
+			operands = "[DIR...]   (with --once also FILE...)"
+		}
+		fmt.Fprintf(stderr, "Usage: omsecrets %s [flags] %s\n\nFlags:\n", name, operands)
 		fs.PrintDefaults()
 	}
 	for _, s := range specs {
