@@ -606,3 +606,49 @@ func TestDefaultLimitIsThePublishedQuota(t *testing.T) {
 	var l resolver.Limited = &awssm.Provider{}
 	assert.Equal(t, resolver.Limit{Rate: 100, Burst: 20}, l.DefaultLimit(), "BatchGetSecretValue: 100 requests per second")
 }
+
+// TestCacheOnTheWire proves the resolver's cache and Refresh by the calls
+// the AWS test server counts: a warm Resolve makes none, a Refresh fetches
+// again and sees a rotated value, and concurrent Resolves of one id share
+// one call.
+func TestCacheOnTheWire(t *testing.T) {
+	t.Parallel()
+	p, s, _ := newProvider(t)
+	s.PutSecret("/om/db/password", "v1")
+	s.PutSecret("/om/bot/jwt", "jwt")
+	refs := []resolver.StoreRef{
+		{Store: "aws", Ref: resolver.Ref{ID: "/om/db/password"}},
+		{Store: "aws", Ref: resolver.Ref{ID: "/om/bot/jwt"}},
+	}
+	r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"aws": p}, CacheTTL: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+
+	vals, err := r.Resolve(t.Context(), refs)
+	require.NoError(t, err)
+	assert.Equal(t, "v1", vals[refs[0]].Value())
+	assert.Equal(t, 1, s.TotalCalls(), "cold: one BatchGetSecretValue for both")
+
+	s.PutSecret("/om/db/password", "v2") // rotated in the store
+	vals, err = r.Resolve(t.Context(), refs)
+	require.NoError(t, err)
+	assert.Equal(t, "v1", vals[refs[0]].Value(), "warm: served from the cache")
+	assert.Equal(t, 1, s.TotalCalls(), "warm: no call")
+
+	vals, err = r.Refresh(t.Context(), refs)
+	require.NoError(t, err)
+	assert.Equal(t, "v2", vals[refs[0]].Value(), "refresh sees the rotation")
+	assert.Equal(t, 2, s.TotalCalls())
+
+	// Concurrent cold lookups of one id share one call.
+	r2 := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"aws": p}, CacheTTL: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	s.SetLatency(50 * time.Millisecond)
+	before := s.TotalCalls()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, err := r2.Resolve(t.Context(), refs[:1])
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, s.TotalCalls()-before, "singleflight: one call for 8 concurrent lookups")
+}
