@@ -33,6 +33,11 @@ type loop struct {
 	run func(ctx context.Context, jobs []Job)
 	// known returns the definition paths to refresh.
 	known func() []string
+	// due returns the paths whose retry after a transient failure is due;
+	// nil for none.
+	due func(now time.Time) []string
+	// onReady runs once, when readiness turns true; nil for nothing.
+	onReady func()
 
 	q *queue
 }
@@ -66,6 +71,9 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 			return
 		}
 		readyOnce.Do(func() {
+			if l.onReady != nil {
+				l.onReady()
+			}
 			l.board.SetReady(true)
 			l.metrics.Ready(true)
 			l.metrics.FullPass(time.Now())
@@ -122,6 +130,24 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 			}
 		}
 	})
+
+	// Retries: transient failures are tried again on their own schedule.
+	if l.due != nil {
+		wg.Go(func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-t.C:
+					for _, p := range l.due(now) {
+						l.q.add(p, false)
+					}
+				}
+			}
+		})
+	}
 
 	// Refresh: every interval (jittered by up to a tenth either way), queue
 	// every known definition for a fresh resolution.

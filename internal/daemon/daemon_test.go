@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,13 +218,76 @@ func TestStatusNeverHoldsValues(t *testing.T) {
 	assert.False(t, strings.Contains(string(b), plant))
 }
 
-func TestOnceCancelled(t *testing.T) {
+// TestOnceCancelledKeepsEverything: a stop in the middle of a batch (as on
+// SIGTERM) changes neither the earlier output nor its status.
+func TestOnceCancelledKeepsEverything(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.om.SetLatency(time.Second)
 	path := h.writeDef("p.json", h.pipeline("p"))
+	require.Equal(t, 0, h.d.Once(context.Background(), []string{path}))
+	before, err := os.ReadFile(filepath.Join(h.out, "p.json"))
+	require.NoError(t, err)
+	stBefore, _ := h.board.Get(path)
+
+	h.setSecret(passwordID, plant+"-rotated")
+	h.om.SetLatency(2 * time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	assert.Equal(t, 1, h.d.Once(ctx, []string{path}), "nothing succeeded")
-	assert.Nil(t, h.output("p.json"))
+	time.AfterFunc(200*time.Millisecond, cancel)
+	assert.Equal(t, 1, h.d.Once(ctx, []string{path}), "nothing is known to have succeeded")
+
+	after, err := os.ReadFile(filepath.Join(h.out, "p.json"))
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+	stAfter, _ := h.board.Get(path)
+	assert.Equal(t, stBefore.LastAttempt, stAfter.LastAttempt, "status untouched")
+	assert.True(t, stAfter.OK)
+}
+
+// TestOneSlowHostFailsOnlyItsDefinitions: a definition whose OpenMetadata
+// never answers fails alone; the others of its batch are written.
+func TestOneSlowHostFailsOnlyItsDefinitions(t *testing.T) {
+	t.Parallel()
+	hang := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hang); slow.Close() })
+	h := newHarness(t, func(o *daemon.Options) { o.Timeout = time.Second })
+	good := h.writeDef("good.json", h.pipeline("good"))
+	stuck := h.writeDef("stuck.json", h.pipeline("stuck", func(p map[string]any) {
+		p["openMetadataServerConnection"].(map[string]any)["hostPort"] = slow.URL + "/api"
+	}))
+	start := time.Now()
+	assert.Equal(t, 1, h.d.Once(context.Background(), []string{good, stuck}))
+	assert.Less(t, time.Since(start), 20*time.Second)
+	assert.NotNil(t, h.output("good.json"), "the good definition of the batch is written")
+	st, _ := h.board.Get(stuck)
+	assert.Equal(t, "om_unavailable", st.Class, st.Error)
+}
+
+// TestOverridesApplyWithoutAService: the JWT file and the host override
+// reach the outputs of pipelines that call no service (a reindex).
+func TestOverridesApplyWithoutAService(t *testing.T) {
+	t.Parallel()
+	jwtFile := filepath.Join(t.TempDir(), "jwt")
+	h := newHarness(t, func(o *daemon.Options) {
+		o.JWTFile = jwtFile
+		o.HostPort = "http://openmetadata.internal:8585/api"
+	})
+	tok := plant + "-file-token"
+	h.planted = append(h.planted, tok)
+	require.NoError(t, os.WriteFile(jwtFile, []byte(tok), 0o600))
+	path := h.writeDef("reindex.json", h.pipeline("reindex", func(p map[string]any) {
+		p["pipelineType"] = "elasticSearchReindex"
+		p["service"] = map[string]any{"type": "metadataService", "name": "OpenMetadata", "fullyQualifiedName": "OpenMetadata"}
+		p["sourceConfig"] = map[string]any{"config": map[string]any{"type": "MetadataToElasticSearch", "recreateIndex": true}}
+	}))
+	require.Equal(t, 0, h.d.Once(context.Background(), []string{path}), h.logs.String())
+	out := h.output("reindex.json")
+	assert.Equal(t, tok, dig(out, "workflowConfig", "openMetadataServerConfig", "securityConfig", "jwtToken"))
+	assert.Equal(t, "http://openmetadata.internal:8585/api", dig(out, "workflowConfig", "openMetadataServerConfig", "hostPort"))
+	assert.Empty(t, h.om.Requests(), "no service was fetched")
 }

@@ -100,6 +100,7 @@ func newHarness(t *testing.T, edit ...func(*daemon.Options)) *harness {
 		}
 		return v.(string), true
 	})
+	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	snk, err := sink.New(sink.Options{Dir: h.out, Group: -1, AllowDisk: true})
 	require.NoError(t, err)
 	h.opts = daemon.Options{
@@ -107,6 +108,7 @@ func newHarness(t *testing.T, edit ...func(*daemon.Options)) *harness {
 			Stores:   map[string]resolver.Getter{"env": env},
 			CacheTTL: time.Minute,
 			Observer: h.metrics,
+			Logger:   logger,
 		}),
 		Provider:       "env",
 		Sink:           snk,
@@ -116,7 +118,7 @@ func newHarness(t *testing.T, edit ...func(*daemon.Options)) *harness {
 		OMRetryMax:     2,
 		OMRetryWaitMin: 5 * time.Millisecond,
 		OMRetryWaitMax: 20 * time.Millisecond,
-		Logger:         slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:         logger,
 		Metrics:        h.metrics,
 		Board:          h.board,
 	}
@@ -267,4 +269,20 @@ func (h *harness) scanForLeaks() {
 	for _, v := range h.planted {
 		assert.NotContains(h.t, out, v, "a secret value was printed")
 	}
+}
+
+// storeCalls sums omsecrets_store_calls_total.
+func (h *harness) storeCalls() float64 {
+	h.t.Helper()
+	mfs, err := h.metrics.Registry().Gather()
+	require.NoError(h.t, err)
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "omsecrets_store_calls_total" {
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
 }

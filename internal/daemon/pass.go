@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"omsecrets/internal/status"
 	"omsecrets/internal/workflow"
 	"omsecrets/resolver"
+	"omsecrets/sink"
 )
 
 // Outcome classes of failures that happen before any reference is
@@ -50,6 +52,9 @@ type item struct {
 	svc    *workflow.Service    // the service, when fetched
 	out    *workflow.Definition // the workflow config to resolve and write
 	res    *reconcile.Result
+	// needsService is set when the definition's workflow config needs its
+	// service from the OpenMetadata API.
+	needsService bool
 	// fromSecret is set when the service's connection came from its
 	// connection secret (OpenMetadata 0.12-0.13): the bot and dbt secrets
 	// of that layout then apply too.
@@ -68,11 +73,11 @@ func (it *item) fail(class string, err error) {
 func (it *item) ok() bool { return it.err == nil }
 
 // runBatch takes jobs through every stage together, so that each stage's
-// store calls are planned across all of them.
+// store calls are planned across all of them. Each stage has its own time
+// budget (Options.Timeout), and so has each OpenMetadata fetch: one
+// unreachable host or slow store fails only the definitions that need it,
+// never the whole batch.
 func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
-	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
-	defer cancel()
-
 	var items []*item
 	for _, j := range jobs {
 		if it := d.load(j); it != nil {
@@ -80,17 +85,17 @@ func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 		}
 	}
 	d.prepare(items)
-	d.resolveTokens(ctx, items)
+	d.stage(ctx, items, d.resolveTokens)
 	d.fetchServices(ctx, items)
-	d.connectionSecrets(ctx, items)
+	d.stage(ctx, items, d.connectionSecrets)
 	d.assemble(items)
-	d.botSecrets(ctx, items)
-	d.resolveAll(ctx, items)
+	d.stage(ctx, items, d.botSecrets)
+	d.stage(ctx, items, d.resolveAll)
 
-	if ctx.Err() != nil && d.stopping(ctx) {
+	if ctx.Err() != nil {
 		// Shutting down: outcomes cut short by the cancellation are not
 		// failures of the definitions; leave their outputs and status as
-		// they are.
+		// they are, but finish the writes that are ready.
 		for _, it := range items {
 			if it.ok() && it.res != nil && it.res.Err == nil {
 				d.write(it)
@@ -106,10 +111,11 @@ func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 	}
 }
 
-// stopping reports whether ctx ended because the daemon is stopping
-// rather than because the pass ran out of time.
-func (d *Daemon) stopping(ctx context.Context) bool {
-	return errors.Is(context.Cause(ctx), context.Canceled)
+// stage runs one stage of a batch with its own time budget.
+func (d *Daemon) stage(ctx context.Context, items []*item, run func(context.Context, []*item)) {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	run(ctx, items)
 }
 
 // load reads and parses a job's file. A file that is gone has its output
@@ -150,20 +156,22 @@ func (d *Daemon) prepare(items []*item) {
 		}
 		it.store = store
 
-		needs := false
 		switch def.Kind {
 		case workflow.KindIngestionPipeline:
-			needs = def.Pipeline.NeedsService()
+			it.needsService = def.Pipeline.NeedsService()
 		case workflow.KindWorkflowConfig:
-			_, needs = def.NeedsService()
+			_, it.needsService = def.NeedsService()
 		}
-		if !needs {
+		overrides := d.opts.HostPort != "" || d.opts.JWTFile != ""
+		if !it.needsService && !overrides {
 			continue
 		}
 		srv, err := def.Server()
 		if err != nil {
-			it.fail(classInvalid, err)
-			continue
+			if it.needsService {
+				it.fail(classInvalid, err)
+			}
+			continue // no server connection to override
 		}
 		if d.opts.HostPort != "" {
 			srv.HostPort = d.opts.HostPort
@@ -178,7 +186,7 @@ func (d *Daemon) prepare(items []*item) {
 			}
 			it.token = tok
 		}
-		if it.token == "" && d.opts.Layout == LayoutReferences {
+		if it.token == "" && it.needsService && d.opts.Layout == LayoutReferences {
 			it.fail(classInvalid, fmt.Errorf("%s: %s: no bot JWT: set securityConfig.jwtToken or %s", def.Path, serverField(def, "securityConfig.jwtToken"), "OMSECRETS_OM_JWT_FILE"))
 		}
 		// An empty token outside the references layout is OpenMetadata
@@ -217,7 +225,7 @@ func (d *Daemon) resolveTokens(ctx context.Context, items []*item) {
 	}
 	var wants []want
 	for _, it := range items {
-		if !it.ok() || it.server == nil {
+		if !it.ok() || !it.needsService || it.server == nil {
 			continue
 		}
 		if it.token == "" {
@@ -308,7 +316,7 @@ func (d *Daemon) fetchServices(ctx context.Context, items []*item) {
 	fetches := make(map[fetchKey]*fetch)
 	var order []fetchKey
 	for _, it := range items {
-		if !it.ok() || it.server == nil {
+		if !it.ok() || !it.needsService || it.server == nil {
 			continue
 		}
 		var ref omclient.ServiceRef
@@ -329,7 +337,7 @@ func (d *Daemon) fetchServices(ctx context.Context, items []*item) {
 		}
 		f.items = append(f.items, it)
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	var g errgroup.Group
 	g.SetLimit(d.opts.Workers)
 	for _, k := range order {
 		f := fetches[k]
@@ -339,7 +347,9 @@ func (d *Daemon) fetchServices(ctx context.Context, items []*item) {
 				f.err = err
 				return nil
 			}
-			f.svc, f.err = c.Service(gctx, f.token, f.ref)
+			fctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+			defer cancel()
+			f.svc, f.err = c.Service(fctx, f.token, f.ref)
 			return nil
 		})
 	}
@@ -717,6 +727,10 @@ func (d *Daemon) record(it *item) {
 			})
 		}
 	}
+	if !it.ok() {
+		d.adopt(it.job.Path, d.expectedOutput(it))
+	}
+	d.scheduleRetry(it.job.Path, it.class, it.ok())
 	if out, ok := d.outputOf(it.job.Path); ok {
 		st.Output = out
 	}
@@ -741,4 +755,18 @@ func (d *Daemon) record(it *item) {
 func jsonObject(key, value string) []byte {
 	b, _ := json.Marshal(map[string]string{key: value}) // cannot fail for strings
 	return b
+}
+
+// expectedOutput is the output name a definition writes when it resolves:
+// from its pipeline or workflow name, or, when it cannot be parsed, from
+// its file name (OpenMetadata names the file after the dag_id).
+func (d *Daemon) expectedOutput(it *item) string {
+	switch {
+	case it.out != nil:
+		return sink.Name(it.out.Name, d.ext())
+	case it.def != nil:
+		return sink.Name(it.def.Name, d.ext())
+	}
+	base := filepath.Base(it.job.Path)
+	return sink.Name(strings.TrimSuffix(base, filepath.Ext(base)), d.ext())
 }

@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +38,7 @@ const (
 	LayoutConnectionSecret = "connection-secret"
 )
 
-// DefaultTimeout bounds one batch.
+// DefaultTimeout bounds each stage of a batch.
 const DefaultTimeout = time.Minute
 
 // Options configures a Daemon. Resolver, Sink and Board are required.
@@ -73,8 +75,12 @@ type Options struct {
 	BatchMax int
 	// Refresh is the interval of the periodic fresh resolution.
 	Refresh time.Duration
-	// Timeout bounds one batch.
+	// Timeout bounds each stage of a batch, and each OpenMetadata fetch.
 	Timeout time.Duration
+	// RetryBase is the first wait before a definition that failed for a
+	// transient reason is tried again (doubling up to Refresh); 0 means
+	// DefaultRetryBase.
+	RetryBase time.Duration
 	// Logger, Metrics and Board receive what happens. Metrics may be nil.
 	Logger  *slog.Logger
 	Metrics *metrics.Recorder
@@ -89,11 +95,13 @@ type Daemon struct {
 	recon  *reconcile.Reconciler
 	loop   *loop
 
-	mu      sync.Mutex
-	clients map[string]*omclient.Client // by server connection
-	defs    map[string]string           // known definition path -> its output name ("" if none)
-	owners  map[string]string           // output name -> definition path
-	blocked map[string]string           // definition path -> output name it could not claim
+	mu          sync.Mutex
+	clients     map[string]*omclient.Client // by server connection
+	defs        map[string]string           // known definition path -> its output name ("" if none)
+	owners      map[string]string           // output name -> definition path
+	blocked     map[string]string           // definition path -> output name it could not claim
+	retries     map[string]retryState       // definition path -> its next try after a transient failure
+	preexisting map[string]bool             // outputs found at start, until the first pass is over
 }
 
 // New returns a Daemon for opts.
@@ -112,6 +120,7 @@ func New(opts Options) (*Daemon, error) {
 	opts.BatchMax = cmp.Or(max(opts.BatchMax, 0), DefaultBatchMax)
 	opts.Refresh = cmp.Or(max(opts.Refresh, 0), DefaultRefresh)
 	opts.Timeout = cmp.Or(max(opts.Timeout, 0), DefaultTimeout)
+	opts.RetryBase = cmp.Or(max(opts.RetryBase, 0), DefaultRetryBase)
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -123,6 +132,7 @@ func New(opts Options) (*Daemon, error) {
 		defs:    make(map[string]string),
 		owners:  make(map[string]string),
 		blocked: make(map[string]string),
+		retries: make(map[string]retryState),
 		recon: reconcile.New(reconcile.Options{
 			Resolver: opts.Resolver,
 			Provider: opts.Provider,
@@ -138,6 +148,8 @@ func New(opts Options) (*Daemon, error) {
 		board:    opts.Board,
 		run:      d.runBatch,
 		known:    d.known,
+		due:      d.dueRetries,
+		onReady:  d.sweepOrphans,
 		q:        newQueue(),
 	}
 	return d, nil
@@ -149,6 +161,9 @@ func New(opts Options) (*Daemon, error) {
 // refresh interval. It returns when ctx is done and the batches in flight
 // have ended.
 func (d *Daemon) Run(ctx context.Context, events <-chan watch.Event, synced <-chan struct{}) {
+	d.mu.Lock()
+	d.preexisting = d.listOutputs()
+	d.mu.Unlock()
 	d.loop.serve(ctx, events, synced)
 }
 
@@ -215,24 +230,26 @@ func (d *Daemon) forget(path string) {
 	name, known := d.defs[path]
 	delete(d.defs, path)
 	delete(d.blocked, path)
-	var retry []string
-	if name != "" && d.owners[name] == path {
-		delete(d.owners, name)
-		for p, n := range d.blocked {
-			if n == name {
-				retry = append(retry, p)
+	delete(d.retries, path)
+	var removed []string
+	for n, owner := range d.owners {
+		if owner == path {
+			// Removed while the name is still held, so that no other
+			// definition can have written it in between.
+			if err := d.opts.Sink.Remove(n); err != nil {
+				d.logger.Error("output not removed", "definition", path, "output", n, "error", err.Error())
 			}
+			delete(d.owners, n)
+			removed = append(removed, n)
 		}
 	}
+	retry := d.unblock(removed)
 	d.mu.Unlock()
 
-	if name != "" {
-		if err := d.opts.Sink.Remove(name); err != nil {
-			d.logger.Error("output not removed", "definition", path, "output", name, "error", err.Error())
-		} else {
-			d.logger.Info("definition removed: output deleted", "definition", path, "output", filepath.Join(d.opts.Sink.Dir(), name))
-		}
-	} else if known {
+	switch {
+	case len(removed) > 0:
+		d.logger.Info("definition removed: output deleted", "definition", path, "output", filepath.Join(d.opts.Sink.Dir(), removed[0]))
+	case known || name != "":
 		d.logger.Info("definition removed", "definition", path)
 	}
 	d.opts.Board.Delete(path)
@@ -242,13 +259,27 @@ func (d *Daemon) forget(path string) {
 	}
 }
 
+// unblock returns the definitions refused one of names, now free. Call
+// with d.mu held.
+func (d *Daemon) unblock(names []string) []string {
+	var out []string
+	for p, n := range d.blocked {
+		if slices.Contains(names, n) {
+			out = append(out, p)
+			delete(d.blocked, p)
+		}
+	}
+	return out
+}
+
 // write writes an item's output, claiming its output name first: two
 // definitions never share an output, the first to claim a name keeps it.
 func (d *Daemon) write(it *item) {
 	path := it.job.Path
 	name := sink.Name(it.out.Name, d.ext())
 	d.mu.Lock()
-	if owner, ok := d.owners[name]; ok && owner != path {
+	owner, claimed := d.owners[name]
+	if claimed && owner != path {
 		d.blocked[path] = name
 		d.mu.Unlock()
 		it.fail(classConflict, fmt.Errorf("%s: output %s is already written for %s; rename one of the two", path, name, owner))
@@ -256,33 +287,145 @@ func (d *Daemon) write(it *item) {
 	}
 	d.owners[name] = path
 	delete(d.blocked, path)
-	old := d.defs[path]
 	d.mu.Unlock()
 
 	changed, err := d.opts.Sink.Write(name, it.res.Output)
+
+	d.mu.Lock()
 	if err != nil {
+		if !claimed {
+			delete(d.owners, name) // never written: the claim goes
+		}
+		d.mu.Unlock()
 		it.fail(classWrite, fmt.Errorf("%s: write %s: %w", path, name, err))
 		return
 	}
-	d.opts.Metrics.Write(changed)
-	d.mu.Lock()
-	if _, ok := d.defs[path]; ok || old == "" {
-		d.defs[path] = name
-	}
+	old := d.defs[path]
+	d.defs[path] = name
+	var retry []string
 	if old != "" && old != name && d.owners[old] == path {
-		delete(d.owners, old)
-	} else {
-		old = ""
-	}
-	d.mu.Unlock()
-	if old != "" {
+		// The definition's output name changed (a renamed pipeline): its
+		// old output goes, while the old name is still held.
 		if err := d.opts.Sink.Remove(old); err != nil {
 			d.logger.Error("old output not removed", "definition", path, "output", old, "error", err.Error())
 		}
+		delete(d.owners, old)
+		retry = d.unblock([]string{old})
 	}
+	d.mu.Unlock()
+	for _, p := range retry {
+		d.loop.q.add(p, false)
+	}
+	d.opts.Metrics.Write(changed)
 	if changed {
 		d.logger.Info("output written", "definition", path, "output", filepath.Join(d.opts.Sink.Dir(), name), "refs", len(it.res.Refs))
 	} else {
 		d.logger.Debug("output unchanged", "definition", path, "output", name)
 	}
+}
+
+// adopt gives a failed definition the output a previous run of omsecrets
+// left for it (the output directory, a memory-backed emptyDir, outlives a
+// container restart): it is kept, marked stale, rather than left
+// unowned. expected is the output name the definition would write.
+func (d *Daemon) adopt(path, expected string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.defs[path] != "" || !d.preexisting[expected] {
+		return
+	}
+	if _, taken := d.owners[expected]; taken {
+		return
+	}
+	if _, known := d.defs[path]; !known {
+		return // gone meanwhile
+	}
+	d.owners[expected] = path
+	d.defs[path] = expected
+}
+
+// sweepOrphans removes, once the first pass is over, the outputs a
+// previous run left that no definition owns now: their definitions were
+// deleted while omsecrets was not running, and they hold secrets.
+func (d *Daemon) sweepOrphans() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name := range d.preexisting {
+		if _, owned := d.owners[name]; owned {
+			continue
+		}
+		if err := d.opts.Sink.Remove(name); err != nil {
+			d.logger.Error("orphaned output not removed", "output", name, "error", err.Error())
+			continue
+		}
+		d.logger.Info("removed an output whose definition is gone", "output", filepath.Join(d.opts.Sink.Dir(), name))
+	}
+	d.preexisting = nil
+}
+
+// listOutputs returns the output files present in the output directory.
+func (d *Daemon) listOutputs() map[string]bool {
+	entries, err := os.ReadDir(d.opts.Sink.Dir())
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]bool)
+	ext := d.ext()
+	for _, e := range entries {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ext) {
+			out[e.Name()] = true
+		}
+	}
+	return out
+}
+
+// retryState is when a definition that failed for a transient reason is
+// tried again, and how many times it has failed so.
+type retryState struct {
+	at time.Time
+	n  int
+}
+
+// DefaultRetryBase is the first wait before a transient failure is tried
+// again; retries double it up to the refresh interval.
+const DefaultRetryBase = 5 * time.Second
+
+// scheduleRetry records the outcome of path for the retry schedule:
+// transient failures (OpenMetadata or a store unavailable, throttling) are
+// tried again soon rather than at the next refresh.
+func (d *Daemon) scheduleRetry(path, class string, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ok || !transientClass(class) {
+		delete(d.retries, path)
+		return
+	}
+	r := d.retries[path]
+	r.n++
+	wait := d.opts.RetryBase << min(r.n-1, 16)
+	r.at = time.Now().Add(min(wait, d.opts.Refresh))
+	d.retries[path] = r
+}
+
+// dueRetries returns the paths whose retry is due at now.
+func (d *Daemon) dueRetries(now time.Time) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for p, r := range d.retries {
+		if !r.at.After(now) {
+			out = append(out, p)
+			r.at = now.Add(d.opts.Refresh) // until the run records its outcome
+			d.retries[p] = r
+		}
+	}
+	return out
+}
+
+func transientClass(class string) bool {
+	switch class {
+	case classOMDown, "unavailable", "throttled":
+		return true
+	}
+	return false
 }

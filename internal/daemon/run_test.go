@@ -181,8 +181,53 @@ func TestRunManyDefinitionsAtOnce(t *testing.T) {
 	for i := range n {
 		assert.Equal(t, plant+"-mysql-password-1", password(h.output(fmt.Sprintf("p%03d.json", i))), i)
 	}
-	// One service shared by all: the secrets were fetched far fewer times
-	// than there are definitions.
 	defs, outputs, stale := h.board.Counts()
 	assert.Equal(t, []int{n, n, 0}, []int{defs, outputs, stale})
+	// One service and one bot shared by all: 2 secrets, fetched once per
+	// batch at most (the cache serves later batches), far fewer times than
+	// there are definitions.
+	assert.LessOrEqual(t, h.storeCalls(), 20.0)
+	assert.GreaterOrEqual(t, h.storeCalls(), 2.0)
+}
+
+func TestRunRetriesTransientFailuresSoon(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *daemon.Options) {
+		o.Refresh = time.Hour // the retry, not the refresh, must fix it
+		o.RetryBase = 50 * time.Millisecond
+	})
+	h.om.Down(true)
+	path := h.writeDef("p.json", h.pipeline("p"))
+	h.start()
+	h.eventually(func() bool { st, _ := h.board.Get(path); return st.Class == "om_unavailable" }, "down")
+	h.om.Down(false)
+	h.eventually(func() bool { return h.output("p.json") != nil }, "retried and written well before the refresh")
+}
+
+// TestRunAdoptsAndSweepsOutputsOfAPreviousRun: the output directory (a
+// memory-backed emptyDir) outlives a container restart. An output whose
+// definition still exists but fails now is kept, stale; one whose
+// definition is gone is removed after the first pass.
+func TestRunAdoptsAndSweepsOutputsOfAPreviousRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *daemon.Options) { o.RetryBase = time.Hour })
+	require.NoError(t, os.WriteFile(filepath.Join(h.out, "kept.json"), []byte(`{"previous": "run"}`), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(h.out, "orphan.json"), []byte(`{"previous": "run"}`), 0o600))
+	h.om.Down(true)
+	path := h.writeDef("kept.json", h.pipeline("kept"))
+	h.start()
+	h.eventually(h.board.Ready, "ready")
+	st, ok := h.board.Get(path)
+	require.True(t, ok)
+	assert.Equal(t, "om_unavailable", st.Class)
+	assert.True(t, st.Stale, "the previous output is adopted as the last good one")
+	assert.Equal(t, filepath.Join(h.out, "kept.json"), st.Output)
+	_, err := os.Stat(filepath.Join(h.out, "kept.json"))
+	assert.NoError(t, err)
+	_, err = os.Stat(filepath.Join(h.out, "orphan.json"))
+	assert.True(t, os.IsNotExist(err), "an output no definition owns is removed")
+
+	// The adopted output goes with its definition.
+	require.NoError(t, os.Remove(path))
+	h.eventually(func() bool { _, err := os.Stat(filepath.Join(h.out, "kept.json")); return os.IsNotExist(err) }, "removed with its definition")
 }
