@@ -168,7 +168,7 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 	for range maxPages {
 		resp, err := p.api.BatchGetSecretValue(ctx, in)
 		if err != nil {
-			if isAccessDenied(err) {
+			if batchUnavailable(err) {
 				p.fallBack()
 				return append(errs, p.getEach(ctx, pending, out)...)
 			}

@@ -71,8 +71,11 @@ func classify(op, code, msg string, status int, retryAfter time.Duration) error 
 		return fmt.Errorf("%w: %s", resolver.ErrPermission, detail)
 	case "InvalidParameterException", "ValidationException", "ValidationError", "SerializationException":
 		return fmt.Errorf("%w: %s", resolver.ErrBadRef, detail)
-	case "ExpiredTokenException", "ExpiredToken", "RequestExpired", "RequestTimeTooSkewed":
-		// Refreshed credentials or a corrected clock may succeed.
+	case "RequestTimeTooSkewed":
+		// Retrying with the same clock cannot succeed.
+		return fmt.Errorf("%w: the clock of this host is off by more than AWS allows (check NTP): %s", resolver.ErrPermission, detail)
+	case "ExpiredTokenException", "ExpiredToken", "RequestExpired":
+		// Refreshed credentials may succeed.
 		return resolver.WithRetryAfter(fmt.Errorf("%w: %s", resolver.ErrUnavailable, detail), retryAfter)
 	case "InternalServiceError", "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException":
 		return resolver.WithRetryAfter(fmt.Errorf("%w: %s", resolver.ErrUnavailable, detail), retryAfter)
@@ -97,11 +100,21 @@ func throttled(op, detail string, retryAfter time.Duration) error {
 	return fmt.Errorf("%s: %w", op, resolver.Throttled(detail, retryAfter))
 }
 
-// isAccessDenied reports whether err is AWS's AccessDeniedException for the
-// whole call.
-func isAccessDenied(err error) bool {
+// batchUnavailable reports whether err says the whole BatchGetSecretValue
+// action is unavailable to this client: AccessDeniedException (an IAM
+// policy that allows only GetSecretValue, as OpenMetadata documents), or
+// UnknownOperationException (an endpoint, such as an older emulator or a
+// proxy, without the batch action).
+func batchUnavailable(err error) bool {
 	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException"
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "AccessDeniedException", "UnknownOperationException":
+		return true
+	}
+	return false
 }
 
 // responseInfo returns the HTTP status of the response err came with (0 if

@@ -1,12 +1,15 @@
 package awssm
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 
 	"omsecrets/resolver"
@@ -38,7 +41,7 @@ func TestClassify(t *testing.T) {
 		{code: "ServiceUnavailable", status: 503, wantClass: "unavailable"},
 		{code: "SomethingNew", status: 502, wantClass: "unavailable"},
 		{code: "ExpiredTokenException", status: 400, wantClass: "unavailable"},
-		{code: "RequestTimeTooSkewed", status: 403, wantClass: "unavailable"},
+		{code: "RequestTimeTooSkewed", status: 403, wantClass: "permission"},
 		{code: "SomethingNew", status: 400, wantClass: "permission"},
 		{code: "SomethingNew", status: 0, wantClass: "permission"},
 	} {
@@ -146,4 +149,18 @@ func TestTruncate(t *testing.T) {
 	assert.True(t, utf8.ValidString(got))
 	assert.LessOrEqual(t, len(got), maxMessage+len("..."))
 	assert.True(t, strings.HasSuffix(got, "..."))
+}
+
+func TestBatchUnavailable(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[string]bool{
+		"AccessDeniedException":     true,
+		"UnknownOperationException": true,
+		"ThrottlingException":       false,
+		"ResourceNotFoundException": false,
+	} {
+		err := fmt.Errorf("op: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
+		assert.Equal(t, want, batchUnavailable(err), code)
+	}
+	assert.False(t, batchUnavailable(errors.New("connection reset")))
 }

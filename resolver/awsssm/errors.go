@@ -67,8 +67,11 @@ func classify(op, code, msg string, status int, retryAfter time.Duration) error 
 		return fmt.Errorf("%w: %s", resolver.ErrPermission, detail)
 	case "ValidationException", "ValidationError", "SerializationException", "ParameterPatternMismatchException", "InvalidParameterException":
 		return fmt.Errorf("%w: %s", resolver.ErrBadRef, detail)
-	case "ExpiredTokenException", "ExpiredToken", "RequestExpired", "RequestTimeTooSkewed":
-		// Refreshed credentials or a corrected clock may succeed.
+	case "RequestTimeTooSkewed":
+		// Retrying with the same clock cannot succeed.
+		return fmt.Errorf("%w: the clock of this host is off by more than AWS allows (check NTP): %s", resolver.ErrPermission, detail)
+	case "ExpiredTokenException", "ExpiredToken", "RequestExpired":
+		// Refreshed credentials may succeed.
 		return resolver.WithRetryAfter(fmt.Errorf("%w: %s", resolver.ErrUnavailable, detail), retryAfter)
 	case "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException":
 		return resolver.WithRetryAfter(fmt.Errorf("%w: %s", resolver.ErrUnavailable, detail), retryAfter)
