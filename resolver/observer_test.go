@@ -56,7 +56,7 @@ func TestNothingIdentifyingLeaks(t *testing.T) {
 		}
 		return nil, nil
 	}
-	var logs syncBuffer
+	var logs resolvertest.LogBuffer
 	var obs recorder
 	r := resolver.New(resolver.Options{
 		Stores:   map[string]resolver.Getter{"aws": batch, "db": db.New()},

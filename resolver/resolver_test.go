@@ -35,8 +35,8 @@ var fastRetry = resolver.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * 
 
 // newResolver returns a Resolver over stores, with fastRetry and no cache,
 // that logs to the returned buffer at debug level.
-func newResolver(stores map[string]resolver.Getter, concurrency int) (*resolver.Resolver, *syncBuffer) {
-	var logs syncBuffer
+func newResolver(stores map[string]resolver.Getter, concurrency int) (*resolver.Resolver, *resolvertest.LogBuffer) {
+	var logs resolvertest.LogBuffer
 	r := resolver.New(resolver.Options{
 		Stores:      stores,
 		Concurrency: concurrency,
@@ -44,24 +44,6 @@ func newResolver(stores map[string]resolver.Getter, concurrency int) (*resolver.
 		Logger:      slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	return r, &logs
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // refErrors returns the *RefError leaves of err in order, failing the test
@@ -719,7 +701,7 @@ func FuzzResolveNoLeak(f *testing.F) {
 		if err != nil || strings.Contains(key, marker) {
 			return
 		}
-		var logs syncBuffer
+		var logs resolvertest.LogBuffer
 		batch := resolvertest.NewBatchFake(map[string]string{"/x": before + marker + after}, 5)
 		// The first batch fails transiently, so the value also goes
 		// through a retry.

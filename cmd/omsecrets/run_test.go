@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"omsecrets/internal/awstest"
 	"omsecrets/internal/omtest"
 	"omsecrets/internal/schematest"
+	"omsecrets/resolver/resolvertest"
 )
 
 // pipelineJSON is an IngestionPipeline as OpenMetadata deploys it to
@@ -115,24 +114,6 @@ func TestRunUsageErrors(t *testing.T) {
 	assert.Contains(t, r.stderr, "is a file")
 }
 
-// lockedBuffer collects what a running daemon prints.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestRunDaemon runs the sidecar in-process: it becomes ready, serves its
 // HTTP endpoints, follows a new definition, and exits 0 when stopped.
 func TestRunDaemon(t *testing.T) {
@@ -142,7 +123,7 @@ func TestRunDaemon(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(defs, "a.json"), pipelineJSON(t, om, "a", "mysql_prod"), 0o644))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr resolvertest.LogBuffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"run", "--watch-dirs", defs, "--out-dir", out, "--http-addr", "127.0.0.1:0",

@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"omsecrets/internal/watch"
 	"omsecrets/resolver"
 	"omsecrets/resolver/envvar"
+	"omsecrets/resolver/resolvertest"
 	"omsecrets/sink"
 )
 
@@ -37,24 +37,6 @@ const (
 	passwordID = "/openmetadata/database/mysql_prod/authtype/password"
 )
 
-// syncBuffer is a bytes.Buffer safe for the daemon's concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is an OpenMetadata test server, a file store on disk, a watched
 // definitions directory, an output directory and a daemon over them.
 type harness struct {
@@ -63,7 +45,7 @@ type harness struct {
 	secrets  sync.Map // env store variables
 	defs     string   // watched definitions dir
 	out      string   // output dir
-	logs     *syncBuffer
+	logs     *resolvertest.LogBuffer
 	board    *status.Board
 	metrics  *metrics.Recorder
 	opts     daemon.Options
@@ -79,7 +61,7 @@ func newHarness(t *testing.T, edit ...func(*daemon.Options)) *harness {
 		om:      omtest.New(t),
 		defs:    t.TempDir(),
 		out:     t.TempDir(),
-		logs:    &syncBuffer{},
+		logs:    &resolvertest.LogBuffer{},
 		board:   status.New(),
 		metrics: metrics.New(),
 	}

@@ -21,6 +21,7 @@ import (
 
 	"omsecrets/internal/awstest"
 	"omsecrets/internal/omtest"
+	"omsecrets/resolver/resolvertest"
 )
 
 // buildOnce builds the omsecrets binary the daemon benchmarks run.
@@ -50,25 +51,7 @@ type daemonWorld struct {
 	out      string
 	cmd      *exec.Cmd
 	httpBase string
-	stderr   *lockedBuffer
-}
-
-// lockedBuffer collects the daemon's standard error.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr   *resolvertest.LogBuffer
 }
 
 func newDaemonWorld(b *testing.B, args ...string) *daemonWorld {
@@ -77,7 +60,7 @@ func newDaemonWorld(b *testing.B, args ...string) *daemonWorld {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := &daemonWorld{b: b, om: omtest.New(b), aws: awstest.New(b), defs: b.TempDir(), stderr: &lockedBuffer{}}
+	w := &daemonWorld{b: b, om: omtest.New(b), aws: awstest.New(b), defs: b.TempDir(), stderr: &resolvertest.LogBuffer{}}
 	w.aws.PutSecret("/openmetadata/bot/ingestion-bot/config/jwttoken", w.om.BotToken("ingestion-bot"))
 	for s := range services {
 		name := fmt.Sprintf("svc_%02d", s)

@@ -1,7 +1,6 @@
 package omclient_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +16,8 @@ import (
 
 	"omsecrets/internal/omclient"
 	"omsecrets/internal/omtest"
+	"omsecrets/resolver/resolvertest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // slogJSON returns a debug-level JSON logger writing to w.
 func slogJSON(w io.Writer) *slog.Logger {
@@ -84,7 +65,7 @@ func TestNoLeaks(t *testing.T) {
 	}))
 	t.Cleanup(echo.Close)
 
-	var logs syncBuffer
+	var logs resolvertest.LogBuffer
 	newLeakClient := func(base string, timeout time.Duration) *omclient.Client {
 		opts := fastOptions(base)
 		opts.Logger = slogJSON(&logs)

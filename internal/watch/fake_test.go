@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"bytes"
 	"context"
 	"hash/fnv"
 	"io/fs"
@@ -17,6 +16,8 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"omsecrets/resolver/resolvertest"
 )
 
 // fakeFS is an in-memory filesystem: directories and files with content.
@@ -157,24 +158,6 @@ func (s *fakeSource) Close() error {
 	return nil
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // harness runs a Watcher on fakes inside a synctest bubble. It must be
 // created inside synctest.Test: the Watcher's channels and timers then
 // belong to the bubble and time only moves when everything is blocked.
@@ -186,7 +169,7 @@ type harness struct {
 	out  chan Event
 	errc chan error
 	stop context.CancelFunc
-	logs *syncBuffer
+	logs *resolvertest.LogBuffer
 
 	mu    sync.Mutex
 	kinds map[string]int
@@ -197,7 +180,7 @@ type harness struct {
 // until the test receives).
 func newHarness(t *testing.T, opts Options, outCap int, setup func(*fakeFS, *fakeSource)) *harness {
 	t.Helper()
-	h := &harness{t: t, fs: newFakeFS(), out: make(chan Event, outCap), errc: make(chan error, 1), logs: &syncBuffer{}, kinds: make(map[string]int)}
+	h := &harness{t: t, fs: newFakeFS(), out: make(chan Event, outCap), errc: make(chan error, 1), logs: &resolvertest.LogBuffer{}, kinds: make(map[string]int)}
 	h.src = newFakeSource(h.fs)
 	if setup != nil {
 		setup(h.fs, h.src)

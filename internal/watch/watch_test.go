@@ -3,7 +3,6 @@
 package watch_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"omsecrets/internal/watch"
+	"omsecrets/resolver/resolvertest"
 )
 
 // These tests run the real watcher on real inotify in t.TempDir(). They
@@ -35,29 +35,12 @@ const (
 	eventTimeout = 20 * time.Second
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // running is a Watcher running on real directories, with a concurrent
 // consumer collecting its events.
 type running struct {
 	w      *watch.Watcher
 	got    chan watch.Event
-	logs   *syncBuffer
+	logs   *resolvertest.LogBuffer
 	cancel context.CancelFunc
 	// stopped is closed once Run has returned (with runErr) and every
 	// event it sent is in got.
@@ -68,7 +51,7 @@ type running struct {
 
 func start(t *testing.T, opts watch.Options) *running {
 	t.Helper()
-	r := &running{got: make(chan watch.Event, 4096), logs: &syncBuffer{}, stopped: make(chan struct{})}
+	r := &running{got: make(chan watch.Event, 4096), logs: &resolvertest.LogBuffer{}, stopped: make(chan struct{})}
 	if opts.Quiet == 0 {
 		opts.Quiet = fastQuiet
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"omsecrets/resolver"
+	"omsecrets/resolver/internal/awserr"
 )
 
 var _ resolver.BatchGetter = (*Provider)(nil)
@@ -121,7 +122,7 @@ func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) 
 	}
 	out, err := p.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
-		return resolver.Secret{}, mapError("GetSecretValue", err)
+		return resolver.Secret{}, awserr.Map("GetSecretValue", err, codes)
 	}
 	return secretValue(out.SecretString, out.SecretBinary)
 }
@@ -174,7 +175,7 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 			}
 			// A failure of the whole call: it applies to every id
 			// missing from out.
-			return append(errs, mapError("BatchGetSecretValue", err))
+			return append(errs, awserr.Map("BatchGetSecretValue", err, codes))
 		}
 		for _, v := range resp.SecretValues {
 			name, arn := aws.ToString(v.Name), aws.ToString(v.ARN)
@@ -201,7 +202,7 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 			if i < 0 {
 				continue
 			}
-			errs = append(errs, refError(pending[i], classify("BatchGetSecretValue", aws.ToString(e.ErrorCode), aws.ToString(e.Message), 0, 0)))
+			errs = append(errs, refError(pending[i], awserr.Classify("BatchGetSecretValue", aws.ToString(e.ErrorCode), aws.ToString(e.Message), 0, 0, codes)))
 			pending = slices.Delete(pending, i, i+1)
 		}
 		if len(pending) == 0 || aws.ToString(resp.NextToken) == "" {

@@ -1,7 +1,6 @@
 package awssm_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,30 +24,12 @@ import (
 	"omsecrets/resolver/resolvertest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newProvider returns a Provider on a fresh awstest.Server, and the
 // Server and the Provider's log.
-func newProvider(t *testing.T) (*awssm.Provider, *awstest.Server, *syncBuffer) {
+func newProvider(t *testing.T) (*awssm.Provider, *awstest.Server, *resolvertest.LogBuffer) {
 	t.Helper()
 	s := awstest.New(t)
-	var log syncBuffer
+	var log resolvertest.LogBuffer
 	p := awssm.New(s.Config(), awssm.Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	return p, s, &log
 }

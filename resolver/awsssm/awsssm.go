@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"omsecrets/resolver"
+	"omsecrets/resolver/internal/awserr"
 )
 
 var _ resolver.BatchGetter = (*Provider)(nil)
@@ -118,7 +119,7 @@ func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) 
 	}
 	out, err := p.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(id), WithDecryption: aws.Bool(true)})
 	if err != nil {
-		return resolver.Secret{}, mapError("GetParameter", err)
+		return resolver.Secret{}, awserr.Map("GetParameter", err, codes)
 	}
 	if out.Parameter == nil || out.Parameter.Value == nil {
 		return resolver.Secret{}, fmt.Errorf("%w: GetParameter returned no value", resolver.ErrNotFound)
@@ -173,7 +174,7 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 		}
 		// A failure of the whole call: it applies to every id missing
 		// from out.
-		return []error{mapError("GetParameters", err)}
+		return []error{awserr.Map("GetParameters", err, codes)}
 	}
 	var errs []error
 	pending := slices.Clone(ids)

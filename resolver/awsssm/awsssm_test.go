@@ -1,7 +1,6 @@
 package awsssm_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,28 +22,10 @@ import (
 	"omsecrets/resolver/resolvertest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newProvider(t *testing.T) (*awsssm.Provider, *awstest.Server, *syncBuffer) {
+func newProvider(t *testing.T) (*awsssm.Provider, *awstest.Server, *resolvertest.LogBuffer) {
 	t.Helper()
 	s := awstest.New(t)
-	var log syncBuffer
+	var log resolvertest.LogBuffer
 	p := awsssm.New(s.Config(), awsssm.Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	return p, s, &log
 }

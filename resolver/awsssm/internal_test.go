@@ -2,45 +2,34 @@ package awsssm
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/stretchr/testify/assert"
 
 	"omsecrets/resolver"
+	"omsecrets/resolver/internal/awserr"
 )
 
-func TestClassify(t *testing.T) {
+// TestCodes covers the codes only Parameter Store returns, through
+// awserr.Classify; awserr tests the shared ones.
+func TestCodes(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		code      string
-		status    int
-		wantClass string
-	}{
-		{code: "ParameterNotFound", status: 400, wantClass: "not_found"},
-		{code: "ParameterVersionNotFound", status: 400, wantClass: "not_found"},
-		{code: "InvalidKeyId", status: 400, wantClass: "permission"},
-		{code: "AccessDeniedException", status: 400, wantClass: "permission"},
-		{code: "UnrecognizedClientException", status: 400, wantClass: "permission"},
-		{code: "ValidationException", status: 400, wantClass: "bad_ref"},
-		{code: "ThrottlingException", status: 400, wantClass: "throttled"},
-		{code: "Unknown", status: 429, wantClass: "throttled"},
-		{code: "InternalServerError", status: 500, wantClass: "unavailable"},
-		{code: "Unknown", status: 503, wantClass: "unavailable"},
-		{code: "ExpiredTokenException", status: 400, wantClass: "unavailable"},
-		{code: "Unknown", status: 400, wantClass: "permission"},
+	for code, want := range map[string]string{
+		"ParameterNotFound":                 "not_found",
+		"ParameterVersionNotFound":          "not_found",
+		"ResourceNotFoundException":         "not_found",
+		"InvalidKeyId":                      "permission",
+		"ParameterPatternMismatchException": "bad_ref",
+		// Secrets Manager's server fault, not Parameter Store's.
+		"InternalServiceError":  "permission",
+		"AccessDeniedException": "permission", // shared
 	} {
-		t.Run(tc.code+"/"+strconv.Itoa(tc.status), func(t *testing.T) {
-			t.Parallel()
-			err := classify("GetParameter", tc.code, "msg text", tc.status, 0)
-			assert.Equal(t, tc.wantClass, resolver.Class(err), "%v", err)
-			assert.Contains(t, err.Error(), "GetParameter: ")
-			assert.Contains(t, err.Error(), tc.code+": msg text")
-		})
+		err := awserr.Classify("GetParameter", code, "msg text", 400, 0, codes)
+		assert.Equal(t, want, resolver.Class(err), "%v", err)
+		assert.Contains(t, err.Error(), "GetParameter: "+code+": msg text")
 	}
 }
 
@@ -99,35 +88,4 @@ func TestReadAlone(t *testing.T) {
 	assert.True(t, readAlone([]error{notFound}))
 	assert.False(t, readAlone([]error{notFound, denied}))
 	assert.False(t, readAlone([]error{errors.New("throttled")}), "getEach stopped early")
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
-	d, ok := parseRetryAfter("5", now)
-	assert.True(t, ok)
-	assert.Equal(t, 5*time.Second, d)
-	d, ok = parseRetryAfter("Tue, 04 Mar 2025 10:01:00 GMT", now)
-	assert.True(t, ok)
-	assert.Equal(t, time.Minute, d)
-	_, ok = parseRetryAfter("later", now)
-	assert.False(t, ok)
-}
-
-// FuzzParseRetryAfter checks that any header value gives a hint between 0
-// and MaxRetryAfter, or none.
-func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"", "0", "120", "Tue, 04 Mar 2025 10:00:30 GMT", "-5", "18446744073709551616"} {
-		f.Add(s)
-	}
-	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := parseRetryAfter(v, now)
-		if !ok {
-			assert.Zero(t, d)
-			return
-		}
-		assert.GreaterOrEqual(t, d, time.Duration(0))
-		assert.LessOrEqual(t, d, MaxRetryAfter)
-	})
 }

@@ -1,0 +1,165 @@
+package awserr
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"omsecrets/resolver"
+)
+
+// MaxRetryAfter caps the Retry-After hint passed on to the resolver, so a
+// wrong header cannot stall a store for hours.
+const MaxRetryAfter = 10 * time.Minute
+
+// maxMessage bounds the AWS error message quoted in an error.
+const maxMessage = 300
+
+// Codes maps an AWS error code that only one store returns to a resolver
+// error, given detail (the operation, the code and the quoted message, to
+// end the error's text) and the server's Retry-After hint. It returns nil
+// for a code it does not know, which the shared codes then classify.
+type Codes func(code, detail string, retryAfter time.Duration) error
+
+// Map translates an error of the SDK call op into a resolver error class,
+// consulting codes (which may be nil) before the shared AWS codes. The
+// message carries op, the AWS error code and message, or the transport
+// failure; never a response body.
+func Map(op string, err error, codes Codes) error {
+	status, retryAfter := responseInfo(err)
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return Classify(op, ae.ErrorCode(), ae.ErrorMessage(), status, retryAfter, codes)
+	}
+	var de *smithy.DeserializationError
+	switch {
+	case status == http.StatusTooManyRequests:
+		return throttled(op, fmt.Sprintf("HTTP %d", status), retryAfter)
+	case errors.As(err, &de):
+		// The decoder's message may quote the body, which may hold a
+		// value: leave it out.
+		return resolver.WithRetryAfter(fmt.Errorf("%w: %s: malformed response (HTTP %d)", resolver.ErrUnavailable, op, status), retryAfter)
+	default:
+		// Timeouts, cancellation, refused or dropped connections, and
+		// credential retrieval failures.
+		return resolver.WithRetryAfter(fmt.Errorf("%w: %v", resolver.ErrUnavailable, err), retryAfter)
+	}
+}
+
+// Classify maps an AWS error code (with its message, the HTTP status if
+// known, 0 if not, and the Retry-After hint) of the call op to a resolver
+// error class: codes (which may be nil) first, then the codes AWS services
+// share (the AWS API references' Common Errors), then the HTTP status.
+func Classify(op, code, msg string, status int, retryAfter time.Duration, codes Codes) error {
+	detail := op + ": " + code
+	if msg != "" {
+		detail += ": " + truncate(msg)
+	}
+	if codes != nil {
+		if err := codes(code, detail, retryAfter); err != nil {
+			return err
+		}
+	}
+	switch code {
+	case "AccessDeniedException", "AccessDenied", "NotAuthorized",
+		"UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
+		"IncompleteSignature", "IncompleteSignatureException", "MissingAuthenticationToken", "MissingAuthenticationTokenException":
+		return fmt.Errorf("%w: %s", resolver.ErrPermission, detail)
+	case "InvalidParameterException", "ValidationException", "ValidationError", "SerializationException":
+		return fmt.Errorf("%w: %s", resolver.ErrBadRef, detail)
+	case "RequestTimeTooSkewed":
+		// Retrying with the same clock cannot succeed.
+		return fmt.Errorf("%w: the clock of this host is off by more than AWS allows (check NTP): %s", resolver.ErrPermission, detail)
+	case "ExpiredTokenException", "ExpiredToken", "RequestExpired":
+		// Refreshed credentials may succeed.
+		return resolver.WithRetryAfter(fmt.Errorf("%w: %s", resolver.ErrUnavailable, detail), retryAfter)
+	case "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException":
+		return resolver.WithRetryAfter(fmt.Errorf("%w: %s", resolver.ErrUnavailable, detail), retryAfter)
+	}
+	if _, ok := retry.DefaultThrottleErrorCodes[code]; ok || status == http.StatusTooManyRequests {
+		return throttled(op, strings.TrimPrefix(detail, op+": "), retryAfter)
+	}
+	if status >= http.StatusInternalServerError {
+		return resolver.WithRetryAfter(fmt.Errorf("%w: %s (HTTP %d)", resolver.ErrUnavailable, detail, status), retryAfter)
+	}
+	// Any other client error: the service refused the request, and
+	// retrying the same request will not change its mind.
+	if status != 0 {
+		detail += fmt.Sprintf(" (HTTP %d)", status)
+	}
+	return fmt.Errorf("%w: unexpected error: %s", resolver.ErrPermission, detail)
+}
+
+// Code returns the AWS error code err carries, or "" if it carries none
+// (a transport failure, for example).
+func Code(err error) string {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	return ae.ErrorCode()
+}
+
+// throttled returns resolver.Throttled(detail, retryAfter) behind a
+// wrapper naming op.
+func throttled(op, detail string, retryAfter time.Duration) error {
+	return fmt.Errorf("%s: %w", op, resolver.Throttled(detail, retryAfter))
+}
+
+// responseInfo returns the HTTP status of the response err came with (0 if
+// none) and its Retry-After hint.
+func responseInfo(err error) (status int, retryAfter time.Duration) {
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.Response == nil {
+		return 0, 0
+	}
+	retryAfter, _ = parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
+	return re.HTTPStatusCode(), retryAfter
+}
+
+// parseRetryAfter parses an HTTP Retry-After value (RFC 9110 10.2.3):
+// delay seconds or an HTTP date, which is taken relative to now. It
+// returns false for an empty or malformed value; a date in the past is a
+// zero delay. The result is capped at MaxRetryAfter.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		if secs > uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter, true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), MaxRetryAfter), true
+}
+
+// truncate shortens an AWS error message for quoting.
+func truncate(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	// Cut on a rune boundary.
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "..."
+}

@@ -1,0 +1,214 @@
+package awserr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/stretchr/testify/assert"
+
+	"omsecrets/resolver"
+)
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code      string
+		status    int
+		wantClass string
+	}{
+		{code: "AccessDeniedException", status: 400, wantClass: "permission"},
+		{code: "UnrecognizedClientException", status: 400, wantClass: "permission"},
+		{code: "InvalidSignatureException", status: 400, wantClass: "permission"},
+		{code: "MissingAuthenticationTokenException", status: 400, wantClass: "permission"},
+		{code: "InvalidClientTokenId", status: 403, wantClass: "permission"},
+		{code: "InvalidParameterException", status: 400, wantClass: "bad_ref"},
+		{code: "ValidationException", status: 400, wantClass: "bad_ref"},
+		{code: "ThrottlingException", status: 400, wantClass: "throttled"},
+		{code: "TooManyRequestsException", status: 400, wantClass: "throttled"},
+		{code: "RequestLimitExceeded", status: 400, wantClass: "throttled"},
+		{code: "SomethingNew", status: 429, wantClass: "throttled"},
+		{code: "InternalServerError", status: 500, wantClass: "unavailable"},
+		{code: "InternalFailure", status: 500, wantClass: "unavailable"},
+		{code: "ServiceUnavailable", status: 503, wantClass: "unavailable"},
+		{code: "SomethingNew", status: 502, wantClass: "unavailable"},
+		{code: "ExpiredTokenException", status: 400, wantClass: "unavailable"},
+		{code: "RequestTimeTooSkewed", status: 403, wantClass: "permission"},
+		{code: "SomethingNew", status: 400, wantClass: "permission"},
+		{code: "SomethingNew", status: 0, wantClass: "permission"},
+	} {
+		t.Run(tc.code+"/"+strconv.Itoa(tc.status), func(t *testing.T) {
+			t.Parallel()
+			err := Classify("Op", tc.code, "the message", tc.status, 0, nil)
+			assert.Equal(t, tc.wantClass, resolver.Class(err), "%v", err)
+			assert.Contains(t, err.Error(), "Op: ")
+			assert.Contains(t, err.Error(), tc.code+": the message")
+			_, hasHint := resolver.RetryAfter(err)
+			assert.False(t, hasHint)
+		})
+	}
+
+	// Retry-After reaches throttled and unavailable errors only.
+	err := Classify("Op", "ThrottlingException", "", 400, 2*time.Second, nil)
+	after, ok := resolver.RetryAfter(err)
+	assert.True(t, ok)
+	assert.Equal(t, 2*time.Second, after)
+	after, _ = resolver.RetryAfter(Classify("Op", "ServiceUnavailable", "", 503, 5*time.Second, nil))
+	assert.Equal(t, 5*time.Second, after)
+	_, ok = resolver.RetryAfter(Classify("Op", "AccessDeniedException", "", 400, 5*time.Second, nil))
+	assert.False(t, ok)
+}
+
+// TestClassifyCodes checks that a store's codes come first and get the
+// detail and hint, and that a code they do not know falls through.
+func TestClassifyCodes(t *testing.T) {
+	t.Parallel()
+	codes := func(code, detail string, retryAfter time.Duration) error {
+		if code == "AccessDeniedException" {
+			return fmt.Errorf("%w: mine after %v: %s", resolver.ErrNotFound, retryAfter, detail)
+		}
+		return nil
+	}
+	err := Classify("Op", "AccessDeniedException", "m", 400, time.Second, codes)
+	assert.ErrorIs(t, err, resolver.ErrNotFound)
+	assert.EqualError(t, err, resolver.ErrNotFound.Error()+": mine after 1s: Op: AccessDeniedException: m")
+	assert.ErrorIs(t, Classify("Op", "ValidationException", "m", 400, 0, codes), resolver.ErrBadRef)
+}
+
+func TestMap(t *testing.T) {
+	t.Parallel()
+	response := func(status int, retryAfter string, err error) error {
+		h := http.Header{}
+		if retryAfter != "" {
+			h.Set("Retry-After", retryAfter)
+		}
+		return &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status, Header: h}},
+			Err:      err,
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		err       error
+		wantClass string
+		wantHint  time.Duration
+		wantText  string
+	}{
+		{
+			name:      "api error",
+			err:       fmt.Errorf("op: %w", response(400, "", &smithy.GenericAPIError{Code: "SomethingNew", Message: "bad"})),
+			wantClass: "permission",
+			wantText:  "unexpected error: Op: SomethingNew: bad (HTTP 400)",
+		},
+		{
+			name:      "api error with hint",
+			err:       response(503, "4", &smithy.GenericAPIError{Code: "ServiceUnavailable"}),
+			wantClass: "unavailable",
+			wantHint:  4 * time.Second,
+			wantText:  "Op: ServiceUnavailable",
+		},
+		{
+			name:      "429 without code",
+			err:       response(429, "2", errors.New("body")),
+			wantClass: "throttled",
+			wantHint:  2 * time.Second,
+			wantText:  "Op: ",
+		},
+		{
+			name:      "malformed response",
+			err:       response(200, "", &smithy.DeserializationError{Err: errors.New("the secret value")}),
+			wantClass: "unavailable",
+			wantText:  "Op: malformed response (HTTP 200)",
+		},
+		{
+			name:      "transport",
+			err:       context.DeadlineExceeded,
+			wantClass: "unavailable",
+			wantText:  "context deadline exceeded",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := Map("Op", tc.err, nil)
+			assert.Equal(t, tc.wantClass, resolver.Class(err), "%v", err)
+			assert.Contains(t, err.Error(), tc.wantText)
+			assert.NotContains(t, err.Error(), "the secret value")
+			hint, _ := resolver.RetryAfter(err)
+			assert.Equal(t, tc.wantHint, hint)
+		})
+	}
+}
+
+func TestCode(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "ThrottlingException", Code(fmt.Errorf("op: %w", &smithy.GenericAPIError{Code: "ThrottlingException"})))
+	assert.Empty(t, Code(errors.New("connection reset")))
+	assert.Empty(t, Code(nil))
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		in     string
+		want   time.Duration
+		wantOK bool
+	}{
+		{name: "empty", in: ""},
+		{name: "seconds", in: "3", want: 3 * time.Second, wantOK: true},
+		{name: "zero", in: "0", want: 0, wantOK: true},
+		{name: "spaces", in: " 7 ", want: 7 * time.Second, wantOK: true},
+		{name: "capped", in: "86400", want: MaxRetryAfter, wantOK: true},
+		{name: "huge", in: "99999999999999999999999", wantOK: false},
+		{name: "negative", in: "-1"},
+		{name: "fraction", in: "1.5"},
+		{name: "http date", in: "Tue, 04 Mar 2025 10:00:30 GMT", want: 30 * time.Second, wantOK: true},
+		{name: "date in the past", in: "Tue, 04 Mar 2025 09:00:00 GMT", want: 0, wantOK: true},
+		{name: "far date capped", in: "Wed, 05 Mar 2025 10:00:00 GMT", want: MaxRetryAfter, wantOK: true},
+		{name: "garbage", in: "soon"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := parseRetryAfter(tc.in, now)
+			assert.Equal(t, tc.wantOK, ok)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// FuzzParseRetryAfter checks that any header value gives a hint between 0
+// and MaxRetryAfter, or none.
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "120", "Tue, 04 Mar 2025 10:00:30 GMT", "-5", "1e9", "18446744073709551616", "Monday, 02-Jan-06 15:04:05 MST"} {
+		f.Add(s)
+	}
+	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		d, ok := parseRetryAfter(v, now)
+		if !ok {
+			assert.Zero(t, d)
+			return
+		}
+		assert.GreaterOrEqual(t, d, time.Duration(0))
+		assert.LessOrEqual(t, d, MaxRetryAfter)
+	})
+}
+
+func TestTruncate(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "short", truncate("short"))
+	long := strings.Repeat("é", maxMessage) // 2 bytes each
+	got := truncate(long)
+	assert.True(t, utf8.ValidString(got))
+	assert.LessOrEqual(t, len(got), maxMessage+len("..."))
+	assert.True(t, strings.HasSuffix(got, "..."))
+}
