@@ -109,6 +109,7 @@ func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 		}
 		d.record(it)
 	}
+	d.opts.Metrics.Outputs(d.opts.Board.Counts())
 }
 
 // stage runs one stage of a batch with its own time budget.
@@ -748,7 +749,6 @@ func (d *Daemon) record(it *item) {
 		d.logger.Error("definition not resolved", attrs...)
 	}
 	d.opts.Board.Set(st)
-	d.opts.Metrics.Outputs(d.opts.Board.Counts())
 }
 
 // jsonObject returns {"key": value} as JSON.

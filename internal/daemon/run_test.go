@@ -114,8 +114,9 @@ func TestRunOpenMetadataDownThenUp(t *testing.T) {
 
 	h.om.Down(false)
 	h.eventually(func() bool { return password(h.output("p.json")) != "" }, "written at the next refresh once up")
+	// The status is recorded just after the write.
+	h.eventually(func() bool { st, _ := h.board.Get(path); return st.OK }, "status ok")
 	st, _ := h.board.Get(path)
-	assert.True(t, st.OK)
 	assert.False(t, st.Stale)
 }
 
@@ -181,8 +182,11 @@ func TestRunManyDefinitionsAtOnce(t *testing.T) {
 	for i := range n {
 		assert.Equal(t, plant+"-mysql-password-1", password(h.output(fmt.Sprintf("p%03d.json", i))), i)
 	}
-	defs, outputs, stale := h.board.Counts()
-	assert.Equal(t, []int{n, n, 0}, []int{defs, outputs, stale})
+	// Statuses are recorded just after the writes.
+	h.eventually(func() bool {
+		defs, outputs, stale := h.board.Counts()
+		return defs == n && outputs == n && stale == 0
+	}, "every status recorded, none stale")
 	// One service and one bot shared by all: 2 secrets, fetched once per
 	// batch at most (the cache serves later batches), far fewer times than
 	// there are definitions.
