@@ -7,8 +7,10 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"omsecrets/internal/daemon"
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
+	"omsecrets/internal/status"
 	"omsecrets/resolver"
 )
 
@@ -16,7 +18,7 @@ import (
 // per reference: definition, field, reference, store and outcome class. It
 // writes nothing and prints no value.
 func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, paths, err := parseCommand("check", args, environ, stderr, commonFlags)
+	cfg, paths, err := parseCommand("check", args, environ, stderr, commonFlags, omFlags)
 	if err != nil {
 		return err
 	}
@@ -29,8 +31,27 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	ls := load(paths)
+	// IngestionPipelines, and workflow configs whose connection comes from
+	// the OpenMetadata API, are resolved the way run resolves them, with
+	// nothing written.
+	var ls []loaded
+	var viaAPI []string
+	for _, l := range load(paths) {
+		if l.Err == nil && needsDaemon(l.Def) != nil {
+			viaAPI = append(viaAPI, l.Path)
+			continue
+		}
+		ls = append(ls, l)
+	}
 	results := s.reconcile(ctx, ls)
+	board := status.New()
+	if len(viaAPI) > 0 {
+		d, err := newDaemon(cfg, s, daemon.Options{DryRun: true, Board: board})
+		if err != nil {
+			return err
+		}
+		d.Once(ctx, viaAPI)
+	}
 
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEFINITION\tFIELD\tREFERENCE\tSTORE\tOUTCOME")
@@ -66,14 +87,28 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 			failures = append(failures, failure{r.Def.Path, r.Err})
 		}
 	}
+	apiFailed := 0
+	for _, path := range viaAPI {
+		st, _ := board.Get(path)
+		for _, r := range st.Refs {
+			refs++
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", path, r.Field, r.Ref, r.Store, r.Outcome)
+		}
+		if !st.OK {
+			apiFailed++ // the daemon logged it, once
+			if len(st.Refs) == 0 {
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\n", path, orDash(st.Class))
+			}
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write standard output: %w", err)
 	}
 	for _, f := range failures {
 		s.reportFailure(f.path, f.err)
 	}
-	s.logger.Info("check done", "definitions", len(paths), "references", refs, "failed_definitions", len(failures))
-	if len(failures) > 0 {
+	s.logger.Info("check done", "definitions", len(paths), "references", refs, "failed_definitions", len(failures)+apiFailed)
+	if len(failures)+apiFailed > 0 {
 		return errFailed
 	}
 	return nil

@@ -266,7 +266,7 @@ func TestEveryFlagHasAnEnvironmentTwin(t *testing.T) {
 		name, _, _ := strings.Cut(ct.Field(i).Tag.Get("env"), ",")
 		tags[name] = true
 	}
-	for _, s := range slices.Concat(commonFlags, outputFlags, runFlags) {
+	for _, s := range slices.Concat(commonFlags, outputFlags, runFlags, omFlags) {
 		assert.True(t, tags[s.env], "flag --%s: no Config field with env:%q", s.name, s.env)
 	}
 

@@ -52,6 +52,10 @@ var runFlags = []flagSpec{
 	{"watch-quiet", "WATCH_QUIET", "a changed definition is picked up after this long without further changes"},
 	{"watch-max-wait", "WATCH_MAX_WAIT", "... and at most this long after its first change"},
 	{"rescan-interval", "RESCAN_INTERVAL", "full rescan of the watch dirs, the safety net for lost file events (0 disables)"},
+}
+
+// omFlags are the OpenMetadata API settings, for run and check.
+var omFlags = []flagSpec{
 	{"om-jwt-file", "OM_JWT_FILE", "file holding the bot JWT; overrides the definitions' jwtToken, re-read on every use"},
 	{"om-layout", "OM_LAYOUT", "where service connections come from: auto, references or connection-secret (OpenMetadata 0.12-0.13)"},
 	{"om-host-port", "OM_HOST_PORT", "OpenMetadata API URL (ending in /api) overriding the definitions' hostPort"},

@@ -102,7 +102,7 @@ func TestManifestsUseRealFlags(t *testing.T) {
 		case "resolve":
 			specs = append(specs, outputFlags)
 		case "run":
-			specs = append(specs, daemonOutputFlags, runFlags)
+			specs = append(specs, daemonOutputFlags, runFlags, omFlags)
 		}
 		cfg, pos, err := parseCommand(c.args[0], c.args[1:], c.environ, io.Discard, specs...)
 		require.NoError(t, err, c.where)

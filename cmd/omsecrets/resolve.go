@@ -66,6 +66,13 @@ func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.W
 		}
 	}
 	ls := load(paths)
+	for i, l := range ls {
+		if l.Err == nil {
+			if err := needsDaemon(l.Def); err != nil {
+				ls[i].Def, ls[i].Err = nil, err
+			}
+		}
+	}
 	results := s.reconcile(ctx, ls)
 
 	failed := 0

@@ -27,7 +27,7 @@ import (
 // With --once it resolves what is there and exits: 0 only if every
 // definition resolved.
 func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, pos, err := parseCommand("run", args, environ, stderr, commonFlags, daemonOutputFlags, runFlags)
+	cfg, pos, err := parseCommand("run", args, environ, stderr, commonFlags, daemonOutputFlags, runFlags, omFlags)
 	if err != nil {
 		return err
 	}
@@ -60,32 +60,10 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	}
 	s.sweep(out)
 
-	var ca []byte
-	if cfg.OMCAFile != "" {
-		if ca, err = os.ReadFile(cfg.OMCAFile); err != nil {
-			return usagef("--om-ca-file / %sOM_CA_FILE: %w", config.Prefix, err)
-		}
-	}
 	board := status.New()
-	d, err := daemon.New(daemon.Options{
-		Resolver:  s.res,
-		Provider:  cfg.Provider,
-		Format:    format,
-		Sink:      out,
-		Layout:    cfg.OMLayout,
-		JWTFile:   cfg.OMJWTFile,
-		HostPort:  cfg.OMHostPort,
-		CAPEM:     ca,
-		OMTimeout: cfg.OMTimeout,
-		Workers:   cfg.Workers,
-		Refresh:   cfg.RefreshInterval,
-		Timeout:   cfg.Timeout,
-		Logger:    s.logger.With("component", "daemon"),
-		Metrics:   rec,
-		Board:     board,
-	})
+	d, err := newDaemon(cfg, s, daemon.Options{Format: format, Sink: out, Metrics: rec, Board: board})
 	if err != nil {
-		return &usageError{err}
+		return err
 	}
 
 	if cfg.Once {
@@ -193,4 +171,31 @@ func definitionFiles(args []string) ([]string, error) {
 		return nil, err
 	}
 	return slices.Compact(slices.Sorted(slices.Values(append(files, found...)))), nil
+}
+
+// newDaemon builds the daemon of run and check from cfg: opts carries what
+// differs between them (format, sink, metrics, board, dry run).
+func newDaemon(cfg config.Config, s *session, opts daemon.Options) (*daemon.Daemon, error) {
+	if cfg.OMCAFile != "" {
+		ca, err := os.ReadFile(cfg.OMCAFile)
+		if err != nil {
+			return nil, usagef("--om-ca-file / %sOM_CA_FILE: %w", config.Prefix, err)
+		}
+		opts.CAPEM = ca
+	}
+	opts.Resolver = s.res
+	opts.Provider = cfg.Provider
+	opts.Layout = cfg.OMLayout
+	opts.JWTFile = cfg.OMJWTFile
+	opts.HostPort = cfg.OMHostPort
+	opts.OMTimeout = cfg.OMTimeout
+	opts.Workers = cfg.Workers
+	opts.Refresh = cfg.RefreshInterval
+	opts.Timeout = cfg.Timeout
+	opts.Logger = s.logger.With("component", "daemon")
+	d, err := daemon.New(opts)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	return d, nil
 }

@@ -177,3 +177,30 @@ func TestRunDaemon(t *testing.T) {
 	assert.NotContains(t, printed, "PLANTED")
 	assert.Contains(t, stderr.String(), "omsecrets stopped")
 }
+
+// TestCheckPipelines: check resolves IngestionPipelines the way run does
+// (bot JWT, the service from OpenMetadata, assembly, every reference) and
+// prints a line per reference; it writes nothing and prints no value.
+func TestCheckPipelines(t *testing.T) {
+	t.Parallel()
+	om, srv := omWorld(t)
+	defs := t.TempDir()
+	good := filepath.Join(defs, "mysql_prod_metadata.json")
+	gone := filepath.Join(defs, "gone.json")
+	require.NoError(t, os.WriteFile(good, pipelineJSON(t, om, "mysql_prod_metadata", "mysql_prod"), 0o644))
+	require.NoError(t, os.WriteFile(gone, pipelineJSON(t, om, "gone", "no_such_service"), 0o644))
+
+	r := omsecrets(t, awsEnv(srv), "check", good, gone)
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Regexp(t, `mysql_prod_metadata\.json\s+source\.serviceConnection\.config\.authType\.password\s+secret:/openmetadata/database/mysql_prod/authtype/password\s+aws\s+ok`, r.stdout)
+	assert.Regexp(t, `mysql_prod_metadata\.json\s+workflowConfig\.openMetadataServerConfig\.securityConfig\.jwtToken\s+secret:/openmetadata/bot/ingestion-bot/config/jwttoken\s+aws\s+ok`, r.stdout)
+	assert.Regexp(t, `gone\.json\s+-\s+-\s+-\s+om_not_found`, r.stdout)
+	assert.Contains(t, r.stderr, "no_such_service")
+	assert.NotContains(t, r.stdout+r.stderr, "PLANTED")
+	entries, err := os.ReadDir(defs)
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "check writes nothing")
+
+	r = omsecrets(t, awsEnv(srv), "check", good)
+	assert.Equal(t, 0, r.code, r.stderr)
+}

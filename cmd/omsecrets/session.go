@@ -147,18 +147,13 @@ func load(paths []string) []loaded {
 			continue
 		}
 		out[i].Def, out[i].Err = workflow.Parse(p, data)
-		if out[i].Err != nil {
-			continue
-		}
-		if err := needsDaemon(out[i].Def); err != nil {
-			out[i].Def, out[i].Err = nil, err
-		}
 	}
 	return out
 }
 
-// needsDaemon refuses, in resolve and check, a definition that needs the
-// OpenMetadata API to become a workflow config: `run` handles those.
+// needsDaemon refuses, in resolve, a definition that needs the
+// OpenMetadata API to become a workflow config: `run` handles those, and
+// check resolves them the way run does.
 func needsDaemon(def *workflow.Definition) error {
 	switch {
 	case def.Kind == workflow.KindIngestionPipeline:

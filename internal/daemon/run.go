@@ -81,6 +81,10 @@ type Options struct {
 	// transient reason is tried again (doubling up to Refresh); 0 means
 	// DefaultRetryBase.
 	RetryBase time.Duration
+	// DryRun resolves everything and records the outcomes but writes and
+	// removes nothing, with every value redacted in memory (check). Sink
+	// may then be nil.
+	DryRun bool
 	// Logger, Metrics and Board receive what happens. Metrics may be nil.
 	Logger  *slog.Logger
 	Metrics *metrics.Recorder
@@ -106,7 +110,7 @@ type Daemon struct {
 
 // New returns a Daemon for opts.
 func New(opts Options) (*Daemon, error) {
-	if opts.Resolver == nil || opts.Sink == nil || opts.Board == nil {
+	if opts.Resolver == nil || (opts.Sink == nil && !opts.DryRun) || opts.Board == nil {
 		return nil, errors.New("daemon: Resolver, Sink and Board are required")
 	}
 	opts.Format = cmp.Or(opts.Format, render.JSON)
@@ -137,6 +141,7 @@ func New(opts Options) (*Daemon, error) {
 			Resolver: opts.Resolver,
 			Provider: opts.Provider,
 			Format:   opts.Format,
+			Redact:   opts.DryRun,
 		}),
 	}
 	d.loop = &loop{
@@ -275,6 +280,9 @@ func (d *Daemon) unblock(names []string) []string {
 // write writes an item's output, claiming its output name first: two
 // definitions never share an output, the first to claim a name keeps it.
 func (d *Daemon) write(it *item) {
+	if d.opts.DryRun {
+		return
+	}
 	path := it.job.Path
 	name := sink.Name(it.out.Name, d.ext())
 	d.mu.Lock()
