@@ -35,7 +35,7 @@ type loop struct {
 	known func() []string
 	// due returns the paths whose retry after a transient failure is due;
 	// nil for none.
-	due func(now time.Time) []string
+	due func(now time.Time) []Job
 	// onReady runs once, when readiness turns true; nil for nothing.
 	onReady func()
 
@@ -141,8 +141,8 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 				case <-ctx.Done():
 					return
 				case now := <-t.C:
-					for _, p := range l.due(now) {
-						l.q.add(p, false)
+					for _, j := range l.due(now) {
+						l.q.add(j.Path, j.Fresh)
 					}
 				}
 			}

@@ -255,17 +255,28 @@ func TestOneSlowHostFailsOnlyItsDefinitions(t *testing.T) {
 		}
 	}))
 	t.Cleanup(func() { close(hang); slow.Close() })
-	h := newHarness(t, func(o *daemon.Options) { o.Timeout = time.Second })
-	good := h.writeDef("good.json", h.pipeline("good"))
-	stuck := h.writeDef("stuck.json", h.pipeline("stuck", func(p map[string]any) {
-		p["openMetadataServerConnection"].(map[string]any)["hostPort"] = slow.URL + "/api"
-	}))
+	h := newHarness(t, func(o *daemon.Options) {
+		o.Timeout = time.Second
+		o.Workers = 2
+	})
+	paths := []string{h.writeDef("good.json", h.pipeline("good"))}
+	const stuckN = 16 // services on the hung host: many more than the workers
+	for i := range stuckN {
+		paths = append(paths, h.writeDef(fmt.Sprintf("stuck%d.json", i), h.pipeline(fmt.Sprintf("stuck%d", i), func(p map[string]any) {
+			p["openMetadataServerConnection"].(map[string]any)["hostPort"] = slow.URL + "/api"
+			p["service"] = map[string]any{"type": "databaseService", "name": fmt.Sprintf("svc_%d", i)}
+		})))
+	}
 	start := time.Now()
-	assert.Equal(t, 1, h.d.Once(context.Background(), []string{good, stuck}))
-	assert.Less(t, time.Since(start), 20*time.Second)
+	assert.Equal(t, stuckN, h.d.Once(context.Background(), paths))
+	// One time budget for the fetch stage, not one per fetch in turn
+	// (which would be stuckN/workers = 8 s).
+	assert.Less(t, time.Since(start), 5*time.Second)
 	assert.NotNil(t, h.output("good.json"), "the good definition of the batch is written")
-	st, _ := h.board.Get(stuck)
-	assert.Equal(t, "om_unavailable", st.Class, st.Error)
+	for _, p := range paths[1:] {
+		st, _ := h.board.Get(p)
+		assert.Equal(t, "om_unavailable", st.Class, st.Error)
+	}
 }
 
 // TestOverridesApplyWithoutAService: the JWT file and the host override

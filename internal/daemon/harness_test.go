@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +53,21 @@ type harness struct {
 	d        *daemon.Daemon
 	botToken string
 	planted  []string
+	// storeDown makes the store answer unavailable, as in an outage.
+	storeDown atomic.Bool
+}
+
+// outage is the env store, answering unavailable while down is set.
+type outage struct {
+	resolver.Getter
+	down *atomic.Bool
+}
+
+func (o outage) Get(ctx context.Context, id string) (resolver.Secret, error) {
+	if o.down.Load() {
+		return resolver.Secret{}, fmt.Errorf("%w: outage", resolver.ErrUnavailable)
+	}
+	return o.Getter.Get(ctx, id)
 }
 
 func newHarness(t *testing.T, edit ...func(*daemon.Options)) *harness {
@@ -87,7 +103,8 @@ func newHarness(t *testing.T, edit ...func(*daemon.Options)) *harness {
 	require.NoError(t, err)
 	h.opts = daemon.Options{
 		Resolver: resolver.New(resolver.Options{
-			Stores:   map[string]resolver.Getter{"env": env},
+			Stores:   map[string]resolver.Getter{"env": outage{env, &h.storeDown}},
+			Retry:    resolver.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
 			CacheTTL: time.Minute,
 			Observer: h.metrics,
 			Logger:   logger,

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -107,6 +109,8 @@ func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 		if it.ok() {
 			d.write(it)
 		}
+	}
+	for _, it := range items {
 		d.record(it)
 	}
 	d.opts.Metrics.Outputs(d.opts.Board.Counts())
@@ -124,15 +128,17 @@ func (d *Daemon) stage(ctx context.Context, items []*item, run func(context.Cont
 func (d *Daemon) load(j Job) *item {
 	it := &item{job: j}
 	data, err := os.ReadFile(j.Path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	if errors.Is(err, fs.ErrNotExist) {
 		d.forget(j.Path)
 		return nil
-	case err != nil:
+	}
+	// Known from here on, even when unreadable now: it is refreshed, and
+	// keeps the output it had.
+	d.remember(j.Path)
+	if err != nil {
 		it.fail(classInvalid, fmt.Errorf("%s: read: %w", j.Path, errors.Unwrap(err)))
 		return it
 	}
-	d.remember(j.Path)
 	it.def, err = workflow.Parse(j.Path, data)
 	if err != nil {
 		it.fail(classInvalid, err)
@@ -338,23 +344,48 @@ func (d *Daemon) fetchServices(ctx context.Context, items []*item) {
 		}
 		f.items = append(f.items, it)
 	}
-	var g errgroup.Group
-	g.SetLimit(d.opts.Workers)
+	// The stage has one time budget. Each OpenMetadata host gets its own
+	// pool of Workers fetches, so a hung host cannot hold the others'
+	// fetches back; and once one fetch from a host ran out of time, the
+	// rest of that host's fail at once instead of each waiting in turn.
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	byHost := make(map[string][]*fetch)
+	var hosts []string
 	for _, k := range order {
-		f := fetches[k]
-		g.Go(func() error {
-			c, err := d.client(f.srv)
-			if err != nil {
-				f.err = err
-				return nil
+		if _, ok := byHost[k.base]; !ok {
+			hosts = append(hosts, k.base)
+		}
+		byHost[k.base] = append(byHost[k.base], fetches[k])
+	}
+	var all sync.WaitGroup
+	for _, host := range hosts {
+		all.Go(func() {
+			var timedOut atomic.Bool
+			var g errgroup.Group
+			g.SetLimit(d.opts.Workers)
+			for _, f := range byHost[host] {
+				g.Go(func() error {
+					if timedOut.Load() {
+						f.err = fmt.Errorf("%w: an earlier request to %s in this batch timed out", omclient.ErrUnavailable, host)
+						return nil
+					}
+					c, err := d.client(f.srv)
+					if err != nil {
+						f.err = err
+						return nil
+					}
+					f.svc, f.err = c.Service(ctx, f.token, f.ref)
+					if errors.Is(f.err, context.DeadlineExceeded) {
+						timedOut.Store(true)
+					}
+					return nil
+				})
 			}
-			fctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
-			defer cancel()
-			f.svc, f.err = c.Service(fctx, f.token, f.ref)
-			return nil
+			_ = g.Wait()
 		})
 	}
-	_ = g.Wait()
+	all.Wait()
 	for _, k := range order {
 		f := fetches[k]
 		for _, it := range f.items {
@@ -387,6 +418,8 @@ func omClass(err error) string {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return classCancelled
+	case errors.Is(err, context.DeadlineExceeded):
+		return classOMDown
 	case errors.Is(err, omclient.ErrUnauthorized):
 		return classUnauthorized
 	case errors.Is(err, omclient.ErrForbidden):
@@ -728,10 +761,12 @@ func (d *Daemon) record(it *item) {
 			})
 		}
 	}
-	if !it.ok() {
-		d.adopt(it.job.Path, d.expectedOutput(it))
+	if it.ok() {
+		d.expect(it.job.Path, "")
+	} else {
+		d.expect(it.job.Path, d.expectedOutput(it))
 	}
-	d.scheduleRetry(it.job.Path, it.class, it.ok())
+	d.scheduleRetry(it.job, it.class, it.ok())
 	if out, ok := d.outputOf(it.job.Path); ok {
 		st.Output = out
 	}

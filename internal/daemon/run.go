@@ -106,6 +106,8 @@ type Daemon struct {
 	blocked     map[string]string           // definition path -> output name it could not claim
 	retries     map[string]retryState       // definition path -> its next try after a transient failure
 	preexisting map[string]bool             // outputs found at start, until the first pass is over
+	removeLater map[string]bool             // outputs whose removal failed, tried again with the retries
+	expected    map[string]string           // failing definition path -> the output name it would write
 }
 
 // New returns a Daemon for opts.
@@ -130,13 +132,15 @@ func New(opts Options) (*Daemon, error) {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	d := &Daemon{
-		opts:    opts,
-		logger:  logger,
-		clients: make(map[string]*omclient.Client),
-		defs:    make(map[string]string),
-		owners:  make(map[string]string),
-		blocked: make(map[string]string),
-		retries: make(map[string]retryState),
+		opts:        opts,
+		logger:      logger,
+		clients:     make(map[string]*omclient.Client),
+		defs:        make(map[string]string),
+		owners:      make(map[string]string),
+		blocked:     make(map[string]string),
+		retries:     make(map[string]retryState),
+		removeLater: make(map[string]bool),
+		expected:    make(map[string]string),
 		recon: reconcile.New(reconcile.Options{
 			Resolver: opts.Resolver,
 			Provider: opts.Provider,
@@ -236,14 +240,13 @@ func (d *Daemon) forget(path string) {
 	delete(d.defs, path)
 	delete(d.blocked, path)
 	delete(d.retries, path)
+	delete(d.expected, path)
 	var removed []string
 	for n, owner := range d.owners {
 		if owner == path {
 			// Removed while the name is still held, so that no other
 			// definition can have written it in between.
-			if err := d.opts.Sink.Remove(n); err != nil {
-				d.logger.Error("output not removed", "definition", path, "output", n, "error", err.Error())
-			}
+			d.removeLocked(n, path)
 			delete(d.owners, n)
 			removed = append(removed, n)
 		}
@@ -301,10 +304,15 @@ func (d *Daemon) write(it *item) {
 
 	d.mu.Lock()
 	if err != nil {
+		var retry []string
 		if !claimed {
 			delete(d.owners, name) // never written: the claim goes
+			retry = d.unblock([]string{name})
 		}
 		d.mu.Unlock()
+		for _, p := range retry {
+			d.loop.q.add(p, false)
+		}
 		it.fail(classWrite, fmt.Errorf("%s: write %s: %w", path, name, err))
 		return
 	}
@@ -314,9 +322,7 @@ func (d *Daemon) write(it *item) {
 	if old != "" && old != name && d.owners[old] == path {
 		// The definition's output name changed (a renamed pipeline): its
 		// old output goes, while the old name is still held.
-		if err := d.opts.Sink.Remove(old); err != nil {
-			d.logger.Error("old output not removed", "definition", path, "output", old, "error", err.Error())
-		}
+		d.removeLocked(old, path)
 		delete(d.owners, old)
 		retry = d.unblock([]string{old})
 	}
@@ -332,56 +338,85 @@ func (d *Daemon) write(it *item) {
 	}
 }
 
-// adopt gives a failed definition the output a previous run of omsecrets
-// left for it (the output directory, a memory-backed emptyDir, outlives a
-// container restart): it is kept, marked stale, rather than left
-// unowned. expected is the output name the definition would write.
-func (d *Daemon) adopt(path, expected string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.defs[path] != "" || !d.preexisting[expected] {
-		return
-	}
-	if _, taken := d.owners[expected]; taken {
-		return
-	}
-	if _, known := d.defs[path]; !known {
-		return // gone meanwhile
-	}
-	d.owners[expected] = path
-	d.defs[path] = expected
-}
-
-// sweepOrphans removes, once the first pass is over, the outputs a
-// previous run left that no definition owns now: their definitions were
-// deleted while omsecrets was not running, and they hold secrets.
+// sweepOrphans runs once the first pass is over. An output a previous run
+// of omsecrets left (the output directory, a memory-backed emptyDir,
+// outlives a container restart) that no definition wrote in this pass
+// either goes to the failing definition that would write it (kept as its
+// last good output, marked stale) or, when no definition would, is removed:
+// its definition was deleted while omsecrets was not running, and it holds
+// secrets. Deciding only now, after every definition has had its turn,
+// lets one that resolves win a name over one that fails.
 func (d *Daemon) sweepOrphans() {
+	type adoption struct{ path, name string }
+	var adopted []adoption
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	for name := range d.preexisting {
 		if _, owned := d.owners[name]; owned {
 			continue
 		}
-		if err := d.opts.Sink.Remove(name); err != nil {
-			d.logger.Error("orphaned output not removed", "output", name, "error", err.Error())
+		var heir string
+		for path, want := range d.expected {
+			if want == name && d.defs[path] == "" && (heir == "" || path < heir) {
+				heir = path
+			}
+		}
+		if heir != "" {
+			d.owners[name] = heir
+			d.defs[heir] = name
+			adopted = append(adopted, adoption{heir, name})
 			continue
 		}
-		d.logger.Info("removed an output whose definition is gone", "output", filepath.Join(d.opts.Sink.Dir(), name))
+		d.removeLocked(name, "")
+		if !d.removeLater[name] {
+			d.logger.Info("removed an output whose definition is gone", "output", filepath.Join(d.opts.Sink.Dir(), name))
+		}
 	}
 	d.preexisting = nil
+	d.mu.Unlock()
+
+	for _, a := range adopted {
+		if st, ok := d.opts.Board.Get(a.path); ok && !st.OK {
+			st.Output = filepath.Join(d.opts.Sink.Dir(), a.name)
+			st.Stale = true
+			d.opts.Board.Set(st)
+		}
+		d.logger.Info("kept the output of a previous run as the last good one", "definition", a.path, "output", a.name)
+	}
+	d.opts.Metrics.Outputs(d.opts.Board.Counts())
+}
+
+// expect records, for a definition that failed, the output name it would
+// write; "" (success) forgets it.
+func (d *Daemon) expect(path, name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if name == "" {
+		delete(d.expected, path)
+		return
+	}
+	d.expected[path] = name
 }
 
 // listOutputs returns the output files present in the output directory.
+// Files of every output format count, so that outputs of an earlier run
+// in the other format are swept too.
 func (d *Daemon) listOutputs() map[string]bool {
+	if d.opts.Sink == nil {
+		return nil
+	}
 	entries, err := os.ReadDir(d.opts.Sink.Dir())
 	if err != nil {
 		return nil
 	}
 	out := make(map[string]bool)
-	ext := d.ext()
 	for _, e := range entries {
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ext) {
-			out[e.Name()] = true
+		name := e.Name()
+		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		switch filepath.Ext(name) {
+		case ".json", ".yaml":
+			out[name] = true
 		}
 	}
 	return out
@@ -390,8 +425,9 @@ func (d *Daemon) listOutputs() map[string]bool {
 // retryState is when a definition that failed for a transient reason is
 // tried again, and how many times it has failed so.
 type retryState struct {
-	at time.Time
-	n  int
+	at    time.Time
+	n     int
+	fresh bool // the failed run was a refresh: so is the retry
 }
 
 // DefaultRetryBase is the first wait before a transient failure is tried
@@ -401,7 +437,8 @@ const DefaultRetryBase = 5 * time.Second
 // scheduleRetry records the outcome of path for the retry schedule:
 // transient failures (OpenMetadata or a store unavailable, throttling) are
 // tried again soon rather than at the next refresh.
-func (d *Daemon) scheduleRetry(path, class string, ok bool) {
+func (d *Daemon) scheduleRetry(job Job, class string, ok bool) {
+	path := job.Path
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if ok || !transientClass(class) {
@@ -410,24 +447,45 @@ func (d *Daemon) scheduleRetry(path, class string, ok bool) {
 	}
 	r := d.retries[path]
 	r.n++
+	r.fresh = r.fresh || job.Fresh
 	wait := d.opts.RetryBase << min(r.n-1, 16)
 	r.at = time.Now().Add(min(wait, d.opts.Refresh))
 	d.retries[path] = r
 }
 
-// dueRetries returns the paths whose retry is due at now.
-func (d *Daemon) dueRetries(now time.Time) []string {
+// dueRetries returns the jobs whose retry is due at now. It also tries
+// again to remove outputs a failed removal left behind.
+func (d *Daemon) dueRetries(now time.Time) []Job {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []string
+	var out []Job
 	for p, r := range d.retries {
 		if !r.at.After(now) {
-			out = append(out, p)
+			out = append(out, Job{Path: p, Fresh: r.fresh})
 			r.at = now.Add(d.opts.Refresh) // until the run records its outcome
 			d.retries[p] = r
 		}
 	}
+	for name := range d.removeLater {
+		d.removeLocked(name, "")
+	}
 	return out
+}
+
+// removeLocked removes output name, which path owned ("" for none), and
+// forgets it was there at start. A removal that fails is retried with
+// the retries, so no output holding secrets is left unowned for good.
+// Call with d.mu held.
+func (d *Daemon) removeLocked(name, path string) {
+	delete(d.preexisting, name)
+	if err := d.opts.Sink.Remove(name); err != nil {
+		if !d.removeLater[name] {
+			d.logger.Error("output not removed; will try again", "definition", path, "output", name, "error", err.Error())
+		}
+		d.removeLater[name] = true
+		return
+	}
+	delete(d.removeLater, name)
 }
 
 func transientClass(class string) bool {

@@ -235,3 +235,49 @@ func TestRunAdoptsAndSweepsOutputsOfAPreviousRun(t *testing.T) {
 	require.NoError(t, os.Remove(path))
 	h.eventually(func() bool { _, err := os.Stat(filepath.Join(h.out, "kept.json")); return os.IsNotExist(err) }, "removed with its definition")
 }
+
+// TestRunRetryOfAFailedRefreshIsFresh: when a refresh fails because the
+// store is down, its retries fetch again too; the cache must not make the
+// definition look fine while the store is still down.
+func TestRunRetryOfAFailedRefreshIsFresh(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *daemon.Options) {
+		o.Refresh = 300 * time.Millisecond
+		o.RetryBase = 20 * time.Millisecond
+	})
+	path := h.writeDef("p.json", h.pipeline("p"))
+	h.start()
+	h.eventually(func() bool { return h.output("p.json") != nil }, "first output")
+
+	h.storeDown.Store(true)
+	h.eventually(func() bool { st, _ := h.board.Get(path); return st.Class == "unavailable" && st.Stale }, "the refresh fails, the output is kept stale")
+	calls := h.storeCalls()
+	h.eventually(func() bool { return h.storeCalls() >= calls+4 }, "retries reach the store")
+	st, _ := h.board.Get(path)
+	assert.False(t, st.OK, "still failing while the store is down: retries are not served from the cache")
+
+	h.setSecret(passwordID, plant+"-after-outage")
+	h.storeDown.Store(false)
+	h.eventually(func() bool { return password(h.output("p.json")) == plant+"-after-outage" }, "recovered with fresh values")
+}
+
+// TestRunResolvingDefinitionWinsANameOverAFailingOne: an output left by a
+// previous run goes to the definition of its name that resolves, not to
+// one that fails and would adopt it.
+func TestRunResolvingDefinitionWinsANameOverAFailingOne(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *daemon.Options) { o.RetryBase = time.Hour })
+	require.NoError(t, os.WriteFile(filepath.Join(h.out, "same.json"), []byte(`{"previous": "run"}`), 0o600))
+	failing := h.writeDef("a_failing.json", h.pipeline("same", func(p map[string]any) {
+		p["service"] = map[string]any{"type": "databaseService", "name": "no_such_service"}
+	}))
+	good := h.writeDef("b_good.json", h.pipeline("same"))
+	h.start()
+	h.eventually(h.board.Ready, "ready")
+	h.eventually(func() bool { st, _ := h.board.Get(good); return st.OK }, "the resolving one is recorded")
+	assert.Equal(t, plant+"-mysql-password-1", password(h.output("same.json")), "written by the resolving definition")
+	st, _ := h.board.Get(failing)
+	assert.False(t, st.OK)
+	assert.False(t, st.Stale, "the failing one adopted nothing")
+	assert.Empty(t, st.Output)
+}
