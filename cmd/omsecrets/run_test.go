@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,8 +157,26 @@ func TestRunDaemon(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(defs, "b.json"), pipelineJSON(t, om, "b", "mysql_prod"), 0o644))
 	require.Eventually(t, func() bool { _, err := os.Stat(filepath.Join(out, "b.json")); return err == nil }, 20*time.Second, 10*time.Millisecond)
 
-	code, body := get("/status")
-	require.Equal(t, http.StatusOK, code)
+	// b's status is recorded just after its output is written.
+	var body string
+	require.Eventually(t, func() bool {
+		var code int
+		code, body = get("/status")
+		return code == http.StatusOK && strings.Contains(body, filepath.Join(defs, "b.json"))
+	}, 20*time.Second, 10*time.Millisecond)
+	var snap struct {
+		Definitions []struct {
+			Path string
+			OK   bool
+			Refs []struct{ Ref, Outcome string }
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &snap))
+	require.Len(t, snap.Definitions, 2)
+	for _, d := range snap.Definitions {
+		assert.True(t, d.OK, d.Path)
+		assert.Len(t, d.Refs, 2, "password and bot JWT")
+	}
 	assert.Contains(t, body, "secret:/openmetadata/database/mysql_prod/authtype/password")
 	code, metrics := get("/metrics")
 	require.Equal(t, http.StatusOK, code)

@@ -220,7 +220,7 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 // switch once.
 func (p *Provider) fallBack() {
 	if p.batchDenied.CompareAndSwap(false, true) {
-		p.logger.Warn("BatchGetSecretValue is denied; reading each secret with GetSecretValue from now on (allow the action to batch reads)",
+		p.logger.Warn("BatchGetSecretValue is denied or not offered by the endpoint; reading each secret with GetSecretValue from now on (allow the action to batch reads)",
 			"action", batchAction)
 	}
 }
