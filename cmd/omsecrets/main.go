@@ -34,6 +34,8 @@ Usage:
   omsecrets run [flags] [DIR...]            the sidecar: keep a resolved config per definition in the
                                             watch dirs on tmpfs, current as files change and secrets
                                             rotate (--once: one pass, then exit)
+  omsecrets probe [ready|live]              ask a running "run" for /readyz or /healthz: exit 0 on 200
+                                            (a healthcheck for images without curl)
   omsecrets version                         print the version
 
 Run "omsecrets resolve -h" for the flags. Every flag has an OMSECRETS_* environment twin; flags win.
@@ -76,6 +78,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = runCheck(ctx, args[1:], environ, stdout, stderr)
 	case "run":
 		err = runDaemon(ctx, args[1:], environ, stdout, stderr)
+	case "probe":
+		err = runProbe(ctx, args[1:], environ, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "omsecrets %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help", "-help":

@@ -81,13 +81,37 @@ func TestManifestsUseRealFlags(t *testing.T) {
 		}
 		calls = append(calls, invocation{"kubernetes worker sidecar", c.Args, environ})
 	}
+	var sidecar struct {
+		Services map[string]struct {
+			Command     []string
+			Environment map[string]string
+			Healthcheck struct{ Test []string }
+		}
+	}
+	readYAML(t, "../../examples/compose/sidecar.yml", &sidecar)
+	side := sidecar.Services["omsecrets"]
+	var sideEnv []string
+	for k, v := range side.Environment {
+		sideEnv = append(sideEnv, k+"="+v)
+	}
+	calls = append(calls, invocation{"compose sidecar", side.Command, sideEnv})
+	// Its healthcheck runs the image's binary (the Dockerfile's entrypoint)
+	// with a probe the CLI accepts.
+	require.Len(t, side.Healthcheck.Test, 4)
+	dockerfile, err := os.ReadFile("../../Dockerfile")
+	require.NoError(t, err)
+	assert.Contains(t, string(dockerfile), `ENTRYPOINT ["`+side.Healthcheck.Test[1]+`"]`)
+	_, _, err = parseCommand(side.Healthcheck.Test[2], side.Healthcheck.Test[3:], sideEnv, io.Discard, probeFlags)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"probe", "ready"}, side.Healthcheck.Test[2:])
+
 	svc := compose.Services["omsecrets"]
 	var environ []string
 	for k, v := range svc.Environment {
 		environ = append(environ, k+"="+v)
 	}
 	calls = append(calls, invocation{"compose file", svc.Command, environ})
-	require.Len(t, calls, 3)
+	require.Len(t, calls, 4)
 
 	for _, c := range calls {
 		require.NotEmpty(t, c.args, c.where)

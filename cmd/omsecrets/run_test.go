@@ -113,6 +113,10 @@ func TestRunUsageErrors(t *testing.T) {
 	r = omsecrets(t, []string{"OMSECRETS_ALLOW_DISK=true", "OMSECRETS_HTTP_ADDR=off"}, "run", "--out-dir", t.TempDir(), f)
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "is a file")
+	r = omsecrets(t, nil, "probe", "bogus")
+	assert.Equal(t, 2, r.code)
+	r = omsecrets(t, []string{"OMSECRETS_HTTP_ADDR=off"}, "probe")
+	assert.Equal(t, 2, r.code)
 }
 
 // TestRunDaemon runs the sidecar in-process: it becomes ready, serves its
@@ -178,6 +182,13 @@ func TestRunDaemon(t *testing.T) {
 		assert.Len(t, d.Refs, 2, "password and bot JWT")
 	}
 	assert.Contains(t, body, "secret:/openmetadata/database/mysql_prod/authtype/password")
+	// probe, the healthcheck for images without curl.
+	hostPort := strings.TrimPrefix(base, "http://")
+	pr := omsecrets(t, nil, "probe", "--http-addr", hostPort)
+	assert.Equal(t, 0, pr.code, pr.stderr)
+	assert.Contains(t, pr.stdout, "/readyz 200")
+	pr = omsecrets(t, []string{"OMSECRETS_HTTP_ADDR=" + hostPort}, "probe", "live")
+	assert.Equal(t, 0, pr.code, pr.stderr)
 	code, metrics := get("/metrics")
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, metrics, `omsecrets_store_calls_total{operation="batch",result="ok",store="aws"}`)
@@ -192,6 +203,8 @@ func TestRunDaemon(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("run did not stop")
 	}
+	pr = omsecrets(t, nil, "probe", "--http-addr", hostPort)
+	assert.Equal(t, 1, pr.code, "nothing listens any more")
 	printed := stdout.String() + stderr.String() + body + metrics
 	assert.NotContains(t, printed, "PLANTED")
 	assert.Contains(t, stderr.String(), "omsecrets stopped")
