@@ -499,6 +499,19 @@ func unwrapRefError(err error) error {
 	return err
 }
 
+// RefErrors indexes the *RefError leaves of an error Resolve or Refresh
+// returned by the reference they name.
+func RefErrors(err error) map[StoreRef]error {
+	out := make(map[StoreRef]error)
+	for _, e := range Unjoin(err) {
+		var re *RefError
+		if errors.As(e, &re) {
+			out[StoreRef{Store: re.Store, Ref: re.Ref}] = e
+		}
+	}
+	return out
+}
+
 // joinType is the type errors.Join returns.
 var joinType = reflect.TypeOf(errors.Join(errors.New("a"), errors.New("b")))
 

@@ -789,3 +789,19 @@ func TestUnjoinSplitsOnlyJoinedErrors(t *testing.T) {
 	assert.Equal(t, []error{a, th, b}, resolver.Unjoin(errors.Join(a, errors.Join(th, b))))
 	assert.Nil(t, resolver.Unjoin(nil))
 }
+
+func TestRefErrorsIndexesByReference(t *testing.T) {
+	t.Parallel()
+	a := resolver.StoreRef{Store: "aws", Ref: resolver.Ref{ID: "/a"}}
+	b := resolver.StoreRef{Store: "env", Ref: resolver.Ref{ID: "/b", Key: "k"}}
+	err := errors.Join(
+		&resolver.RefError{Store: a.Store, Ref: a.Ref, Err: resolver.ErrNotFound},
+		errors.New("not about one reference"),
+		&resolver.RefError{Store: b.Store, Ref: b.Ref, Err: resolver.ErrPermission},
+	)
+	got := resolver.RefErrors(err)
+	require.Len(t, got, 2)
+	assert.ErrorIs(t, got[a], resolver.ErrNotFound)
+	assert.ErrorIs(t, got[b], resolver.ErrPermission)
+	assert.Empty(t, resolver.RefErrors(nil))
+}

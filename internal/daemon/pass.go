@@ -262,7 +262,7 @@ func (d *Daemon) resolveTokens(ctx context.Context, items []*item) {
 		fresh = fresh || w.it.job.Fresh
 	}
 	vals, err := d.resolve(ctx, fresh, refs)
-	errs := refErrors(err)
+	errs := resolver.RefErrors(err)
 	for _, w := range wants {
 		v, ok := vals[w.ref]
 		if !ok || v.IsNull() || v.Value() == "" {
@@ -279,18 +279,6 @@ func (d *Daemon) resolve(ctx context.Context, fresh bool, refs []resolver.StoreR
 		return d.opts.Resolver.Refresh(ctx, refs)
 	}
 	return d.opts.Resolver.Resolve(ctx, refs)
-}
-
-// refErrors indexes the *RefError leaves of a Resolve error.
-func refErrors(err error) map[resolver.StoreRef]error {
-	out := make(map[resolver.StoreRef]error)
-	for _, e := range resolver.Unjoin(err) {
-		var re *resolver.RefError
-		if errors.As(e, &re) {
-			out[resolver.StoreRef{Store: re.Store, Ref: re.Ref}] = e
-		}
-	}
-	return out
 }
 
 // unwrapRef drops the reference a RefError adds, for messages that name
@@ -553,7 +541,7 @@ func (d *Daemon) connectionSecrets(ctx context.Context, items []*item) {
 		return
 	}
 	vals, err := d.resolve(ctx, fresh, refs)
-	errs := refErrors(err)
+	errs := resolver.RefErrors(err)
 	for it, sr := range wants {
 		v, ok := vals[sr]
 		if !ok || v.IsNull() {
@@ -653,7 +641,7 @@ func (d *Daemon) botSecrets(ctx context.Context, items []*item) {
 		return
 	}
 	vals, err := d.resolve(ctx, fresh, refs)
-	errs := refErrors(err)
+	errs := resolver.RefErrors(err)
 	for _, w := range wants {
 		it := w.it
 		if w.auth.Ref.ID != "" {

@@ -224,12 +224,7 @@ func (d *Daemon) outputOf(path string) (string, bool) {
 }
 
 // ext is the output file extension.
-func (d *Daemon) ext() string {
-	if d.opts.Format == render.YAML {
-		return ".yaml"
-	}
-	return ".json"
-}
+func (d *Daemon) ext() string { return "." + string(d.opts.Format) }
 
 // forget handles a definition file that is gone: its output is removed
 // and its status dropped. A definition that was refused the same output

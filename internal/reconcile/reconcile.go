@@ -166,13 +166,7 @@ func (r *Reconciler) reconcile(ctx context.Context, defs []*workflow.Definition,
 	}
 
 	values, err := resolve(ctx, all)
-	refErrs := make(map[resolver.StoreRef]error)
-	for _, e := range resolver.Unjoin(err) {
-		var re *resolver.RefError
-		if errors.As(e, &re) {
-			refErrs[resolver.StoreRef{Store: re.Store, Ref: re.Ref}] = re
-		}
-	}
+	refErrs := resolver.RefErrors(err)
 
 	for _, res := range results {
 		r.finish(res, values, refErrs)
