@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -131,6 +132,7 @@ type outcome struct {
 
 // await returns the outcome from ch, failing the test if it takes longer
 // than a generous bound (it is not a timing assertion: only a hang fails).
+// In a synctest bubble the bound is bubble time: a hang fails at once.
 func await(t *testing.T, ch <-chan outcome) outcome {
 	t.Helper()
 	select {
@@ -142,10 +144,14 @@ func await(t *testing.T, ch <-chan outcome) outcome {
 	}
 }
 
-// waitStats waits until r's stats satisfy ok.
+// waitStats waits until every other goroutine of the caller's synctest
+// bubble is blocked (each call is in the store, waiting for another's
+// fetch, or done) and checks that r's stats then satisfy ok.
 func waitStats(t *testing.T, r *resolver.Resolver, ok func(resolver.Stats) bool, msg string) {
 	t.Helper()
-	require.Eventually(t, func() bool { return ok(r.Stats()) }, 30*time.Second, time.Millisecond, msg)
+	synctest.Wait()
+	s := r.Stats()
+	require.True(t, ok(s), "%s: stats %+v", msg, s)
 }
 
 // gate returns a Hook that holds every call until release is closed (or

@@ -434,6 +434,11 @@ func TestLatency(t *testing.T) {
 	impatient := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 100 * time.Millisecond}
 	_, err := get(t, impatient, u, bot, nil)
 	require.Error(t, err)
+	// The handler records the abandoned request once it sees the client
+	// hang up on the real TCP connection, which nothing here can wait on:
+	// poll, bounded. (omtest serves on a real listener, so this cannot run
+	// in a synctest bubble: network I/O does not block durably there, and
+	// bubble time would not move.)
 	require.Eventually(t, func() bool { return len(s.Requests()) == 2 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, 0, s.Requests()[1].Status)
 	s.SetLatency(0)
@@ -608,10 +613,7 @@ func TestPutServiceInputs(t *testing.T) {
 // is and reads it back.
 func TestSharedExample(t *testing.T) {
 	t.Parallel()
-	dir, ok := schematest.Dir()
-	if !ok {
-		t.Skipf("shared OpenMetadata fixtures not found at %s", dir)
-	}
+	dir := schematest.SharedDir(t)
 	raw, err := os.ReadFile(filepath.Join(dir, "examples", "docs-python-sdk-database-service.json"))
 	require.NoError(t, err)
 	s := omtest.New(t)
@@ -645,6 +647,8 @@ func TestCleanupReleasesWaiters(t *testing.T) {
 			}
 			done <- err
 		}()
+		// The request reaches the handler over real TCP: poll, bounded,
+		// as in TestLatency.
 		require.Eventually(t, func() bool { return s.LastHeaders() != nil }, 10*time.Second, 5*time.Millisecond)
 	})
 	// The subtest's cleanup closed the server without waiting an hour.

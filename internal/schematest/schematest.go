@@ -39,7 +39,9 @@ var dirOverride string
 // Dir returns the shared OpenMetadata directory (…/shared/openmetadata,
 // beside the repository root that holds go.mod) and whether it exists as a
 // directory. The root is found by walking up from the working directory. If
-// no go.mod is found, Dir returns "" and false.
+// no go.mod is found, Dir returns "" and false. A test that needs the
+// directory calls SharedDir instead of skipping on false itself, so that
+// CI fails when the directory is missing.
 func Dir() (string, bool) {
 	dir := dirOverride
 	if dir == "" {
@@ -51,6 +53,33 @@ func Dir() (string, bool) {
 	}
 	fi, err := os.Stat(dir)
 	return dir, err == nil && fi.IsDir()
+}
+
+// SharedDir returns the shared OpenMetadata directory (see Dir) for a test
+// that needs what is in it. When the directory is absent, SharedDir skips
+// the test with a line saying where it looked, except under CI=true, where
+// it fails the test instead: a CI run must not pass by leaving out what
+// needs the shared fixtures.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	return sharedDir(t, inCI())
+}
+
+// inCI reports whether the tests run in CI, as CI=true says (GitHub
+// Actions, GitLab CI and most others set it).
+func inCI() bool { return os.Getenv("CI") == "true" }
+
+func sharedDir(t testing.TB, ci bool) string {
+	t.Helper()
+	dir, ok := Dir()
+	if ok {
+		return dir
+	}
+	if ci {
+		t.Fatalf("%s not found, and CI=true: CI must run the tests that need the shared OpenMetadata fixtures", displayDir(dir))
+	}
+	t.Skipf("%s not found: this test needs the shared OpenMetadata fixtures (under CI=true it fails instead)", displayDir(dir))
+	return ""
 }
 
 // repoRoot walks up from the working directory to the first directory that
@@ -453,11 +482,20 @@ func displayDir(dir string) string {
 // config (see Workflow) and fails t via require if it is invalid; name says
 // what doc is, for the failure message. If the shared directory is absent it
 // only logs "…/shared/openmetadata not found: schema validation skipped" and
-// returns: the test is neither failed nor skipped.
+// returns, so the rest of the test still runs: the test is neither failed
+// nor skipped. Under CI=true an absent directory fails t, as in SharedDir.
 func RequireValid(t testing.TB, name string, doc []byte) {
+	t.Helper()
+	requireValid(t, name, doc, inCI())
+}
+
+func requireValid(t testing.TB, name string, doc []byte, ci bool) {
 	t.Helper()
 	dir, ok := Dir()
 	if !ok {
+		if ci {
+			t.Fatalf("%s not found, and CI=true: %s cannot be validated against the OpenMetadata schemas", displayDir(dir), name)
+		}
 		t.Logf("%s not found: schema validation skipped", displayDir(dir))
 		return
 	}

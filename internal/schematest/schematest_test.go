@@ -17,27 +17,16 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// shared returns the shared OpenMetadata directory, skipping the test when
-// it is absent (this package's own tests need its data).
-func shared(t *testing.T) string {
-	t.Helper()
-	dir, ok := Dir()
-	if !ok {
-		t.Skipf("%s not found: this test needs the shared OpenMetadata schemas", displayDir(dir))
-	}
-	return dir
-}
-
 func readExample(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(shared(t), "examples", name))
+	b, err := os.ReadFile(filepath.Join(SharedDir(t), "examples", name))
 	require.NoError(t, err)
 	return b
 }
 
 func workflowValidator(t *testing.T) *Validator {
 	t.Helper()
-	shared(t)
+	SharedDir(t)
 	v, err := Workflow()
 	require.NoError(t, err)
 	return v
@@ -78,7 +67,7 @@ func failing(t *testing.T, err error) []string {
 }
 
 func TestDir(t *testing.T) {
-	dir := shared(t)
+	dir := SharedDir(t)
 	root, err := repoRoot()
 	require.NoError(t, err)
 	assert.FileExists(t, filepath.Join(root, "go.mod"))
@@ -87,7 +76,7 @@ func TestDir(t *testing.T) {
 }
 
 func TestWorkflowCompileTime(t *testing.T) {
-	shared(t)
+	SharedDir(t)
 	start := time.Now()
 	v, err := Load(workflowSchema, workflowFragment)
 	elapsed := time.Since(start)
@@ -247,7 +236,7 @@ func TestFormatsAreAnnotations(t *testing.T) {
 }
 
 func TestIngestionPipelineSchema(t *testing.T) {
-	shared(t)
+	SharedDir(t)
 	v, err := Load("entity/services/ingestionPipelines/ingestionPipeline.json", "")
 	require.NoError(t, err)
 	err = v.Validate(readExample(t, "docs-ingestion-pipeline-entity.json"))
@@ -257,7 +246,7 @@ func TestIngestionPipelineSchema(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	shared(t)
+	SharedDir(t)
 	_, err := Load("no/such/schema.json", "")
 	assert.ErrorContains(t, err, "no/such/schema.json is missing")
 	_, err = Load(workflowSchema, "properties")
@@ -270,7 +259,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestEntityNamePattern(t *testing.T) {
-	shared(t)
+	SharedDir(t)
 	v, err := Load("type/basic.json", "/definitions/entityName")
 	require.NoError(t, err)
 	for doc, valid := range map[string]bool{
@@ -309,7 +298,7 @@ func TestPatternRewrite(t *testing.T) {
 }
 
 func TestLoaderStandIns(t *testing.T) {
-	dir := shared(t)
+	dir := SharedDir(t)
 	root := filepath.Join(dir, "schema")
 	l := fileLoader{root: root}
 	load := func(rel string) (any, error) {
@@ -434,10 +423,18 @@ func runFake(t *testing.T, fn func(testing.TB)) (f *fakeTB, returned bool) {
 	return f, returned
 }
 
-func TestRequireValidWithoutSharedDir(t *testing.T) {
+// withoutSharedDir points Dir at a missing directory for the rest of t,
+// which must not run in parallel, and returns it.
+func withoutSharedDir(t *testing.T) string {
+	t.Helper()
 	missing := filepath.Join(t.TempDir(), "shared", "openmetadata")
 	dirOverride = missing
 	t.Cleanup(func() { dirOverride = "" })
+	return missing
+}
+
+func TestRequireValidWithoutSharedDir(t *testing.T) {
+	missing := withoutSharedDir(t)
 
 	dir, ok := Dir()
 	assert.Equal(t, missing, dir)
@@ -446,16 +443,60 @@ func TestRequireValidWithoutSharedDir(t *testing.T) {
 	assert.ErrorContains(t, err, "not found")
 
 	f, returned := runFake(t, func(tb testing.TB) {
-		RequireValid(tb, "garbage", []byte("not: [a workflow config"))
+		requireValid(tb, "garbage", []byte("not: [a workflow config"), false)
 	})
 	assert.True(t, returned, "RequireValid must return, not stop the test")
 	assert.False(t, f.failed, "errors: %v", f.errs)
 	assert.False(t, f.skipped, "RequireValid must not skip")
 	assert.Equal(t, []string{missing + " not found: schema validation skipped"}, f.logs)
+
+	f, returned = runFake(t, func(tb testing.TB) {
+		requireValid(tb, "garbage", []byte("not: [a workflow config"), true)
+	})
+	assert.False(t, returned, "under CI=true RequireValid must stop the test")
+	assert.True(t, f.failed)
+	assert.False(t, f.skipped, "under CI=true RequireValid must fail, not skip")
+	assert.Equal(t, []string{missing + " not found, and CI=true: garbage cannot be validated against the OpenMetadata schemas"}, f.errs)
+}
+
+func TestSharedDirWithoutSharedDir(t *testing.T) {
+	missing := withoutSharedDir(t)
+
+	f, returned := runFake(t, func(tb testing.TB) { sharedDir(tb, false) })
+	assert.False(t, returned, "SharedDir must stop the test")
+	assert.True(t, f.skipped, "SharedDir must skip outside CI")
+	assert.False(t, f.failed, "errors: %v", f.errs)
+	assert.Equal(t, []string{missing + " not found: this test needs the shared OpenMetadata fixtures (under CI=true it fails instead)"}, f.logs)
+
+	f, returned = runFake(t, func(tb testing.TB) { sharedDir(tb, true) })
+	assert.False(t, returned, "SharedDir must stop the test")
+	assert.True(t, f.failed, "SharedDir must fail under CI=true")
+	assert.False(t, f.skipped, "SharedDir must not skip under CI=true")
+	assert.Equal(t, []string{missing + " not found, and CI=true: CI must run the tests that need the shared OpenMetadata fixtures"}, f.errs)
+}
+
+func TestSharedDirPresent(t *testing.T) {
+	dir := t.TempDir()
+	dirOverride = dir
+	t.Cleanup(func() { dirOverride = "" })
+	for _, ci := range []bool{false, true} {
+		var got string
+		f, returned := runFake(t, func(tb testing.TB) { got = sharedDir(tb, ci) })
+		assert.True(t, returned, "ci=%v", ci)
+		assert.False(t, f.failed || f.skipped, "ci=%v", ci)
+		assert.Equal(t, dir, got, "ci=%v", ci)
+	}
+}
+
+func TestInCI(t *testing.T) {
+	for value, want := range map[string]bool{"true": true, "": false, "false": false, "1": false, "TRUE": false} {
+		t.Setenv("CI", value)
+		assert.Equal(t, want, inCI(), "CI=%q", value)
+	}
 }
 
 func TestRequireValid(t *testing.T) {
-	shared(t)
+	SharedDir(t)
 	mysql := readExample(t, "workflow-config-mysql.yaml")
 
 	f, returned := runFake(t, func(tb testing.TB) { RequireValid(tb, "mysql example", mysql) })

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"omsecrets/internal/nobody"
 )
 
 func TestFingerprint(t *testing.T) {
@@ -91,23 +93,40 @@ func TestFingerprint(t *testing.T) {
 	assert.NotEqual(t, a3.sum, b.sum)
 }
 
+// TestFingerprintUnreadable needs a user that file modes apply to: as root
+// (CI) the checks run in a child process as nobody (see internal/nobody).
 func TestFingerprintUnreadable(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() == 0 {
-		t.Skip("root reads files whatever their mode")
-	}
-	dir := t.TempDir()
-	p := filepath.Join(dir, "a.json")
-	require.NoError(t, os.WriteFile(p, []byte("{}"), 0o600))
-	o := osFS{seed: maphash.MakeSeed()}
-	readable, _, err := o.fingerprint(p)
-	require.NoError(t, err)
-	require.NoError(t, os.Chmod(p, 0))
-	unreadable, ok, err := o.fingerprint(p)
-	require.NoError(t, err)
-	assert.True(t, ok, "an unreadable file is present")
-	assert.False(t, unreadable.hashed)
-	assert.False(t, readable.same(unreadable))
+	const theirs = `{"v":1}`
+	nobody.Run(t, func(t *testing.T, dir string) {
+		// Made by the test's own user (root in CI), mode 000.
+		p := filepath.Join(dir, "theirs.json")
+		require.NoError(t, os.WriteFile(p, []byte(theirs), 0o600))
+		require.NoError(t, os.Chmod(p, 0))
+	}, func(t *testing.T, dir string) {
+		o := osFS{seed: maphash.MakeSeed()}
+		fp, ok, err := o.fingerprint(filepath.Join(dir, "theirs.json"))
+		require.NoError(t, err)
+		assert.True(t, ok, "an unreadable file is present")
+		assert.False(t, fp.hashed)
+		assert.EqualValues(t, len(theirs), fp.size, "known by its stat identity")
+		assert.NotZero(t, fp.ino)
+
+		// A file that becomes unreadable changes its fingerprint, so the
+		// consumer sees it (and, later, its repair).
+		p := filepath.Join(dir, "a.json")
+		require.NoError(t, os.WriteFile(p, []byte("{}"), 0o600))
+		readable, ok, err := o.fingerprint(p)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.True(t, readable.hashed)
+		require.NoError(t, os.Chmod(p, 0))
+		unreadable, ok, err := o.fingerprint(p)
+		require.NoError(t, err)
+		assert.True(t, ok, "an unreadable file is present")
+		assert.False(t, unreadable.hashed)
+		assert.False(t, readable.same(unreadable))
+	})
 }
 
 func TestListAndCheckDir(t *testing.T) {

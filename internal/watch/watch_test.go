@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"omsecrets/internal/nobody"
 	"omsecrets/internal/watch"
 	"omsecrets/resolver/resolvertest"
 )
@@ -28,6 +29,11 @@ import (
 // These tests run the real watcher on real inotify in t.TempDir(). They
 // are real-time: every wait is generous (the machine is loaded and -race
 // is on), and absence of events is checked with a barrier, not a sleep.
+// They cannot run in a synctest bubble: fsnotify's reader is blocked in a
+// syscall, which is not a durable block, so bubble time would never move.
+// The timing itself (Quiet, MaxWait, rescans) is tested exactly, on fakes
+// in a bubble, in loop_test.go; the few real-time waits left here are
+// bounded and say why.
 
 const (
 	fastQuiet = 50 * time.Millisecond
@@ -187,6 +193,8 @@ func TestInPlaceChunkedWrite(t *testing.T) {
 	for chunk := range slices.Chunk([]byte(full), 16) {
 		_, err := f.Write(chunk)
 		require.NoError(t, err)
+		// A real pause between real writes, each its own inotify event:
+		// the stalled writer is what is under test, not a synchronisation.
 		time.Sleep(10 * time.Millisecond)
 	}
 	require.NoError(t, f.Close())
@@ -425,6 +433,8 @@ func TestOverflowRescanFindsBlindChanges(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "a.json"), `{"v":2}`)
 	require.NoError(t, os.Remove(filepath.Join(dir, "b.json")))
 	writeFile(t, filepath.Join(dir, "c.json"), `{"v":1}`)
+	// The kernel delivers the events asynchronously and the watcher
+	// exposes no signal for a drop but the counter: poll it, bounded.
 	require.Eventually(t, func() bool { return watch.Dropped(r.w) >= 4 }, eventTimeout, 10*time.Millisecond)
 
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
@@ -490,9 +500,11 @@ func TestCancel(t *testing.T) {
 	}
 	n := len(out)
 	writeFile(t, filepath.Join(dir, "c.json"), "{}")
-	// Run's goroutine and fsnotify's reader are gone. Polled here, not
-	// with assert.Eventually: that runs the condition on a goroutine of
-	// its own, which would be counted.
+	// Run's goroutine and fsnotify's reader are gone. The reader exits
+	// when the kernel closes its inotify descriptor, which nothing can
+	// wait on: poll, bounded by eventTimeout. Polled here, not with
+	// assert.Eventually: that runs the condition on a goroutine of its
+	// own, which would be counted.
 	deadline := time.Now().Add(eventTimeout)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -506,11 +518,16 @@ func TestCancel(t *testing.T) {
 
 // TestNoContentInLogsOrErrors plants a marker in definitions and checks it
 // never reaches a log line (at debug), an error or a metric kind, whatever
-// the watcher went through.
+// the watcher went through, an unreadable definition included: as root
+// (CI) it runs in a child process as nobody (see internal/nobody), for
+// whom mode 000 means unreadable.
 func TestNoContentInLogsOrErrors(t *testing.T) {
 	t.Parallel()
+	nobody.Run(t, nil, noContentInLogsOrErrors)
+}
+
+func noContentInLogsOrErrors(t *testing.T, dir string) {
 	const marker = "PLANTED-SECRET-7f3a9c"
-	dir := t.TempDir()
 	missing := filepath.Join(t.TempDir(), "missing")
 	p := filepath.Join(dir, "a.json")
 	writeFile(t, p, `{"password":"`+marker+`"}`)
@@ -526,6 +543,8 @@ func TestNoContentInLogsOrErrors(t *testing.T) {
 	writeFile(t, big, strings.Repeat(marker, 1<<20/len(marker)+1))
 	require.Equal(t, changed(big), r.next(t))
 	require.NoError(t, os.Chmod(p, 0))
+	_, err := os.ReadFile(p)
+	require.ErrorIs(t, err, os.ErrPermission, "p must be unreadable to the watcher")
 	require.NoError(t, os.Symlink(marker+".json", filepath.Join(dir, "dangling.json")))
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()

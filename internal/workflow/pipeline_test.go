@@ -64,10 +64,7 @@ var pipelineSchema = sync.OnceValues(func() (*schematest.Validator, error) {
 // IngestionPipeline under the shared (current) schema.
 func TestPipelineFixturesAreValid(t *testing.T) {
 	t.Parallel()
-	if _, ok := schematest.Dir(); !ok {
-		t.Log("shared OpenMetadata directory not found: fixture validation skipped")
-		return
-	}
+	schematest.SharedDir(t)
 	v, err := pipelineSchema()
 	require.NoError(t, err)
 	files, err := filepath.Glob("testdata/pipeline-*.json")
@@ -177,11 +174,7 @@ func TestPipelineAccessors(t *testing.T) {
 // rejects but OpenMetadata deployed.
 func TestParseDocsPipeline(t *testing.T) {
 	t.Parallel()
-	dir, ok := schematest.Dir()
-	if !ok {
-		t.Log("shared OpenMetadata directory not found: docs example not parsed")
-		return
-	}
+	dir := schematest.SharedDir(t)
 	path := filepath.Join(dir, "examples", "docs-ingestion-pipeline-entity.json")
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"omsecrets/internal/nobody"
 	"omsecrets/resolver"
 	"omsecrets/resolver/file"
 	"omsecrets/resolver/resolvertest"
@@ -369,22 +370,29 @@ func TestGetNotFound(t *testing.T) {
 	}
 }
 
-// TestGetPermissionDenied needs a user that file modes apply to; the mapping
-// itself is also unit-tested in TestMapError.
+// TestGetPermissionDenied needs a user that file modes apply to: as root
+// (CI) the Gets run in a child process as nobody, on files root made mode
+// 000 (see internal/nobody). The mapping itself is also unit-tested in
+// TestMapError.
 func TestGetPermissionDenied(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() == 0 {
-		t.Skip("running as root: file modes do not deny root, so EACCES cannot be produced (TestMapError covers the mapping)")
-	}
-	s, dir := newStore(t, map[string]string{"locked": "locked-value", "lockdir/inner": "inner-value"})
-	require.NoError(t, os.Chmod(filepath.Join(dir, "locked"), 0o000))
-	require.NoError(t, os.Chmod(filepath.Join(dir, "lockdir"), 0o000))
-	t.Cleanup(func() { _ = os.Chmod(filepath.Join(dir, "lockdir"), 0o755) })
-	for _, id := range []string{"/locked", "/lockdir/inner"} {
-		_, err := s.Get(t.Context(), id)
-		require.Error(t, err, id)
-		assert.ErrorIs(t, err, resolver.ErrPermission, id)
-	}
+	nobody.Run(t, func(t *testing.T, dir string) {
+		writeFiles(t, dir, map[string]string{"locked": "locked-value", "lockdir/inner": "inner-value"})
+		require.NoError(t, os.Chmod(filepath.Join(dir, "locked"), 0o000))
+		require.NoError(t, os.Chmod(filepath.Join(dir, "lockdir"), 0o000))
+		t.Cleanup(func() { _ = os.Chmod(filepath.Join(dir, "lockdir"), 0o755) })
+	}, func(t *testing.T, dir string) {
+		s, err := file.New(dir)
+		require.NoError(t, err)
+		for _, id := range []string{"/locked", "/lockdir/inner"} {
+			_, err := s.Get(t.Context(), id)
+			require.Error(t, err, id)
+			assert.ErrorIs(t, err, resolver.ErrPermission, id)
+			assert.Equal(t, "permission", resolver.Class(err), id)
+			assert.Contains(t, err.Error(), id)
+			assert.NotContains(t, err.Error(), "-value", id)
+		}
+	})
 }
 
 func TestGetStoreDirectoryRemoved(t *testing.T) {
