@@ -58,6 +58,10 @@ echo "== $out/mysql_prod.json, values redacted"
 "$BIN" resolve --provider file --file-dir "$secrets" --redact --out - --log-level warn "$defs/mysql_prod.yaml"
 
 echo
+echo "== $out/mysql_prod.status: what the ingestion task checks before it trusts the file (no values)"
+cat "$out/mysql_prod.status"
+
+echo
 echo "== rotate the mysql_prod password in the store; the file follows within one refresh"
 before=$(sha256sum "$out/mysql_prod.json" | cut -c1-12)
 printf 'rotated-demo-password\n' >"$secrets/openmetadata/database/mysql_prod/authtype/password"

@@ -147,9 +147,9 @@ func TestThrottlingStorm(t *testing.T) {
 	r := omsecrets(t, awsEnv(srv, "OMSECRETS_RATE_LIMITS=aws=10:1"), append([]string{"resolve", "--out-dir", out}, defs...)...)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond, "it waited the storm out")
-	entries, err := os.ReadDir(out)
+	outs, err := filepath.Glob(filepath.Join(out, "*.json"))
 	require.NoError(t, err)
-	assert.Len(t, entries, n)
+	assert.Len(t, outs, n)
 
 	// Token bucket, burst 1: the k-th call (from 0) cannot start before
 	// k/rate seconds after the first. Allow 50 ms for scheduling.

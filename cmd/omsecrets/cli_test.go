@@ -51,12 +51,12 @@ func TestResolveWritesDagIDNamedOutput(t *testing.T) {
 	st, err := os.Stat(filepath.Join(f.out, "mysql_prod.json"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
-	assert.Contains(t, r.stderr, "changed=true")
+	assert.Contains(t, r.stderr, `msg="output written"`)
 
 	// Same inputs again: nothing to write.
 	r = omsecrets(t, nil, f.args(f.def)...)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "changed=false")
+	assert.Contains(t, r.stderr, `msg="output unchanged"`)
 }
 
 func TestResolveFailsClosedAndKeepsLastGoodOutput(t *testing.T) {
@@ -80,9 +80,8 @@ func TestResolveFailsClosedAndKeepsLastGoodOutput(t *testing.T) {
 	assert.Contains(t, r.stderr, "secret:/../etc/passwd")
 	assert.Contains(t, r.stderr, "class=bad_ref")
 	assert.Contains(t, r.stderr, "mysql prod.yaml")
-	entries, err := os.ReadDir(f.out)
-	require.NoError(t, err)
-	assert.Len(t, entries, 1, "no temporary or partial file left behind")
+	assert.Equal(t, []string{"mysql_prod.json", "mysql_prod.status"}, dirNames(t, f.out), "no temporary or partial file left behind")
+	assert.Contains(t, readFile(t, filepath.Join(f.out, "mysql_prod.status")), `"state": "stale"`, "the kept output is marked stale")
 }
 
 func TestResolveOtherDefinitionsKeepWorking(t *testing.T) {
@@ -180,7 +179,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "missing file store dir", args: []string{"check", "--provider", "file", "--file-dir", "/nonexistent/store", f.def}, code: 2, want: "FILE_DIR"},
 		{name: "unknown group", args: []string{"resolve", "--group", "no-such-group-xyz", "--out", "-", f.def}, code: 2, want: "no such group"},
 		{name: "missing output directory", args: []string{"resolve", "--out-dir", "/nonexistent/out", f.def}, code: 2, want: "/nonexistent/out"},
-		{name: "provider without a store yet", args: []string{"check", "--file-dir", f.store, f.def}, code: 1, want: `no store for provider \"aws\": the aws store is not available`},
+		{name: "provider without a store yet", args: []string{"check", "--file-dir", f.store, f.def}, code: 1, want: `no store for provider \"aws\": the aws store is not configured (set --aws-region / OMSECRETS_AWS_REGION, AWS_REGION`},
 		{name: "missing definition file", args: []string{"check", "/nonexistent.yaml"}, code: 1, want: "/nonexistent.yaml"},
 		{name: "check ok", args: []string{"check", "--provider", "file", "--file-dir", f.store, f.def}, code: 0},
 		{name: "help", args: []string{"resolve", "-h"}, code: 0, want: "OMSECRETS_OUTPUT_DIR"},
@@ -229,16 +228,22 @@ func TestMaskedDocumentIsRefused(t *testing.T) {
 	assert.Contains(t, r.stderr, "field=source.serviceConnection.config.authType.password")
 }
 
-func TestDuplicateOutputNamesAreRefused(t *testing.T) {
+// TestDuplicateOutputNamesFirstWins: resolve --out-dir follows run's one
+// policy: of two definitions with one output name, the first named keeps
+// it and the other fails with output_conflict.
+func TestDuplicateOutputNamesFirstWins(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	dir := filepath.Dir(f.def)
-	writeFiles(t, dir, map[string]string{"mysql_prod.json": mustJSON(t, workflowConfig("secret:/db/password", "secret:/bot/jwt"))})
-	r := omsecrets(t, nil, f.args(f.def, filepath.Join(dir, "mysql_prod.json"))...)
+	second := filepath.Join(dir, "mysql_prod.json")
+	writeFiles(t, dir, map[string]string{"mysql_prod.json": mustJSON(t, strings.Replace(workflowConfig("secret:/db/password", "secret:/bot/jwt"), "reader", "second-user", 1))})
+	r := omsecrets(t, nil, f.args(f.def, second)...)
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "is shared by")
-	_, err := os.Stat(filepath.Join(f.out, "mysql_prod.json"))
-	assert.ErrorIs(t, err, os.ErrNotExist, "neither definition wins")
+	assert.Contains(t, r.stderr, "class=output_conflict")
+	assert.Contains(t, r.stderr, "is already written for "+f.def)
+	data, err := os.ReadFile(filepath.Join(f.out, "mysql_prod.json"))
+	require.NoError(t, err, "the first keeps the name")
+	assert.NotContains(t, string(data), "second-user")
 }
 
 func mustJSON(t *testing.T, yamlDoc string) string {
@@ -283,7 +288,7 @@ func TestEveryFlagHasAnEnvironmentTwin(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	_, err := os.Stat(filepath.Join(f.out, "mysql_prod.yaml"))
 	assert.NoError(t, err)
-	assert.Contains(t, r.stderr, `"msg":"resolved"`, "OMSECRETS_LOG_FORMAT=json")
+	assert.Contains(t, r.stderr, `"msg":"output written"`, "OMSECRETS_LOG_FORMAT=json")
 
 	r = omsecrets(t, environ, "resolve", "--format", "json", f.def)
 	require.Equal(t, 0, r.code, r.stderr)

@@ -22,18 +22,17 @@ type flagSpec struct {
 // commonFlags are accepted by resolve and check.
 var commonFlags = []flagSpec{
 	{"provider", "PROVIDER", "secrets manager provider for every reference (db, file, env, or an OpenMetadata provider); default: the definition's secretsManagerProvider, else db"},
-	{"file-dir", "FILE_DIR", "directory of the file store: one file per secret, the id without its leading / is the path"},
-	{"env-prefix", "ENV_PREFIX", "prefix of the env store's variables"},
 	{"format", "FORMAT", "output format: json or yaml (default json, or yaml for an --out ending in .yaml/.yml)"},
 	{"timeout", "TIMEOUT", "time limit for the whole resolution"},
 	{"cache-ttl", "CACHE_TTL", "how long a fetched secret is reused (0 disables the cache)"},
-	{"rate-limits", "RATE_LIMITS", `client-side store rate limits, "store=calls_per_second[:burst],..." (defaults: aws=100, aws-ssm=40)`},
+	{"rate-limits", "RATE_LIMITS", `client-side store rate limits, "store=calls_per_second[:burst],..." (defaults: ` + defaultLimitsHelp() + ")"},
 	{"concurrency", "CONCURRENCY", "store calls in flight at most"},
 	{"log-level", "LOG_LEVEL", "debug, info, warn or error"},
 	{"log-format", "LOG_FORMAT", "text or json"},
 }
 
-// outputFlags are accepted by resolve only.
+// outputFlags are accepted by resolve (and, but for --out and --redact, by
+// run).
 var outputFlags = []flagSpec{
 	{"out", "OUTPUT_FILE", `output file; "-" writes the resolved values to standard output`},
 	{"out-dir", "OUTPUT_DIR", "output directory: one <dag_id>.json (or .yaml) per definition"},
@@ -52,15 +51,27 @@ var runFlags = []flagSpec{
 	{"watch-quiet", "WATCH_QUIET", "a changed definition is picked up after this long without further changes"},
 	{"watch-max-wait", "WATCH_MAX_WAIT", "... and at most this long after its first change"},
 	{"rescan-interval", "RESCAN_INTERVAL", "full rescan of the watch dirs, the safety net for lost file events (0 disables)"},
+	{"fresh-for", "FRESH_FOR", "how long after its last successful resolution an output counts as current in its .status file (default twice --refresh-interval)"},
 }
 
-// omFlags are the OpenMetadata API settings, for run and check.
+// omFlags are the OpenMetadata API settings, for every command.
 var omFlags = []flagSpec{
 	{"om-jwt-file", "OM_JWT_FILE", "file holding the bot JWT; overrides the definitions' jwtToken, re-read on every use"},
 	{"om-layout", "OM_LAYOUT", "where service connections come from: auto, references or connection-secret (OpenMetadata 0.12-0.13)"},
 	{"om-host-port", "OM_HOST_PORT", "OpenMetadata API URL (ending in /api) overriding the definitions' hostPort"},
 	{"om-ca-file", "OM_CA_FILE", "PEM file of CA certificates to trust for the OpenMetadata API"},
 	{"om-timeout", "OM_TIMEOUT", "time limit for one OpenMetadata API request"},
+}
+
+// commandFlags are the flags of each command. resolve and check take the
+// same definitions and, but for the output flags, the same flags.
+func commandFlags() map[string][][]flagSpec {
+	return map[string][][]flagSpec{
+		"resolve": {commonFlags, outputFlags, omFlags},
+		"check":   {commonFlags, omFlags},
+		"run":     {commonFlags, daemonOutputFlags, runFlags, omFlags},
+		"probe":   {probeFlags},
+	}
 }
 
 // bind registers specs on fs, each defaulting to cfg's value so that flags
@@ -71,10 +82,6 @@ func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
 		switch s.name {
 		case "provider":
 			fs.StringVar(&cfg.Provider, s.name, cfg.Provider, usage)
-		case "file-dir":
-			fs.StringVar(&cfg.FileDir, s.name, cfg.FileDir, usage)
-		case "env-prefix":
-			fs.StringVar(&cfg.EnvPrefix, s.name, cfg.EnvPrefix, usage)
 		case "format":
 			fs.StringVar(&cfg.Format, s.name, cfg.Format, usage)
 		case "timeout":
@@ -123,6 +130,8 @@ func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
 			fs.DurationVar(&cfg.WatchMaxWait, s.name, cfg.WatchMaxWait, usage)
 		case "rescan-interval":
 			fs.DurationVar(&cfg.RescanInterval, s.name, cfg.RescanInterval, usage)
+		case "fresh-for":
+			fs.DurationVar(&cfg.FreshFor, s.name, cfg.FreshFor, usage)
 		case "om-jwt-file":
 			fs.StringVar(&cfg.OMJWTFile, s.name, cfg.OMJWTFile, usage)
 		case "om-layout":
@@ -139,13 +148,16 @@ func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
 	}
 }
 
-// parseCommand loads the environment, binds specs and parses args, which
-// may mix flags and positional arguments ("--" ends the flags). It returns
-// the validated config and the positional arguments.
-func parseCommand(name string, args, environ []string, stderr io.Writer, specs ...[]flagSpec) (config.Config, []string, error) {
+// parseCommand loads the environment, binds specs and the store settings
+// and parses args, which may mix flags and positional arguments ("--" ends
+// the flags). It returns the validated config, the store settings and the
+// positional arguments.
+func parseCommand(name string, args, environ []string, stderr io.Writer) (config.Config, *storeValues, []string, error) {
+	specs := commandFlags()[name]
+	sv := &storeValues{env: config.EnvMap(environ)}
 	cfg, err := config.Load(environ)
 	if err != nil {
-		return cfg, nil, &usageError{err}
+		return cfg, nil, nil, &usageError{err}
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -160,6 +172,9 @@ func parseCommand(name string, args, environ []string, stderr io.Writer, specs .
 	for _, s := range specs {
 		bind(fs, &cfg, s)
 	}
+	if name != "probe" {
+		bindStoreFlags(fs, sv)
+	}
 	var pos, rest []string
 	for i, a := range args {
 		if a == "--" {
@@ -170,9 +185,9 @@ func parseCommand(name string, args, environ []string, stderr io.Writer, specs .
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return cfg, nil, errHelp
+				return cfg, nil, nil, errHelp
 			}
-			return cfg, nil, &usageError{err}
+			return cfg, nil, nil, &usageError{err}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -182,7 +197,7 @@ func parseCommand(name string, args, environ []string, stderr io.Writer, specs .
 	}
 	pos = append(pos, rest...)
 	if err := cfg.Validate(); err != nil {
-		return cfg, nil, &usageError{err}
+		return cfg, nil, nil, &usageError{err}
 	}
-	return cfg, pos, nil
+	return cfg, sv, pos, nil
 }

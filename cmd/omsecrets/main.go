@@ -29,7 +29,8 @@ const (
 	usageHeader = `omsecrets resolves OpenMetadata "secret:" references in workflow configs.
 
 Usage:
-  omsecrets resolve [flags] DEFINITION...   resolve and write the workflow config(s)
+  omsecrets resolve [flags] DEFINITION...   resolve and write the workflow config(s); a DEFINITION is
+                                            an IngestionPipeline or a workflow config
   omsecrets check [flags] DEFINITION...     resolve every reference, write nothing, report outcomes
   omsecrets run [flags] [DIR...]            the sidecar: keep a resolved config per definition in the
                                             watch dirs on tmpfs, current as files change and secrets
@@ -67,7 +68,7 @@ var errFailed = errors.New("resolution failed")
 // command and returns the exit code.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageHeader)
+		fmt.Fprint(stderr, usageHeader+"\n"+storesHelp())
 		return exitUsage
 	}
 	var err error
@@ -83,7 +84,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "omsecrets %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, usageHeader)
+		fmt.Fprint(stdout, usageHeader+"\n"+storesHelp())
 	default:
 		err = usagef("unknown command %q", args[0])
 	}

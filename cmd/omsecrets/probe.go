@@ -20,7 +20,7 @@ var probeFlags = []flagSpec{
 // the answer is 200, 1 otherwise. The container image has no shell or
 // curl, so this is what a compose or Docker healthcheck runs.
 func runProbe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, pos, err := parseCommand("probe", args, environ, stderr, probeFlags)
+	cfg, _, pos, err := parseCommand("probe", args, environ, stderr)
 	if err != nil {
 		return err
 	}

@@ -5,22 +5,23 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"omsecrets/internal/config"
+	"omsecrets/internal/daemon"
+	"omsecrets/internal/metrics"
+	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
+	"omsecrets/internal/status"
 	"omsecrets/sink"
 )
 
-// output is where one resolved definition goes.
-type output struct {
-	sink *sink.File // nil for standard output
-	name string
-}
-
+// runResolve is `omsecrets resolve`: resolve every definition, of either
+// kind, and write each to --out (one definition) or --out-dir (one
+// <dag_id> file per definition, the first of two with one name keeping
+// it, as run does).
 func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, paths, err := parseCommand("resolve", args, environ, stderr, commonFlags, outputFlags)
+	cfg, sv, paths, err := parseCommand("resolve", args, environ, stderr)
 	if err != nil {
 		return err
 	}
@@ -40,91 +41,74 @@ func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.W
 
 	// Open the sink before fetching anything: a refused output directory
 	// should not cost store calls.
-	var dirSink *sink.File
-	var single output
+	var out *sink.File
 	switch {
 	case cfg.OutputFile == "-":
 	case cfg.OutputFile != "":
-		f, err := newSink(cfg, filepath.Dir(cfg.OutputFile))
-		if err != nil {
-			return err
-		}
-		single = output{sink: f, name: filepath.Base(cfg.OutputFile)}
+		out, err = newSink(cfg, filepath.Dir(cfg.OutputFile))
 	default:
-		if dirSink, err = newSink(cfg, cfg.OutputDir); err != nil {
-			return err
-		}
+		out, err = newSink(cfg, cfg.OutputDir)
 	}
-
-	s, err := newSession(cfg, environ, stderr, format, cfg.Redact)
 	if err != nil {
 		return err
 	}
-	for _, f := range []*sink.File{dirSink, single.sink} {
-		if f != nil {
-			s.sweep(f)
-		}
-	}
-	ls := load(paths)
-	for i, l := range ls {
-		if l.Err == nil {
-			if err := needsDaemon(l.Def); err != nil {
-				ls[i].Def, ls[i].Err = nil, err
-			}
-		}
-	}
-	results := s.reconcile(ctx, ls)
 
-	failed := 0
-	for _, l := range ls {
-		if l.Err != nil {
-			s.reportFailure(l.Path, l.Err)
-			failed++
-		}
+	s, err := newSession(ctx, cfg, sv, stderr, sessionOptions{format: format, redact: cfg.Redact})
+	if err != nil {
+		return err
 	}
-	// Two definitions must not silently overwrite one output, and neither
-	// has a better claim: all that share a name are refused.
-	claimants := make(map[string][]string)
-	if dirSink != nil {
-		for _, r := range results {
-			if r.Err == nil {
-				name := sink.Name(r.Def.Name, "."+string(format))
-				claimants[name] = append(claimants[name], r.Def.Path)
-			}
-		}
+	if out != nil {
+		s.sweep(out)
 	}
-	for _, r := range results {
-		if r.Err != nil {
-			s.reportFailure(r.Def.Path, r.Err)
-			failed++
-			continue
-		}
-		out := single
-		if dirSink != nil {
-			out = output{sink: dirSink, name: sink.Name(r.Def.Name, "."+string(format))}
-		}
-		if c := claimants[out.name]; len(c) > 1 {
-			s.reportFailure(r.Def.Path, fmt.Errorf("%s: output name %s is shared by %s; rename all but one", r.Def.Path, out.name, strings.Join(c, ", ")))
-			failed++
-			continue
-		}
-		if out.sink == nil {
-			if _, err := stdout.Write(r.Output); err != nil {
-				return fmt.Errorf("write standard output: %w", err)
-			}
-			continue
-		}
-		changed, err := out.sink.Write(out.name, r.Output)
-		if err != nil {
-			s.reportFailure(r.Def.Path, err)
-			failed++
-			continue
-		}
-		s.logger.Info("resolved", "definition", r.Def.Path, "output", filepath.Join(out.sink.Dir(), out.name),
-			"references", len(r.Refs), "store", r.Store, "changed", changed)
+	if cfg.OutputDir != "" {
+		// One output per definition, named after its dag_id: the daemon's
+		// one pass, with its output-name policy and freshness files.
+		return s.once(ctx, out, paths, status.New(), nil)
 	}
+
+	r := s.reconcile(ctx, paths)[0]
+	if r.Err != nil {
+		s.reportFailure(r.Path, r.Err)
+		s.logger.Error("resolution failed", "failed", 1, "definitions", 1)
+		return errFailed
+	}
+	if out == nil {
+		if _, err := stdout.Write(r.Output); err != nil {
+			return fmt.Errorf("write standard output: %w", err)
+		}
+		return nil
+	}
+	name := filepath.Base(cfg.OutputFile)
+	changed, err := out.Write(name, r.Output)
+	if err != nil {
+		s.reportFailure(r.Path, reconcile.Failf(reconcile.ClassWrite, "%s: write %s: %w", r.Path, name, err))
+		return errFailed
+	}
+	s.logger.Info("resolved", "definition", r.Path, "output", filepath.Join(out.Dir(), name),
+		"references", len(r.Refs), "store", r.Store, "changed", changed)
+	return nil
+}
+
+// once resolves paths in one pass of the daemon into out, and returns
+// errFailed if any failed.
+func (s *session) once(ctx context.Context, out *sink.File, paths []string, board *status.Board, rec *metrics.Recorder) error {
+	d, err := daemon.New(daemon.Options{
+		Reconciler: s.recon,
+		Sink:       out,
+		Workers:    s.cfg.Workers,
+		Refresh:    s.cfg.RefreshInterval,
+		FreshFor:   s.cfg.FreshFor,
+		Once:       true,
+		Logger:     s.logger.With("component", "daemon"),
+		Metrics:    rec,
+		Board:      board,
+	})
+	if err != nil {
+		return &usageError{err}
+	}
+	failed := d.Once(ctx, paths)
+	s.logger.Info("one pass done", "definitions", len(paths), "failed", failed, "output_dir", out.Dir())
 	if failed > 0 {
-		s.logger.Error("resolution failed", "failed", failed, "definitions", len(paths))
 		return errFailed
 	}
 	return nil

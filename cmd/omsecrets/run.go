@@ -27,7 +27,7 @@ import (
 // With --once it resolves what is there and exits: 0 only if every
 // definition resolved.
 func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, pos, err := parseCommand("run", args, environ, stderr, commonFlags, daemonOutputFlags, runFlags, omFlags)
+	cfg, sv, pos, err := parseCommand("run", args, environ, stderr)
 	if err != nil {
 		return err
 	}
@@ -54,29 +54,32 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		return err
 	}
 	rec := metrics.New()
-	s, err := newSessionWith(cfg, environ, stderr, format, false, rec)
+	s, err := newSession(ctx, cfg, sv, stderr, sessionOptions{format: format, metrics: rec})
 	if err != nil {
 		return err
 	}
 	s.sweep(out)
 
 	board := status.New()
-	d, err := newDaemon(cfg, s, daemon.Options{Format: format, Sink: out, Metrics: rec, Board: board})
-	if err != nil {
-		return err
-	}
-
 	if cfg.Once {
 		paths, err := definitionFiles(cfg.WatchDirs)
 		if err != nil {
 			return &usageError{err}
 		}
-		failed := d.Once(ctx, paths)
-		s.logger.Info("one pass done", "definitions", len(paths), "failed", failed, "output_dir", cfg.OutputDir)
-		if failed > 0 {
-			return errFailed
-		}
-		return nil
+		return s.once(ctx, out, paths, board, rec)
+	}
+	d, err := daemon.New(daemon.Options{
+		Reconciler: s.recon,
+		Sink:       out,
+		Workers:    cfg.Workers,
+		Refresh:    cfg.RefreshInterval,
+		FreshFor:   cfg.FreshFor,
+		Logger:     s.logger.With("component", "daemon"),
+		Metrics:    rec,
+		Board:      board,
+	})
+	if err != nil {
+		return &usageError{err}
 	}
 
 	for _, dir := range cfg.WatchDirs {
@@ -171,31 +174,4 @@ func definitionFiles(args []string) ([]string, error) {
 		return nil, err
 	}
 	return slices.Compact(slices.Sorted(slices.Values(append(files, found...)))), nil
-}
-
-// newDaemon builds the daemon of run and check from cfg: opts carries what
-// differs between them (format, sink, metrics, board, dry run).
-func newDaemon(cfg config.Config, s *session, opts daemon.Options) (*daemon.Daemon, error) {
-	if cfg.OMCAFile != "" {
-		ca, err := os.ReadFile(cfg.OMCAFile)
-		if err != nil {
-			return nil, usagef("--om-ca-file / %sOM_CA_FILE: %w", config.Prefix, err)
-		}
-		opts.CAPEM = ca
-	}
-	opts.Resolver = s.res
-	opts.Provider = cfg.Provider
-	opts.Layout = cfg.OMLayout
-	opts.JWTFile = cfg.OMJWTFile
-	opts.HostPort = cfg.OMHostPort
-	opts.OMTimeout = cfg.OMTimeout
-	opts.Workers = cfg.Workers
-	opts.Refresh = cfg.RefreshInterval
-	opts.Timeout = cfg.Timeout
-	opts.Logger = s.logger.With("component", "daemon")
-	d, err := daemon.New(opts)
-	if err != nil {
-		return nil, &usageError{err}
-	}
-	return d, nil
 }

@@ -84,10 +84,8 @@ func TestRunOnce(t *testing.T) {
 	single := t.TempDir()
 	r = omsecrets(t, awsEnv(srv), "run", "--once", "--out-dir", single, filepath.Join(defs, "mysql_prod_metadata_2.json"))
 	require.Equal(t, 0, r.code, r.stderr)
-	entries, err := os.ReadDir(single)
-	require.NoError(t, err)
-	require.Len(t, entries, 1)
-	assert.Equal(t, "mysql_prod_metadata_2.json", entries[0].Name())
+	assert.Equal(t, []string{"mysql_prod_metadata_2.json", "mysql_prod_metadata_2.status"}, dirNames(t, single), "that definition's output and freshness file only")
+	assert.Contains(t, readFile(t, filepath.Join(single, "mysql_prod_metadata_2.status")), `"mode": "once"`)
 
 	// One definition failing makes --once exit 1; the other is written.
 	require.NoError(t, os.WriteFile(filepath.Join(defs, "gone.json"), pipelineJSON(t, om, "gone", "no_such_service"), 0o644))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -67,6 +68,10 @@ func errIncompleteSignature(msg string) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "IncompleteSignatureException", msg: msg, msgKey: "message"}
 }
 
+func errExpiredToken() *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "ExpiredTokenException", msg: "The security token included in the request is expired", msgKey: "message"}
+}
+
 func errUnrecognizedClient() *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "UnrecognizedClientException", msg: "The security token included in the request is invalid.", msgKey: "message"}
 }
@@ -89,12 +94,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	op, known := operations[target]
 	var ids []string
-	if known {
+	var form url.Values
+	query := isQuery(r)
+	switch {
+	case query:
+		// A body that does not parse is answered as one without an
+		// Action.
+		form, _ = url.ParseQuery(string(body))
+		target, ids = queryTarget(form)
+	case known:
 		ids = op.ids(body)
+	}
+	var accessKey string
+	if a, err := parseAuthorization(r.Header.Get("Authorization")); err == nil {
+		accessKey = a.accessKey
 	}
 
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Target: target, IDs: ids, At: time.Now()})
+	s.calls = append(s.calls, Call{Target: target, IDs: ids, AccessKey: accessKey, At: time.Now()})
 	latency := s.latency
 	drop := s.dropN > 0
 	if drop {
@@ -113,6 +130,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if drop {
 		dropConnection(w)
+		return
+	}
+	if query {
+		s.serveQuery(w, form)
 		return
 	}
 	if !known {

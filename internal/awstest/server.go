@@ -40,7 +40,7 @@ const (
 	DefaultSecretKey = "awstest/secret/access/key/EXAMPLEKEY"
 )
 
-// Server is a fake Secrets Manager and Parameter Store endpoint. All its
+// Server is a fake Secrets Manager, Parameter Store and STS endpoint. All its
 // methods are safe for concurrent use, including while requests are being
 // served. Create it with New; it is closed when the test ends. Its
 // exported fields are for reading: set them through New's options, since
@@ -50,7 +50,9 @@ type Server struct {
 	Region string
 	// Account is the account id in ARNs.
 	Account string
-	// AccessKey and SecretKey are the only credentials the Server accepts.
+	// AccessKey and SecretKey are the only long-term credentials the
+	// Server accepts; it also accepts the temporary credentials its STS
+	// (and WithTrustedIssuer's) issued, until they expire.
 	AccessKey string
 	SecretKey string
 	// SessionToken, if set, must be sent as X-Amz-Security-Token (the
@@ -74,15 +76,29 @@ type Server struct {
 	dropN       int
 	pageSize    int
 	calls       []Call
+
+	// STS: the role and token AssumeRoleWithWebIdentity accepts, the
+	// lifetime of what it issues, and what it issued.
+	webRole       string
+	webToken      string
+	lifetime      time.Duration
+	expiredTokens map[string]bool
+	issued        map[string]issuedCredentials // by access key id
+	issuers       []*Server                    // whose credentials are accepted too
+	webCalls      []WebIdentityCall
 }
 
 // Call is one request the Server received.
 type Call struct {
-	// Target is the X-Amz-Target header ("" if absent).
+	// Target is the X-Amz-Target header ("" if absent), or for an STS
+	// Query request its target by name (TargetAssumeRoleWithWebIdentity).
 	Target string
 	// IDs are the secret ids or parameter names the request asked for, in
-	// request order (nil if the body did not parse).
+	// request order (nil if the body did not parse); for STS, the role.
 	IDs []string
+	// AccessKey is the access key id the request was signed with ("" if
+	// it was not signed).
+	AccessKey string
 	// At is when the request arrived.
 	At time.Time
 }
@@ -117,6 +133,9 @@ func New(tb testing.TB, opts ...Option) *Server {
 		denied:      make(map[string]bool),
 		deniedIDs:   make(map[string]bool),
 		failDecrypt: make(map[string]bool),
+
+		expiredTokens: make(map[string]bool),
+		issued:        make(map[string]issuedCredentials),
 	}
 	for _, o := range opts {
 		o(s)
@@ -417,13 +436,14 @@ func (s *Server) CallLog() []Call {
 	return out
 }
 
-// Reset forgets the recorded calls. It keeps the stored secrets and
-// parameters, the Deny, DenyID and FailDecrypt rules and any fault
-// injection still pending.
+// Reset forgets the recorded calls, WebIdentityCalls included. It keeps
+// the stored secrets and parameters, the Deny, DenyID and FailDecrypt
+// rules, any fault injection still pending and the credentials issued.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
+	s.webCalls = nil
 }
 
 const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

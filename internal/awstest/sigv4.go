@@ -92,7 +92,8 @@ func parseAuthorization(v string) (authHeader, error) {
 }
 
 // authenticate checks r's SigV4 signature for service against the
-// Server's credentials and region by signing a copy of the request again
+// Server's credentials (or temporary ones it or a trusted issuer issued)
+// and region by signing a copy of the request again
 // with the SDK's own signer, from the headers the client signed, and
 // comparing the signatures. It returns the error AWS answers with, or nil.
 func (s *Server) authenticate(r *http.Request, body []byte, service string) *apiError {
@@ -109,10 +110,18 @@ func (s *Server) authenticate(r *http.Request, body []byte, service string) *api
 	if err != nil {
 		return errIncompleteSignature(msgNoDate)
 	}
+	secretKey, sessionToken := s.SecretKey, s.SessionToken
 	if a.accessKey != s.AccessKey {
-		return errUnrecognizedClient()
+		c, ok := s.temporaryCredentials(a.accessKey)
+		if !ok {
+			return errUnrecognizedClient()
+		}
+		if !time.Now().Before(c.expires) {
+			return errExpiredToken()
+		}
+		secretKey, sessionToken = c.secretKey, c.sessionToken
 	}
-	if r.Header.Get("X-Amz-Security-Token") != s.SessionToken {
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Amz-Security-Token")), []byte(sessionToken)) != 1 {
 		return errUnrecognizedClient()
 	}
 	if a.date != signingTime.Format("20060102") {
@@ -149,7 +158,7 @@ func (s *Server) authenticate(r *http.Request, body []byte, service string) *api
 		req.Header[http.CanonicalHeaderKey(h)] = vals
 	}
 	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey, SessionToken: s.SessionToken}
+	creds := aws.Credentials{AccessKeyID: a.accessKey, SecretAccessKey: secretKey, SessionToken: sessionToken}
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, s.Region, signingTime); err != nil {
 		return errInvalidSignature(err.Error())
 	}

@@ -16,16 +16,14 @@ import (
 // Prefix is the prefix of every environment variable omsecrets reads.
 const Prefix = "OMSECRETS_"
 
-// Config is the whole configuration. Each field's env tag (with Prefix in
+// Config is the configuration of everything but the stores, whose
+// settings each store package declares (resolver.Spec.Settings) and cmd
+// reads. Each field's env tag (with Prefix in
 // front) names its environment variable; the CLI flag of the same meaning
 // is listed in the README's configuration table.
 type Config struct {
 	// Provider overrides the secretsManagerProvider of every definition.
 	Provider string `env:"PROVIDER"`
-	// FileDir is the directory of the file store.
-	FileDir string `env:"FILE_DIR"`
-	// EnvPrefix is the prefix of the env store's variables.
-	EnvPrefix string `env:"ENV_PREFIX" envDefault:"OMSECRETS_SECRET_"`
 	// OutputFile is the single output file; "-" is standard output.
 	OutputFile string `env:"OUTPUT_FILE"`
 	// OutputDir is the directory outputs are written to, one per
@@ -78,6 +76,10 @@ type Config struct {
 	// RescanInterval is how often the watch dirs are rescanned in full,
 	// the safety net for lost file events; 0 disables it.
 	RescanInterval time.Duration `env:"RESCAN_INTERVAL" envDefault:"5m"`
+	// FreshFor is how long after its last successful resolution an output
+	// counts as current in its freshness file; 0 means twice
+	// RefreshInterval.
+	FreshFor time.Duration `env:"FRESH_FOR"`
 
 	// OMJWTFile is a file holding the bot's JWT; it overrides the
 	// definitions' securityConfig.jwtToken and is re-read when it changes.
@@ -227,13 +229,14 @@ func (c Config) Validate() error {
 		{"watch-max-wait", "WATCH_MAX_WAIT", c.WatchMaxWait >= c.WatchQuiet},
 		{"om-timeout", "OM_TIMEOUT", c.OMTimeout > 0},
 		{"rescan-interval", "RESCAN_INTERVAL", c.RescanInterval >= 0},
+		{"fresh-for", "FRESH_FOR", c.FreshFor >= 0},
 	} {
 		if !p.ok {
 			err := ErrNotPositive
 			switch p.env {
 			case "WATCH_MAX_WAIT":
 				err = errors.New("must be at least " + Prefix + "WATCH_QUIET")
-			case "RESCAN_INTERVAL":
+			case "RESCAN_INTERVAL", "FRESH_FOR":
 				err = ErrNegative
 			}
 			bad(p.flag, p.env, err)
@@ -306,7 +309,6 @@ func (c Config) GroupID() (int, error) {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("provider", c.Provider),
-		slog.String("file_dir", c.FileDir),
 		slog.String("output_dir", c.OutputDir),
 		slog.String("output_file", c.OutputFile),
 		slog.String("format", c.Format),

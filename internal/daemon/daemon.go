@@ -1,185 +1,381 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
-	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"omsecrets/internal/metrics"
+	"omsecrets/internal/reconcile"
 	"omsecrets/internal/status"
 	"omsecrets/internal/watch"
+	"omsecrets/sink"
 )
 
-// Defaults.
-const (
-	DefaultWorkers  = 4
-	DefaultBatchMax = 500
-	DefaultRefresh  = 5 * time.Minute
-)
+// DefaultRetryBase is the first wait before a transient failure is tried
+// again; retries double it up to the refresh interval.
+const DefaultRetryBase = 5 * time.Second
 
-// loop is the scheduling half of the daemon: it turns events and refresh
-// ticks into queued jobs and runs them on a bounded pool of workers. The
-// processing half is the run function; Daemon supplies it.
-type loop struct {
-	workers  int
-	batchMax int
-	refresh  time.Duration
-	logger   *slog.Logger
-	metrics  *metrics.Recorder
-	board    *status.Board
-	// run resolves a batch of jobs; it must record every outcome itself.
-	run func(ctx context.Context, jobs []Job)
-	// known returns the definition paths to refresh.
-	known func() []string
-	// due returns the paths whose retry after a transient failure is due;
-	// nil for none.
-	due func(now time.Time) []Job
-	// onReady runs once, when readiness turns true; nil for nothing.
-	onReady func()
-
-	q *queue
+// Options configures a Daemon. Reconciler, Sink and Board are required.
+type Options struct {
+	// Reconciler turns definition files into outputs.
+	Reconciler *reconcile.Reconciler
+	// Sink writes the outputs, one per definition, and their freshness
+	// files.
+	Sink *sink.File
+	// Workers bounds the batches in flight.
+	Workers int
+	// BatchMax bounds the definitions one batch takes.
+	BatchMax int
+	// Refresh is the interval of the periodic fresh resolution.
+	Refresh time.Duration
+	// RetryBase is the first wait before a definition that failed for a
+	// transient reason is tried again (doubling up to Refresh); 0 means
+	// DefaultRetryBase.
+	RetryBase time.Duration
+	// FreshFor is how long after its last successful resolution an output
+	// counts as current in its freshness file; 0 means twice Refresh.
+	FreshFor time.Duration
+	// Once marks the freshness files as written by a one-shot run.
+	Once bool
+	// Logger, Metrics and Board receive what happens. Metrics may be nil.
+	Logger  *slog.Logger
+	Metrics *metrics.Recorder
+	Board   *status.Board
 }
 
-// serve runs until ctx is done. It reads events until the channel is
-// closed or ctx is done; synced is closed by the watcher once it has sent
-// an event for every file present at start. Readiness turns true when
-// synced is closed and every job queued so far has run.
-//
-// It owns the worker goroutines and the refresh ticker, and returns only
-// after all of them have exited; a worker in the middle of a batch
-// finishes it first (the batch sees ctx cancelled, so it stops fetching,
-// but a write already started completes).
-func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-chan struct{}) {
-	if l.q == nil {
-		l.q = newQueue()
-	}
-	var wg sync.WaitGroup
-	// seen is closed by the event goroutine once it has queued every event
-	// the watcher sent before closing synced: the events of the initial
-	// scan.
-	seen := make(chan struct{})
-	var readyOnce sync.Once
-	checkReady := func() {
-		select {
-		case <-seen:
-		default:
-			return
-		}
-		if !l.q.idle() {
-			return
-		}
-		readyOnce.Do(func() {
-			if l.onReady != nil {
-				l.onReady()
-			}
-			l.board.SetReady(true)
-			l.metrics.Ready(true)
-			l.metrics.FullPass(time.Now())
-			l.logger.Info("ready: first pass over the definitions finished")
-		})
-	}
-
-	for range l.workers {
-		wg.Go(func() {
-			for {
-				jobs := l.q.take(ctx, l.batchMax)
-				if jobs == nil {
-					return
-				}
-				start := time.Now()
-				l.run(ctx, jobs)
-				l.metrics.ResolveDuration(time.Since(start))
-				l.q.done(jobs)
-				checkReady()
-			}
-		})
-	}
-
-	// Events: the watcher's goroutine sends, this one queues. Because one
-	// goroutine both receives events and notices synced, every event sent
-	// before synced was closed is queued before seen is closed.
-	wg.Go(func() {
-		syncedC := synced
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-events:
-				if !ok {
-					return
-				}
-				l.q.add(ev.Path, false)
-			case <-syncedC:
-				syncedC = nil
-				for drained := false; !drained; {
-					select {
-					case ev, ok := <-events:
-						if !ok {
-							drained = true
-							break
-						}
-						l.q.add(ev.Path, false)
-					default:
-						drained = true
-					}
-				}
-				close(seen)
-				checkReady() // no definitions at all, or all already done
-			}
-		}
-	})
-
-	// Retries: transient failures are tried again on their own schedule.
-	if l.due != nil {
-		wg.Go(func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case now := <-t.C:
-					for _, j := range l.due(now) {
-						l.q.add(j.Path, j.Fresh)
-					}
-				}
-			}
-		})
-	}
-
-	// Refresh: every interval (jittered by up to a tenth either way), queue
-	// every known definition for a fresh resolution.
-	wg.Go(func() {
-		for {
-			d := jitter(l.refresh)
-			timer := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return
-			case <-timer.C:
-			}
-			paths := l.known()
-			l.logger.Debug("refresh", "definitions", len(paths))
-			for _, p := range paths {
-				l.q.add(p, true)
-			}
-		}
-	})
-	wg.Wait()
+// Daemon keeps one resolved output per definition file. Build it with New;
+// call Run (the daemon) or Once (one pass), not both.
+type Daemon struct {
+	opts    Options
+	logger  *slog.Logger
+	outputs *outputs
+	retries *retries
+	loop    *loop
 }
 
-// jitter returns d changed by up to a tenth either way, so sidecars
-// started together do not refresh in step.
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return d
+// New returns a Daemon for opts.
+func New(opts Options) (*Daemon, error) {
+	if opts.Reconciler == nil || opts.Sink == nil || opts.Board == nil {
+		return nil, errors.New("daemon: Reconciler, Sink and Board are required")
 	}
-	spread := int64(d) / 5
-	if spread <= 0 {
-		return d
+	opts.Workers = cmp.Or(max(opts.Workers, 0), DefaultWorkers)
+	opts.BatchMax = cmp.Or(max(opts.BatchMax, 0), DefaultBatchMax)
+	opts.Refresh = cmp.Or(max(opts.Refresh, 0), DefaultRefresh)
+	opts.RetryBase = cmp.Or(max(opts.RetryBase, 0), DefaultRetryBase)
+	opts.FreshFor = cmp.Or(max(opts.FreshFor, 0), 2*opts.Refresh)
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread+1))
+	d := &Daemon{
+		opts:    opts,
+		logger:  logger,
+		outputs: newOutputs(opts.Sink, "."+string(opts.Reconciler.Format()), logger),
+		retries: newRetries(opts.RetryBase, opts.Refresh),
+	}
+	d.loop = &loop{
+		workers:  opts.Workers,
+		batchMax: opts.BatchMax,
+		refresh:  opts.Refresh,
+		logger:   logger,
+		metrics:  opts.Metrics,
+		board:    opts.Board,
+		run:      d.runBatch,
+		known:    d.outputs.known,
+		due:      d.dueRetries,
+		onReady:  func() { d.sweep(true) },
+		q:        newQueue(),
+	}
+	return d, nil
+}
+
+// Run keeps the outputs current until ctx is done: it resolves each
+// definition the watcher reports (events; synced is closed once the
+// initial scan's events were sent) and every definition again each
+// refresh interval. It returns when ctx is done and the batches in flight
+// have ended.
+func (d *Daemon) Run(ctx context.Context, events <-chan watch.Event, synced <-chan struct{}) {
+	d.outputs.start()
+	d.loop.serve(ctx, events, synced)
+}
+
+// Once resolves every definition in paths in one batch and returns the
+// number that failed. Of two definitions with one output name, the first
+// in paths keeps it.
+func (d *Daemon) Once(ctx context.Context, paths []string) int {
+	jobs := make([]Job, len(paths))
+	for i, p := range paths {
+		jobs[i] = Job{Path: p}
+	}
+	// An output already there for a definition that fails now stays its
+	// last good one, marked stale; nothing else in the directory is
+	// touched.
+	d.outputs.start()
+	d.runBatch(ctx, jobs)
+	d.sweep(false)
+	failed := 0
+	for _, p := range paths {
+		st, ok := d.opts.Board.Get(p)
+		if !ok && ctx.Err() == nil {
+			d.logger.Error("definition not resolved", "definition", p, "class", reconcile.ClassInvalid, "error", p+": no such file")
+		}
+		if !ok || !st.OK {
+			failed++ // a file that is gone counts: nothing was written for it
+		}
+	}
+	if ctx.Err() != nil && failed == 0 {
+		return len(paths) // cut short: nothing is known to have succeeded
+	}
+	return failed
+}
+
+// runBatch reconciles jobs together, then writes and records each
+// outcome.
+func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
+	results := d.opts.Reconciler.Reconcile(ctx, jobs)
+	if ctx.Err() != nil {
+		// Shutting down: outcomes cut short by the cancellation are not
+		// failures of the definitions; leave their outputs and status as
+		// they are, but finish the writes that are ready.
+		for _, res := range results {
+			if !res.Gone && res.Err == nil {
+				d.write(res, time.Now().UTC())
+			}
+		}
+		return
+	}
+	for _, res := range results {
+		if res.Gone {
+			d.forget(res.Path)
+			continue
+		}
+		d.outputs.remember(res.Path)
+		now := time.Now().UTC()
+		if res.Err == nil {
+			d.write(res, now)
+		}
+		d.record(res, now)
+	}
+	d.opts.Metrics.Outputs(d.opts.Board.Counts())
+}
+
+// write writes a result's output; a failure becomes the result's error.
+func (d *Daemon) write(res *reconcile.Result, now time.Time) {
+	name := d.outputs.name(res.Name())
+	changed, retry, err := d.outputs.write(res.Path, name, res.Digest, res.Output, now)
+	d.requeue(retry)
+	if err != nil {
+		res.Err = err
+		return
+	}
+	d.opts.Metrics.Write(changed)
+	switch {
+	case changed:
+		d.logger.Info("output written", "definition", res.Path, "output", d.outputs.path(name), "refs", len(res.Refs), "store", res.Store)
+	case d.opts.Once:
+		// A one-shot run says what it did for every definition.
+		d.logger.Info("output unchanged", "definition", res.Path, "output", d.outputs.path(name), "refs", len(res.Refs), "store", res.Store)
+	default:
+		d.logger.Debug("output unchanged", "definition", res.Path, "output", name)
+	}
+}
+
+// requeue queues definitions that may claim a freed output name.
+func (d *Daemon) requeue(paths []string) {
+	for _, p := range paths {
+		d.loop.q.add(p, false)
+	}
+}
+
+// forget handles a definition file that is gone: its output is removed
+// and its status dropped.
+func (d *Daemon) forget(path string) {
+	removed, known, retry := d.outputs.forget(path)
+	d.retries.forget(path)
+	switch {
+	case removed != "":
+		d.logger.Info("definition removed: output deleted", "definition", path, "output", d.outputs.path(removed))
+	case known:
+		d.logger.Info("definition removed", "definition", path)
+	}
+	d.opts.Board.Delete(path)
+	d.requeue(retry)
+}
+
+// record puts a result's outcome on the status board, in the metrics and
+// in its freshness file, and logs a failure once.
+func (d *Daemon) record(res *reconcile.Result, now time.Time) {
+	prev, _ := d.opts.Board.Get(res.Path)
+	ok := res.Err == nil
+	st := status.Definition{
+		Path:        res.Path,
+		LastAttempt: now,
+		LastSuccess: prev.LastSuccess,
+		OK:          ok,
+		Class:       res.Class(),
+	}
+	if res.Def != nil {
+		st.Name = res.Def.Name
+		st.Kind = string(res.Def.Kind)
+	}
+	for _, o := range res.Refs {
+		st.Refs = append(st.Refs, status.Ref{
+			Field: o.Path, Ref: res.Label(o.Ref), Store: res.Store,
+			Outcome: reconcile.ClassOf(res.Outcomes[o.Ref]),
+		})
+	}
+	expected := d.outputs.name(res.Name())
+	if ok {
+		d.outputs.expect(res.Path, "")
+	} else {
+		d.outputs.expect(res.Path, expected)
+	}
+	d.retries.record(res.Path, res.Transient(), res.Fresh())
+	name, hasOutput := d.outputs.outputOf(res.Path)
+	if hasOutput {
+		st.Output = d.outputs.path(name)
+	}
+	if ok {
+		st.LastSuccess = &now
+		d.opts.Metrics.Resolution(reconcile.ClassOK)
+	} else {
+		st.Error = res.Err.Error()
+		st.Stale = hasOutput
+		d.opts.Metrics.Resolution(st.Class)
+		var kept []any
+		if st.Stale {
+			kept = []any{"kept", st.Output}
+		}
+		reconcile.LogFailure(d.logger, res.Path, res.Err, kept...)
+	}
+	d.opts.Board.Set(st)
+	if !hasOutput {
+		name = expected
+	}
+	d.outputs.writeStatus(name, d.freshness(st, name, hasOutput))
+}
+
+// freshness is the freshness file of a recorded status.
+func (d *Daemon) freshness(st status.Definition, name string, hasOutput bool) Freshness {
+	f := Freshness{
+		Version:    1,
+		DagID:      strings.TrimSuffix(name, d.outputs.ext),
+		Definition: st.Path,
+		Outcome:    st.Class,
+		CheckedAt:  st.LastAttempt,
+		Mode:       "run",
+	}
+	if d.opts.Once {
+		f.Mode = "once"
+	}
+	if !st.OK {
+		f.Error = st.Error
+	}
+	if !hasOutput {
+		f.State = StateFailed
+		return f
+	}
+	f.Output = name
+	f.State = StateStale
+	if st.OK {
+		f.State = StateCurrent
+	}
+	if g, ok := d.outputs.lastGood(name); ok {
+		f.DefinitionSHA256 = g.digest
+		if !g.resolvedAt.IsZero() {
+			at := g.resolvedAt
+			until := at.Add(d.opts.FreshFor)
+			f.ResolvedAt, f.FreshUntil = &at, &until
+		}
+	}
+	return f
+}
+
+// sweep adopts or (remove) removes the outputs a previous run left, once
+// the first pass is over.
+func (d *Daemon) sweep(remove bool) {
+	for _, a := range d.outputs.sweep(remove) {
+		if st, ok := d.opts.Board.Get(a.path); ok && !st.OK {
+			st.Output = d.outputs.path(a.name)
+			st.Stale = true
+			d.opts.Board.Set(st)
+			d.outputs.writeStatus(a.name, d.freshness(st, a.name, true))
+		}
+		d.logger.Info("kept the output of a previous run as the last good one", "definition", a.path, "output", a.name)
+	}
+	d.opts.Metrics.Outputs(d.opts.Board.Counts())
+}
+
+// dueRetries returns the jobs whose retry is due at now, and tries again
+// to remove outputs a failed removal left behind.
+func (d *Daemon) dueRetries(now time.Time) []Job {
+	d.outputs.retryRemovals()
+	return d.retries.due(now)
+}
+
+// retries is when each definition that failed for a transient reason
+// (OpenMetadata or a store unavailable, throttling) is tried again: soon,
+// doubling up to the refresh interval, rather than at the next refresh.
+// It is safe for concurrent use.
+type retries struct {
+	base, max time.Duration
+
+	mu    sync.Mutex
+	state map[string]retryState // definition path -> its next try
+}
+
+// retryState is when a definition is tried again, and how many times it
+// has failed so.
+type retryState struct {
+	at    time.Time
+	n     int
+	fresh bool // the failed run was a refresh: so is the retry
+}
+
+func newRetries(base, maxWait time.Duration) *retries {
+	return &retries{base: base, max: maxWait, state: make(map[string]retryState)}
+}
+
+// record notes the outcome of path's run.
+func (r *retries) record(path string, transient, fresh bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !transient {
+		delete(r.state, path)
+		return
+	}
+	s := r.state[path]
+	s.n++
+	s.fresh = s.fresh || fresh
+	wait := r.base << min(s.n-1, 16)
+	s.at = time.Now().Add(min(wait, r.max))
+	r.state[path] = s
+}
+
+// forget drops path's schedule.
+func (r *retries) forget(path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.state, path)
+}
+
+// due returns the jobs whose retry is due at now.
+func (r *retries) due(now time.Time) []Job {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Job
+	for p, s := range r.state {
+		if !s.at.After(now) {
+			out = append(out, Job{Path: p, Fresh: s.fresh})
+			s.at = now.Add(r.max) // until the run records its outcome
+			r.state[p] = s
+		}
+	}
+	return out
 }

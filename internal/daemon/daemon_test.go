@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/daemon"
 	"omsecrets/internal/omtest"
+	"omsecrets/internal/reconcile"
 	"omsecrets/internal/schematest"
 )
 
@@ -186,19 +186,19 @@ func TestOnceConnectionSecretLayout(t *testing.T) {
 
 func TestOnceReferencesLayoutRefusesHiddenConnection(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *daemon.Options) { o.Layout = daemon.LayoutReferences })
+	h := newHarness(t, func(o *options) { o.Layout = reconcile.LayoutReferences })
 	h.om.HideConnections(true)
 	path := h.writeDef("p.json", h.pipeline("p"))
 	require.Equal(t, 1, h.d.Once(context.Background(), []string{path}))
 	st, _ := h.board.Get(path)
 	assert.Equal(t, "connection_hidden", st.Class)
-	assert.Contains(t, st.Error, "OMSECRETS_OM_LAYOUT=connection-secret")
+	assert.Contains(t, st.Error, "OpenMetadata 0.12-0.13 kept whole connections in the secrets manager")
 }
 
 func TestOnceJWTFileOverrides(t *testing.T) {
 	t.Parallel()
 	jwtFile := filepath.Join(t.TempDir(), "jwt")
-	h := newHarness(t, func(o *daemon.Options) { o.JWTFile = jwtFile })
+	h := newHarness(t, func(o *options) { o.JWTFile = jwtFile })
 	other := h.om.BotToken("other-bot")
 	h.planted = append(h.planted, other)
 	require.NoError(t, os.WriteFile(jwtFile, []byte(other+"\n"), 0o600))
@@ -255,7 +255,7 @@ func TestOneSlowHostFailsOnlyItsDefinitions(t *testing.T) {
 		}
 	}))
 	t.Cleanup(func() { close(hang); slow.Close() })
-	h := newHarness(t, func(o *daemon.Options) {
+	h := newHarness(t, func(o *options) {
 		o.Timeout = time.Second
 		o.Workers = 2
 	})
@@ -284,7 +284,7 @@ func TestOneSlowHostFailsOnlyItsDefinitions(t *testing.T) {
 func TestOverridesApplyWithoutAService(t *testing.T) {
 	t.Parallel()
 	jwtFile := filepath.Join(t.TempDir(), "jwt")
-	h := newHarness(t, func(o *daemon.Options) {
+	h := newHarness(t, func(o *options) {
 		o.JWTFile = jwtFile
 		o.HostPort = "http://openmetadata.internal:8585/api"
 	})

@@ -1,18 +1,19 @@
-// Package daemon owns `omsecrets run`: it keeps one resolved workflow
+// Package daemon schedules `omsecrets run`: it keeps one resolved workflow
 // config on tmpfs per definition file in the watched directories, current
-// as files change and secrets rotate.
+// as files change and secrets rotate, and runs the one pass of
+// `run --once` and `resolve --out-dir`.
 //
-// Work flows from the watcher's events (and a jittered periodic refresh)
-// into a queue that keeps at most one run in flight per definition; a
-// change during a run makes it run once more after. Workers take batches
-// of definitions so that one pass plans its store calls across all of them
-// (the resolver deduplicates and batches). A pass parses each definition,
-// resolves the bot JWT, asks OpenMetadata for the service, assembles the
-// workflow config, resolves every reference and writes the output
-// atomically. A failed run keeps the last good output and marks it stale;
-// a deleted definition's output is removed.
+// Work flows from the watcher's events (and a jittered periodic refresh,
+// and quick retries of transient failures) into a queue that keeps at
+// most one run in flight per definition; a change during a run makes it
+// run once more after. Workers take batches of definitions and hand them
+// to reconcile.Reconciler, which runs every stage of the pipeline. The
+// daemon then writes each output through its outputs type, which owns the
+// output names (the first definition to claim a name keeps it), removal
+// with the definition, adoption of a previous run's outputs, and the
+// <dag_id>.status freshness file beside each output that the ingestion
+// task checks. A failed run keeps the last good output and marks it stale.
 //
-// It does not watch files itself (internal/watch does), talk HTTP to
-// OpenMetadata itself (internal/omclient does) or parse documents
-// (internal/workflow and internal/render do).
+// It does not watch files (internal/watch does), resolve anything
+// (internal/reconcile does) or know flags and variables (cmd does).
 package daemon

@@ -20,7 +20,9 @@ import (
 
 	"omsecrets/internal/daemon"
 	"omsecrets/internal/metrics"
+	"omsecrets/internal/omclient"
 	"omsecrets/internal/omtest"
+	"omsecrets/internal/reconcile"
 	"omsecrets/internal/status"
 	"omsecrets/internal/watch"
 	"omsecrets/resolver"
@@ -49,7 +51,7 @@ type harness struct {
 	logs     *resolvertest.LogBuffer
 	board    *status.Board
 	metrics  *metrics.Recorder
-	opts     daemon.Options
+	opts     options
 	d        *daemon.Daemon
 	botToken string
 	planted  []string
@@ -70,7 +72,46 @@ func (o outage) Get(ctx context.Context, id string) (resolver.Secret, error) {
 	return o.Getter.Get(ctx, id)
 }
 
-func newHarness(t *testing.T, edit ...func(*daemon.Options)) *harness {
+// options are the daemon's and the reconciler's options a test may edit.
+type options struct {
+	daemon.Options
+	Resolver                       *resolver.Resolver
+	Provider                       string
+	Layout, JWTFile, HostPort      string
+	Timeout                        time.Duration
+	OMRetryMax                     int
+	OMRetryWaitMin, OMRetryWaitMax time.Duration
+}
+
+// reconciler builds the reconciler of o, as cmd does.
+func (o *options) reconciler(t *testing.T) *reconcile.Reconciler {
+	t.Helper()
+	ropts := reconcile.Options{
+		Resolver:  o.Resolver,
+		Providers: reconcile.NewProviders([]resolver.Spec{{Name: "env", Providers: []string{"env"}}, {Name: "db", Providers: []string{"db"}}}),
+		Provider:  o.Provider,
+		Services: omclient.NewPool(omclient.PoolOptions{
+			RetryMax: o.OMRetryMax, RetryWaitMin: o.OMRetryWaitMin, RetryWaitMax: o.OMRetryWaitMax,
+			Logger: o.Logger, Observe: o.Metrics.OMRequest,
+		}),
+		Layout:   o.Layout,
+		HostPort: o.HostPort,
+		Workers:  o.Workers,
+		Timeout:  o.Timeout,
+	}
+	if o.JWTFile != "" {
+		path := o.JWTFile
+		ropts.JWT = func() (string, error) {
+			data, err := os.ReadFile(path)
+			return strings.TrimSpace(string(data)), err
+		}
+	}
+	r, err := reconcile.New(ropts)
+	require.NoError(t, err)
+	return r
+}
+
+func newHarness(t *testing.T, edit ...func(*options)) *harness {
 	t.Helper()
 	h := &harness{
 		t:       t,
@@ -101,7 +142,7 @@ func newHarness(t *testing.T, edit ...func(*daemon.Options)) *harness {
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	snk, err := sink.New(sink.Options{Dir: h.out, Group: -1, AllowDisk: true})
 	require.NoError(t, err)
-	h.opts = daemon.Options{
+	h.opts = options{
 		Resolver: resolver.New(resolver.Options{
 			Stores:   map[string]resolver.Getter{"env": outage{env, &h.storeDown}},
 			Retry:    resolver.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
@@ -110,21 +151,24 @@ func newHarness(t *testing.T, edit ...func(*daemon.Options)) *harness {
 			Logger:   logger,
 		}),
 		Provider:       "env",
-		Sink:           snk,
-		Workers:        4,
-		Refresh:        time.Hour,
 		Timeout:        30 * time.Second,
 		OMRetryMax:     2,
 		OMRetryWaitMin: 5 * time.Millisecond,
 		OMRetryWaitMax: 20 * time.Millisecond,
-		Logger:         logger,
-		Metrics:        h.metrics,
-		Board:          h.board,
+		Options: daemon.Options{
+			Sink:    snk,
+			Workers: 4,
+			Refresh: time.Hour,
+			Logger:  logger,
+			Metrics: h.metrics,
+			Board:   h.board,
+		},
 	}
 	for _, e := range edit {
 		e(&h.opts)
 	}
-	h.d, err = daemon.New(h.opts)
+	h.opts.Reconciler = h.opts.reconciler(t)
+	h.d, err = daemon.New(h.opts.Options)
 	require.NoError(t, err)
 	t.Cleanup(h.scanForLeaks)
 	return h

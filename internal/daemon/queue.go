@@ -3,17 +3,13 @@ package daemon
 import (
 	"context"
 	"sync"
+
+	"omsecrets/internal/reconcile"
 )
 
-// Job is one definition file to (re)resolve.
-type Job struct {
-	// Path is the definition file; it may be gone, which means its output
-	// must go too.
-	Path string
-	// Fresh asks for values fetched now rather than served from the cache
-	// (the periodic refresh).
-	Fresh bool
-}
+// Job is one definition file to (re)resolve; its file may be gone, which
+// means its output must go too.
+type Job = reconcile.Job
 
 // queue holds the definitions waiting to be resolved. It keeps at most one
 // run in flight per path: a path added while it runs waits, and runs once

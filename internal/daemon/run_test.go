@@ -10,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"omsecrets/internal/daemon"
 )
 
 func TestRunFollowsDefinitions(t *testing.T) {
@@ -91,7 +89,7 @@ func TestRunConfigMapSwap(t *testing.T) {
 
 func TestRunRotationWithinOneRefresh(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *daemon.Options) { o.Refresh = 200 * time.Millisecond })
+	h := newHarness(t, func(o *options) { o.Refresh = 200 * time.Millisecond })
 	h.writeDef("p.json", h.pipeline("p"))
 	h.start()
 	h.eventually(func() bool { return password(h.output("p.json")) == plant+"-mysql-password-1" }, "first value")
@@ -101,7 +99,7 @@ func TestRunRotationWithinOneRefresh(t *testing.T) {
 
 func TestRunOpenMetadataDownThenUp(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *daemon.Options) { o.Refresh = 200 * time.Millisecond })
+	h := newHarness(t, func(o *options) { o.Refresh = 200 * time.Millisecond })
 	h.om.Down(true)
 	path := h.writeDef("p.json", h.pipeline("p"))
 	h.start()
@@ -122,7 +120,7 @@ func TestRunOpenMetadataDownThenUp(t *testing.T) {
 
 func TestRunKeepsLastGoodOutputAndMarksItStale(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *daemon.Options) { o.Refresh = 200 * time.Millisecond })
+	h := newHarness(t, func(o *options) { o.Refresh = 200 * time.Millisecond })
 	path := h.writeDef("p.json", h.pipeline("p"))
 	h.start()
 	h.eventually(func() bool { return h.output("p.json") != nil }, "first output")
@@ -176,8 +174,8 @@ func TestRunManyDefinitionsAtOnce(t *testing.T) {
 	}
 	wg.Wait()
 	h.eventually(func() bool {
-		entries, err := os.ReadDir(h.out)
-		return err == nil && len(entries) == n
+		outs, err := filepath.Glob(filepath.Join(h.out, "*.json"))
+		return err == nil && len(outs) == n
 	}, "all %d resolved", n)
 	for i := range n {
 		assert.Equal(t, plant+"-mysql-password-1", password(h.output(fmt.Sprintf("p%03d.json", i))), i)
@@ -196,7 +194,7 @@ func TestRunManyDefinitionsAtOnce(t *testing.T) {
 
 func TestRunRetriesTransientFailuresSoon(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *daemon.Options) {
+	h := newHarness(t, func(o *options) {
 		o.Refresh = time.Hour // the retry, not the refresh, must fix it
 		o.RetryBase = 50 * time.Millisecond
 	})
@@ -214,7 +212,7 @@ func TestRunRetriesTransientFailuresSoon(t *testing.T) {
 // definition is gone is removed after the first pass.
 func TestRunAdoptsAndSweepsOutputsOfAPreviousRun(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *daemon.Options) { o.RetryBase = time.Hour })
+	h := newHarness(t, func(o *options) { o.RetryBase = time.Hour })
 	require.NoError(t, os.WriteFile(filepath.Join(h.out, "kept.json"), []byte(`{"previous": "run"}`), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(h.out, "orphan.json"), []byte(`{"previous": "run"}`), 0o600))
 	h.om.Down(true)
@@ -241,7 +239,7 @@ func TestRunAdoptsAndSweepsOutputsOfAPreviousRun(t *testing.T) {
 // definition look fine while the store is still down.
 func TestRunRetryOfAFailedRefreshIsFresh(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *daemon.Options) {
+	h := newHarness(t, func(o *options) {
 		o.Refresh = 300 * time.Millisecond
 		o.RetryBase = 20 * time.Millisecond
 	})
@@ -266,7 +264,7 @@ func TestRunRetryOfAFailedRefreshIsFresh(t *testing.T) {
 // one that fails and would adopt it.
 func TestRunResolvingDefinitionWinsANameOverAFailingOne(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *daemon.Options) { o.RetryBase = time.Hour })
+	h := newHarness(t, func(o *options) { o.RetryBase = time.Hour })
 	require.NoError(t, os.WriteFile(filepath.Join(h.out, "same.json"), []byte(`{"previous": "run"}`), 0o600))
 	failing := h.writeDef("a_failing.json", h.pipeline("same", func(p map[string]any) {
 		p["service"] = map[string]any{"type": "databaseService", "name": "no_such_service"}

@@ -3,6 +3,8 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +15,6 @@ import (
 	"omsecrets/internal/awstest"
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
-	"omsecrets/internal/workflow"
 	"omsecrets/resolver"
 	"omsecrets/resolver/awssm"
 	"omsecrets/resolver/awsssm"
@@ -85,17 +86,20 @@ workflowConfig:
 `, i%services, ids[2], ids[3], ids[1], ids[6], ids[7], ids[4], ids[5], ids[0], provider)
 }
 
-func fleet(b *testing.B, provider string) []*workflow.Definition {
+// fleet writes the fleet's workflow configs into a new directory and
+// returns their jobs; each pass reads and parses them, as every command
+// does.
+func fleet(b *testing.B, provider string) []reconcile.Job {
 	b.Helper()
-	defs := make([]*workflow.Definition, pipelines)
-	for i := range defs {
-		d, err := workflow.Parse(fmt.Sprintf("p_%03d.yaml", i), []byte(fleetConfig(i, provider)))
-		if err != nil {
+	dir := b.TempDir()
+	jobs := make([]reconcile.Job, pipelines)
+	for i := range jobs {
+		jobs[i].Path = filepath.Join(dir, fmt.Sprintf("p_%03d.yaml", i))
+		if err := os.WriteFile(jobs[i].Path, []byte(fleetConfig(i, provider)), 0o600); err != nil {
 			b.Fatal(err)
 		}
-		defs[i] = d
 	}
-	return defs
+	return jobs
 }
 
 // fleetServer is an AWS test server holding every secret of the fleet,
@@ -113,13 +117,37 @@ func fleetServer(b *testing.B) *awstest.Server {
 	return srv
 }
 
-func resolveFleet(b *testing.B, r *reconcile.Reconciler, defs []*workflow.Definition) {
+func resolveFleet(b *testing.B, r *reconcile.Reconciler, defs []reconcile.Job) {
 	b.Helper()
 	for _, res := range r.Reconcile(context.Background(), defs) {
 		if res.Err != nil {
 			b.Fatal(res.Err)
 		}
 	}
+}
+
+// newReconciler is the reconciler cmd builds for the AWS stores: their
+// default rate limits, no OpenMetadata.
+func newReconciler(b *testing.B, res *resolver.Resolver) *reconcile.Reconciler {
+	b.Helper()
+	r, err := reconcile.New(reconcile.Options{
+		Resolver:  res,
+		Providers: reconcile.NewProviders([]resolver.Spec{awssm.Spec, awsssm.Spec}),
+		Format:    render.JSON,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// newResolver is a resolver over srv's stores with their default limits.
+func newResolver(srv *awstest.Server) *resolver.Resolver {
+	return resolver.New(resolver.Options{
+		Stores:   storesFor(srv),
+		CacheTTL: cacheTTL,
+		Limits:   map[string]resolver.Limit{awssm.Spec.Name: awssm.Spec.Limit, awsssm.Spec.Name: awsssm.Spec.Limit},
+	})
 }
 
 func storesFor(srv *awstest.Server) map[string]resolver.Getter {
@@ -138,11 +166,11 @@ func benchStore(b *testing.B, provider string, batch int) {
 	b.Run("a_cold", func(b *testing.B) {
 		srv.Reset()
 		calls := 0
+		defs := fleet(b, provider)
 		for b.Loop() {
 			// A new resolver each time: an empty cache, as at start-up or
 			// in a one-shot run.
-			defs := fleet(b, provider)
-			r := reconcile.New(reconcile.Options{Resolver: resolver.New(resolver.Options{Stores: storesFor(srv), CacheTTL: cacheTTL}), Format: render.JSON})
+			r := newReconciler(b, newResolver(srv))
 			before := srv.TotalCalls()
 			resolveFleet(b, r, defs)
 			calls = srv.TotalCalls() - before
@@ -152,12 +180,11 @@ func benchStore(b *testing.B, provider string, batch int) {
 	})
 
 	b.Run("b_warm", func(b *testing.B) {
-		res := resolver.New(resolver.Options{Stores: storesFor(srv), CacheTTL: cacheTTL})
-		r := reconcile.New(reconcile.Options{Resolver: res, Format: render.JSON})
-		resolveFleet(b, r, fleet(b, provider)) // fill the cache
+		r := newReconciler(b, newResolver(srv))
+		defs := fleet(b, provider)
+		resolveFleet(b, r, defs) // fill the cache
 		calls := 0
 		for b.Loop() {
-			defs := fleet(b, provider)
 			before := srv.TotalCalls()
 			resolveFleet(b, r, defs)
 			calls = srv.TotalCalls() - before

@@ -21,6 +21,7 @@ import (
 	"omsecrets/internal/omclient"
 	"omsecrets/internal/omtest"
 	"omsecrets/internal/schematest"
+	"omsecrets/internal/workflow"
 )
 
 // classes are the error classes a failure may match.
@@ -620,9 +621,11 @@ func TestBadResponses(t *testing.T) {
 func TestServiceFormatting(t *testing.T) {
 	t.Parallel()
 	svc := &omclient.Service{
-		EntityType: "databaseService", ID: "i", Name: "my.svc", FQN: `"my.svc"`, ServiceType: "Mysql",
-		Connection: json.RawMessage(`{"config":{"password":"PLANTED-value"}}`),
-		Raw:        json.RawMessage(`{"connection":{"config":{"password":"PLANTED-value"}}}`),
+		Service: workflow.Service{
+			EntityType: "databaseService", ID: "i", Name: "my.svc", FQN: `"my.svc"`, ServiceType: "Mysql",
+			Connection: json.RawMessage(`{"config":{"password":"PLANTED-value"}}`),
+		},
+		Raw: json.RawMessage(`{"connection":{"config":{"password":"PLANTED-value"}}}`),
 	}
 	for _, s := range []string{fmt.Sprint(svc), fmt.Sprintf("%v %+v %#v %s", svc, svc, svc, svc), fmt.Sprintf("%v", *svc)} {
 		assert.NotContains(t, s, "PLANTED")
@@ -640,10 +643,7 @@ func TestServiceFormatting(t *testing.T) {
 // TestSharedExample serves the Python SDK docs' DatabaseService payload.
 func TestSharedExample(t *testing.T) {
 	t.Parallel()
-	dir, ok := schematest.Dir()
-	if !ok {
-		t.Skipf("shared OpenMetadata fixtures not found at %s", dir)
-	}
+	dir := schematest.SharedDir(t)
 	raw, err := os.ReadFile(filepath.Join(dir, "examples", "docs-python-sdk-database-service.json"))
 	require.NoError(t, err)
 	s := omtest.New(t)

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+
+	"omsecrets/internal/workflow"
 )
 
 // collections maps the EntityReference type of every service kind to its
@@ -52,36 +54,18 @@ func Collection(entityType string) (string, bool) {
 
 // ServiceRef names a service entity, as the service EntityReference of an
 // IngestionPipeline does. Type is required; so is ID or one of Name and
-// FQN.
-type ServiceRef struct {
-	// ID is the entity's UUID.
-	ID string
-	// Type is the entity type in OpenMetadata's camelCase, e.g.
-	// "databaseService".
-	Type string
-	// Name is the service name, unquoted (e.g. my.svc).
-	Name string
-	// FQN is the fully qualified name, quoted as OpenMetadata does (e.g.
-	// "my.svc" with the double quotes). It takes precedence over Name.
-	FQN string
-}
+// FQN. FQN is quoted as OpenMetadata does (e.g. "my.svc" with the double
+// quotes) and takes precedence over Name, which is unquoted.
+type ServiceRef = workflow.ServiceRef
 
-// Service is a service entity as the API returned it.
+// Service is a service entity as the API returned it: the part a workflow
+// config needs, plus what only the client sees.
 //
 // Raw and Connection may hold secret values (with the "db" secrets manager
 // provider a bot receives plain passwords): never log or print them.
 // Service's String, GoString and LogValue show only its identity.
 type Service struct {
-	// EntityType is the type asked for, e.g. "databaseService".
-	EntityType string
-	// ID, Name and FQN identify the entity; ID may differ from the one asked
-	// for when it was found by name.
-	ID, Name, FQN string
-	// ServiceType is the connector type, e.g. "Mysql".
-	ServiceType string
-	// Connection is the entity's "connection" object as returned, e.g.
-	// {"config":{...}}; nil when absent or null.
-	Connection json.RawMessage
+	workflow.Service
 	// Raw is the whole response body.
 	Raw json.RawMessage
 	// Deleted reports a soft-deleted service.
@@ -150,14 +134,16 @@ func decodeService(entityType string, body []byte) (*Service, error) {
 		fqn = quoteName(w.Name)
 	}
 	return &Service{
-		EntityType:  entityType,
-		ID:          w.ID,
-		Name:        w.Name,
-		FQN:         fqn,
-		ServiceType: w.ServiceType,
-		Connection:  json.RawMessage(conn),
-		Raw:         json.RawMessage(body),
-		Deleted:     w.Deleted,
+		Service: workflow.Service{
+			EntityType:  entityType,
+			ID:          w.ID,
+			Name:        w.Name,
+			FQN:         fqn,
+			ServiceType: w.ServiceType,
+			Connection:  json.RawMessage(conn),
+		},
+		Raw:     json.RawMessage(body),
+		Deleted: w.Deleted,
 	}, nil
 }
 

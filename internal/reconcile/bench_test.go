@@ -3,10 +3,11 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"omsecrets/internal/reconcile"
-	"omsecrets/internal/workflow"
 	"omsecrets/resolver"
 	"omsecrets/resolver/resolvertest"
 )
@@ -34,27 +35,32 @@ func benchDefs(n int) ([][]byte, map[string]string) {
 	return docs, values
 }
 
-// BenchmarkReconcile100x8 resolves 100 definitions × 8 references against
-// an in-memory batch store (batches of 20, like Secrets Manager) and
-// reports the store calls one pass makes.
+// BenchmarkReconcile100x8 resolves 100 definition files × 8 references
+// against an in-memory batch store (batches of 20, like Secrets Manager)
+// and reports the store calls one pass makes. Each pass reads and parses
+// the files, as every command does.
 func BenchmarkReconcile100x8(b *testing.B) {
 	docs, values := benchDefs(100)
 	store := resolvertest.NewBatchFake(values, 20)
-	r := reconcile.New(reconcile.Options{
-		Resolver: resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"aws": store}}),
-		Provider: "aws",
+	r, err := reconcile.New(reconcile.Options{
+		Resolver:  resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"aws": store}}),
+		Providers: reconcile.NewProviders([]resolver.Spec{{Name: "aws", Providers: []string{"aws"}}}),
+		Provider:  "aws",
 	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	jobs := make([]reconcile.Job, len(docs))
+	for i, d := range docs {
+		jobs[i].Path = filepath.Join(dir, fmt.Sprintf("p%d.json", i))
+		if err := os.WriteFile(jobs[i].Path, d, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		defs := make([]*workflow.Definition, len(docs))
-		for i, d := range docs {
-			def, err := workflow.Parse(fmt.Sprintf("p%d.json", i), d)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defs[i] = def
-		}
-		for _, res := range r.Reconcile(context.Background(), defs) {
+		for _, res := range r.Reconcile(context.Background(), jobs) {
 			if res.Err != nil {
 				b.Fatal(res.Err)
 			}

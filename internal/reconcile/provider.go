@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -13,7 +14,7 @@ import (
 var ErrUnknownProvider error = storeError("unknown secrets manager provider")
 
 // ErrNoStore marks a provider whose store is not available: not built yet,
-// or not configured (the file store needs a directory).
+// or not configured.
 var ErrNoStore error = storeError("no store for provider")
 
 // storeError is an error of the resolver.ErrUnknownStore class, so that
@@ -25,45 +26,63 @@ func (e storeError) Error() string { return string(e) }
 // Is reports the resolver.ErrUnknownStore class.
 func (e storeError) Is(target error) bool { return target == resolver.ErrUnknownStore }
 
-// providerStores maps provider names to the store that serves them.
-// OpenMetadata's managed and non-managed variants read the same way on this
-// side; "noop" is what OpenMetadata before 1.0 called "db".
-var providerStores = map[string]string{
-	"db":               "db",
-	"noop":             "db",
-	"file":             "file",
-	"env":              "env",
-	"aws":              "aws",
-	"managed-aws":      "aws",
-	"aws-ssm":          "aws-ssm",
-	"managed-aws-ssm":  "aws-ssm",
-	"azure-kv":         "azure-kv",
-	"managed-azure-kv": "azure-kv",
-	"gcp":              "gcp",
-	"kubernetes":       "kubernetes",
+// DefaultProvider is used when neither the caller nor the definition names
+// one; it is OpenMetadata's own default.
+const DefaultProvider = "db"
+
+// openMetadataProviders are OpenMetadata's secretsManagerProvider values
+// (security/secrets/secretsManagerProvider.json) and "noop", its pre-1.0
+// name for db, but for "in-memory", its tests' store, which holds nothing
+// a sidecar could read. A value here that no store serves is known but not
+// served yet; any other unserved value is unknown.
+var openMetadataProviders = []string{
+	"db", "noop", "managed-aws", "aws", "managed-aws-ssm", "aws-ssm",
+	"managed-azure-kv", "azure-kv", "gcp", "kubernetes",
+}
+
+// Providers maps secretsManagerProvider values to the stores that serve
+// them; build it from the store table with NewProviders.
+type Providers struct {
+	stores map[string]string // provider -> store
+	specs  map[string]resolver.Spec
+}
+
+// NewProviders returns the provider table of specs. It panics when two
+// specs claim one provider or one name: the table is a programming fact.
+func NewProviders(specs []resolver.Spec) Providers {
+	p := Providers{stores: make(map[string]string), specs: make(map[string]resolver.Spec)}
+	for _, s := range specs {
+		if _, dup := p.specs[s.Name]; dup {
+			panic("reconcile: two stores named " + s.Name)
+		}
+		p.specs[s.Name] = s
+		for _, prov := range s.Providers {
+			if other, dup := p.stores[prov]; dup {
+				panic(fmt.Sprintf("reconcile: provider %s served by %s and %s", prov, other, s.Name))
+			}
+			p.stores[prov] = s.Name
+		}
+	}
+	return p
 }
 
 // StoreFor returns the store name that serves provider.
-func StoreFor(provider string) (string, error) {
-	if s, ok := providerStores[provider]; ok {
+func (p Providers) StoreFor(provider string) (string, error) {
+	if s, ok := p.stores[provider]; ok {
 		return s, nil
 	}
-	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownProvider, provider, strings.Join(Providers(), ", "))
-}
-
-// Providers lists the provider names StoreFor accepts, sorted.
-func Providers() []string {
-	out := make([]string, 0, len(providerStores))
-	for p := range providerStores {
-		out = append(out, p)
+	if slices.Contains(openMetadataProviders, provider) {
+		return "", fmt.Errorf("%w %q: omsecrets has no store for it yet (stores: %s)", ErrNoStore, provider, strings.Join(p.Stores(), ", "))
 	}
-	slices.Sort(out)
-	return out
+	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownProvider, provider, strings.Join(p.Names(), ", "))
 }
 
-// storeHints say how to configure a store that is missing.
-var storeHints = map[string]string{
-	"file":    " (set --file-dir / OMSECRETS_FILE_DIR)",
-	"aws":     " (set AWS_REGION, AWS_DEFAULT_REGION or AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_REGION)",
-	"aws-ssm": " (set AWS_REGION, AWS_DEFAULT_REGION or AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_REGION)",
+// Names lists the provider names StoreFor accepts, sorted.
+func (p Providers) Names() []string {
+	return slices.Sorted(maps.Keys(p.stores))
+}
+
+// Stores lists the store names, sorted.
+func (p Providers) Stores() []string {
+	return slices.Sorted(maps.Keys(p.specs))
 }

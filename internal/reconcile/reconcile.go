@@ -3,54 +3,145 @@ package reconcile
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
+	"omsecrets/internal/omclient"
 	"omsecrets/internal/render"
 	"omsecrets/internal/workflow"
 	"omsecrets/resolver"
 )
 
-// DefaultProvider is used when neither the caller nor the definition names
-// one; it is OpenMetadata's own default.
-const DefaultProvider = "db"
+// Layouts: where service connections come from.
+const (
+	// LayoutAuto uses the connection OpenMetadata returns when it returns
+	// one with its fields, and the connection secret when it does not.
+	LayoutAuto = "auto"
+	// LayoutReferences uses the connection OpenMetadata returns, whose
+	// secret fields are secret: references (OpenMetadata 1.x).
+	LayoutReferences = "references"
+	// LayoutConnectionSecret reads each service's whole connection from
+	// the store (OpenMetadata 0.12-0.13, which hid connections from bots).
+	LayoutConnectionSecret = "connection-secret"
+)
 
-// Options configures a Reconciler.
+// Defaults.
+const (
+	// DefaultTimeout bounds each stage of a batch.
+	DefaultTimeout = time.Minute
+	// DefaultWorkers bounds the OpenMetadata requests in flight per host.
+	DefaultWorkers = 4
+)
+
+// Services fetches service entities from OpenMetadata: *omclient.Pool.
+// Errors are omclient's (ErrUnauthorized, ErrForbidden, ErrNotFound,
+// ErrUnavailable, ...).
+type Services interface {
+	Service(ctx context.Context, srv *workflow.Server, token string, ref workflow.ServiceRef) (*omclient.Service, error)
+}
+
+// Options configures a Reconciler. Resolver and Providers are required;
+// Services is needed for definitions whose service comes from
+// OpenMetadata.
 type Options struct {
-	// Resolver resolves references; its store names are those StoreFor
-	// returns.
+	// Resolver resolves references; its stores are named as Providers
+	// names them.
 	Resolver *resolver.Resolver
+	// Providers maps secretsManagerProvider values to stores.
+	Providers Providers
+	// Missing maps the name of a store that is not built to why, with
+	// what to set: a definition that needs it fails with ErrNoStore and
+	// that reason.
+	Missing map[string]error
 	// Provider, when set, overrides every definition's
 	// secretsManagerProvider.
 	Provider string
-	// Format is the output format.
+	// Format is the output format (JSON when empty).
 	Format render.Format
 	// Redact substitutes "[redacted]" for every resolved value in the
 	// output. Resolution still happens and still fails closed.
 	Redact bool
+
+	// Services fetches services from OpenMetadata.
+	Services Services
+	// Layout is LayoutAuto (the default), LayoutReferences or
+	// LayoutConnectionSecret.
+	Layout string
+	// JWT, when set, returns the bot JWT that overrides the definitions'
+	// (and is written into their outputs). It is called once per batch,
+	// so a rotated token file is read anew.
+	JWT func() (string, error)
+	// HostPort, when set, overrides the definitions' OpenMetadata URL (and
+	// is written into their outputs).
+	HostPort string
+	// Workers bounds the OpenMetadata requests in flight per host.
+	Workers int
+	// Timeout bounds each stage of a batch: bot JWTs, OpenMetadata
+	// fetches, connection secrets, bot secrets, references.
+	Timeout time.Duration
+	// Hints are added to the messages of the sentinel errors they key
+	// (ErrNoToken, ErrHiddenConnection): what to set, in the caller's
+	// words (flags, variables).
+	Hints map[error]string
 }
 
-// Reconciler turns definitions into outputs. It is safe for concurrent use.
+// Reconciler turns definition files into resolved workflow configs. It
+// writes nothing. It is safe for concurrent use.
 type Reconciler struct {
 	opts Options
 }
 
-// New returns a Reconciler.
-func New(opts Options) *Reconciler {
-	if opts.Format == "" {
-		opts.Format = render.JSON
+// New returns a Reconciler for opts.
+func New(opts Options) (*Reconciler, error) {
+	if opts.Resolver == nil {
+		return nil, errors.New("reconcile: Resolver is required")
 	}
-	return &Reconciler{opts: opts}
+	opts.Format = cmp.Or(opts.Format, render.JSON)
+	opts.Layout = cmp.Or(opts.Layout, LayoutAuto)
+	switch opts.Layout {
+	case LayoutAuto, LayoutReferences, LayoutConnectionSecret:
+	default:
+		return nil, fmt.Errorf("reconcile: unknown layout %q", opts.Layout)
+	}
+	opts.Workers = cmp.Or(max(opts.Workers, 0), DefaultWorkers)
+	opts.Timeout = cmp.Or(max(opts.Timeout, 0), DefaultTimeout)
+	return &Reconciler{opts: opts}, nil
 }
 
-// Result is the outcome for one definition.
+// Format is the output format.
+func (r *Reconciler) Format() render.Format { return r.opts.Format }
+
+// Job is one definition file to reconcile.
+type Job struct {
+	Path string
+	// Fresh asks for every value to be fetched now rather than served
+	// from the resolver's cache (the periodic refresh).
+	Fresh bool
+}
+
+// Result is the outcome for one definition file.
 type Result struct {
+	// Path is the definition file.
+	Path string
+	// Gone is set when the file does not exist; nothing else is.
+	Gone bool
+	// Digest is the SHA-256 of the bytes read, in hex ("" if unreadable).
+	Digest string
+	// Def is the definition as parsed; nil when it could not be.
 	Def *workflow.Definition
-	// Provider and Store are what the definition's references resolve in.
+	// Out is the workflow config that was resolved: Def itself, or what
+	// Def's pipeline assembled to; nil when it was not built.
+	Out *workflow.Definition
+	// Provider and Store are what the references resolve in.
 	Provider, Store string
-	// Refs are the references found, in document order.
+	// Refs are the references found in Out, in document order.
 	Refs []render.Occurrence
 	// Outcomes maps each reference to its error (nil when it resolved).
 	Outcomes map[resolver.Ref]error
@@ -59,9 +150,39 @@ type Result struct {
 	HideIDs bool
 	// Output is the resolved document; nil unless Err is nil.
 	Output []byte
-	// Err is nil on success, else a *DefinitionError.
+	// Err is nil on success, else an *Error or a *DefinitionError (see
+	// ClassOf).
 	Err error
+	// fresh, token, server and the rest are the pipeline's working state.
+	fresh        bool
+	server       *workflow.Server
+	token        string
+	svc          *workflow.Service
+	needsService bool
+	fromSecret   bool
 }
+
+// Name is the raw name the definition's output is named after (see
+// sink.Name): the pipeline's or workflow's, or, for a file that cannot be
+// parsed, its base name without extension (OpenMetadata names the file
+// after the dag_id).
+func (res *Result) Name() string {
+	switch {
+	case res.Out != nil:
+		return res.Out.Name
+	case res.Def != nil:
+		return res.Def.Name
+	}
+	base := filepath.Base(res.Path)
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// Class is the outcome class of the result: "ok", or its failure's.
+func (res *Result) Class() string { return ClassOf(res.Err) }
+
+// Transient reports whether the result failed for a reason worth trying
+// again soon (see Transient).
+func (res *Result) Transient() bool { return Transient(res.Err) }
 
 // Label returns ref as it may be printed: with its id redacted when the
 // store's ids are values.
@@ -72,187 +193,83 @@ func (res *Result) Label(ref resolver.Ref) string {
 	return ref.String()
 }
 
-// Failure is one problem in a definition: a reference that did not
-// resolve, or a field that is wrong in itself.
-type Failure struct {
-	Field string // path in the document; "" for the whole definition
-	Ref   string // the reference, if the problem is one
-	Store string
-	Err   error
-}
+// Fresh reports whether the job asked for fresh values (a refresh).
+func (res *Result) Fresh() bool { return res.fresh }
 
-// Class names the failure's error class (see resolver.Class).
-func (f Failure) Class() string { return resolver.Class(f.Err) }
+func (res *Result) ok() bool { return res.Err == nil }
 
-func (f Failure) Error() string {
-	var b strings.Builder
-	if f.Field != "" {
-		b.WriteString(f.Field + ": ")
+// fail records the first failure of the definition.
+func (res *Result) fail(class string, err error) {
+	if res.Err == nil {
+		res.Err = &Error{Class: class, Err: err}
 	}
-	if f.Ref != "" {
-		fmt.Fprintf(&b, "%s (store %s): ", f.Ref, f.Store)
-	}
-	b.WriteString(f.Class() + ": " + reason(f.Err))
-	return b.String()
 }
 
-// reason is the innermost message, without the reference a RefError adds.
-func reason(err error) string {
-	var re *resolver.RefError
-	if errors.As(err, &re) {
-		return re.Err.Error()
-	}
-	var fe *render.FieldError
-	if errors.As(err, &fe) {
-		return fe.Err.Error()
-	}
-	return err.Error()
-}
-
-// DefinitionError lists every failure of one definition. Its message is
-// one line naming the file.
-type DefinitionError struct {
-	Path     string
-	Failures []Failure
-}
-
-func (e *DefinitionError) Error() string {
-	parts := make([]string, len(e.Failures))
-	for i, f := range e.Failures {
-		parts[i] = f.Error()
-	}
-	noun := "problems"
-	if len(parts) == 1 {
-		noun = "problem"
-	}
-	return fmt.Sprintf("%s: %d %s: %s", e.Path, len(parts), noun, strings.Join(parts, "; "))
-}
-
-// Unwrap returns the failures' errors, so errors.Is finds their classes.
-func (e *DefinitionError) Unwrap() []error {
-	out := make([]error, len(e.Failures))
-	for i, f := range e.Failures {
-		out[i] = f.Err
-	}
-	return out
-}
-
-// Reconcile resolves all defs together: each secret is fetched once however
-// many definitions name it. Every definition gets a Result, in order; a
-// definition with any failure gets no Output. Reconcile changes the
-// definitions' documents.
-func (r *Reconciler) Reconcile(ctx context.Context, defs []*workflow.Definition) []*Result {
-	return r.reconcile(ctx, defs, r.opts.Resolver.Resolve)
-}
-
-// Refresh is Reconcile with every value fetched now rather than served
-// from the resolver's cache (see resolver.Resolver.Refresh): the periodic
-// refresh that carries rotated secrets into outputs.
-func (r *Reconciler) Refresh(ctx context.Context, defs []*workflow.Definition) []*Result {
-	return r.reconcile(ctx, defs, r.opts.Resolver.Refresh)
-}
-
-type resolveFunc func(context.Context, []resolver.StoreRef) (map[resolver.StoreRef]resolver.Secret, error)
-
-func (r *Reconciler) reconcile(ctx context.Context, defs []*workflow.Definition, resolve resolveFunc) []*Result {
-	results := make([]*Result, len(defs))
-	var all []resolver.StoreRef
-	for i, def := range defs {
-		res := r.plan(def)
-		results[i] = res
-		for _, o := range res.Refs {
-			all = append(all, resolver.StoreRef{Store: res.Store, Ref: o.Ref})
+// Reconcile takes every job through every stage together, so that each
+// stage's store calls are planned across all of them: each secret is
+// fetched once however many definitions name it. Each stage has its own
+// time budget (Options.Timeout), so one unreachable host or slow store
+// fails only the definitions that need it. Results are in job order; a
+// definition with any failure gets no Output. When ctx is cancelled, the
+// results of definitions cut short carry ClassCancelled.
+func (r *Reconciler) Reconcile(ctx context.Context, jobs []Job) []*Result {
+	results := make([]*Result, len(jobs))
+	var live []*Result
+	for i, j := range jobs {
+		results[i] = r.load(j)
+		if !results[i].Gone {
+			live = append(live, results[i])
 		}
 	}
-
-	values, err := resolve(ctx, all)
-	refErrs := resolver.RefErrors(err)
-
-	for _, res := range results {
-		r.finish(res, values, refErrs)
+	r.prepare(live)
+	r.stage(ctx, live, r.resolveTokens)
+	r.fetchServices(ctx, live)
+	r.stage(ctx, live, r.connectionSecrets)
+	r.assemble(live)
+	r.stage(ctx, live, r.botSecrets)
+	r.stage(ctx, live, r.resolveRefs)
+	if ctx.Err() != nil {
+		for _, res := range live {
+			if !res.ok() && errors.Is(res.Err, context.Canceled) {
+				res.Err = &Error{Class: ClassCancelled, Err: res.Err}
+			}
+		}
 	}
 	return results
 }
 
-// plan chooses the store and collects references; problems found here are
-// recorded in res.Err and stop the definition before any store call.
-func (r *Reconciler) plan(def *workflow.Definition) *Result {
-	res := &Result{Def: def, Outcomes: make(map[resolver.Ref]error)}
-	var failures []Failure
+// stage runs one stage of a batch with its own time budget.
+func (r *Reconciler) stage(ctx context.Context, results []*Result, run func(context.Context, []*Result)) {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	run(ctx, results)
+}
 
-	res.Provider = cmp.Or(r.opts.Provider, def.Provider(), DefaultProvider)
-	store, err := StoreFor(res.Provider)
-	if err == nil && !r.opts.Resolver.Has(store) {
-		err = fmt.Errorf("%w %q: the %s store is not available in this build or not configured%s", ErrNoStore, res.Provider, store, storeHints[store])
-	}
-	if err != nil {
-		field := ""
-		if r.opts.Provider == "" {
-			field = strings.Join(append(slices.Clone(workflow.ServerConfigPath), workflow.ProviderKey), ".")
-		}
-		failures = append(failures, Failure{Field: field, Err: err})
-	}
-	res.Store = store
-	res.HideIDs = r.opts.Resolver.HidesIDs(store)
-
-	occ, err := def.Doc.Refs()
-	for _, e := range resolver.Unjoin(err) {
-		var fe *render.FieldError
-		if errors.As(e, &fe) {
-			failures = append(failures, Failure{Field: fe.Path, Err: fe.Err})
-		} else {
-			failures = append(failures, Failure{Err: e})
-		}
-	}
-	if len(failures) > 0 {
-		res.Err = &DefinitionError{Path: def.Path, Failures: failures}
+// load reads and parses a job's file.
+func (r *Reconciler) load(j Job) *Result {
+	res := &Result{Path: j.Path, fresh: j.Fresh, Outcomes: make(map[resolver.Ref]error)}
+	data, err := os.ReadFile(j.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		res.Gone = true
 		return res
 	}
-	res.Refs = occ
+	if err != nil {
+		res.fail(ClassInvalid, fmt.Errorf("%s: read: %w", j.Path, errors.Unwrap(err)))
+		return res
+	}
+	sum := sha256.Sum256(data)
+	res.Digest = hex.EncodeToString(sum[:])
+	res.Def, err = workflow.Parse(j.Path, data)
+	if err != nil {
+		res.fail(ClassInvalid, err)
+	}
 	return res
 }
 
-func (r *Reconciler) finish(res *Result, values map[resolver.StoreRef]resolver.Secret, refErrs map[resolver.StoreRef]error) {
-	if res.Err != nil {
-		return
+// hint adds the caller's hint for sentinel to a message.
+func (r *Reconciler) hint(sentinel error) string {
+	if h := r.opts.Hints[sentinel]; h != "" {
+		return " (" + h + ")"
 	}
-	var failures []Failure
-	mine := make(map[resolver.Ref]resolver.Secret, len(res.Refs))
-	for _, o := range res.Refs {
-		sr := resolver.StoreRef{Store: res.Store, Ref: o.Ref}
-		if err := refErrs[sr]; err != nil {
-			res.Outcomes[o.Ref] = err
-			failures = append(failures, Failure{Field: o.Path, Ref: res.Label(o.Ref), Store: res.Store, Err: err})
-			continue
-		}
-		res.Outcomes[o.Ref] = nil
-		v := values[sr]
-		if r.opts.Redact {
-			v = resolver.NewSecret(resolver.Redacted)
-		}
-		mine[o.Ref] = v
-	}
-	if len(failures) > 0 {
-		res.Err = &DefinitionError{Path: res.Def.Path, Failures: failures}
-		return
-	}
-	if err := res.Def.Doc.Apply(res.Refs, mine); err != nil {
-		res.Err = &DefinitionError{Path: res.Def.Path, Failures: []Failure{{Err: err}}}
-		return
-	}
-	res.Def.MarkResolved()
-	out, err := res.Def.Doc.Marshal(r.opts.Format)
-	if err != nil {
-		res.Err = &DefinitionError{Path: res.Def.Path, Failures: []Failure{fieldFailure(err)}}
-		return
-	}
-	res.Output = out
-}
-
-func fieldFailure(err error) Failure {
-	var fe *render.FieldError
-	if errors.As(err, &fe) {
-		return Failure{Field: fe.Path, Err: fe.Err}
-	}
-	return Failure{Err: err}
+	return ""
 }

@@ -3,6 +3,8 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,6 @@ import (
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
 	"omsecrets/internal/schematest"
-	"omsecrets/internal/workflow"
 	"omsecrets/resolver"
 	"omsecrets/resolver/resolvertest"
 )
@@ -50,22 +51,39 @@ workflowConfig:
 `, password, jwt, p)
 }
 
-func parse(t *testing.T, name, src string) *workflow.Definition {
+// parse writes a definition file named name into a new directory and
+// returns its job.
+func parse(t *testing.T, name, src string) reconcile.Job {
 	t.Helper()
-	def, err := workflow.Parse(name, []byte(src))
-	require.NoError(t, err)
-	return def
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(src), 0o600))
+	return reconcile.Job{Path: path}
 }
 
+// testProviders is a provider table shaped like the real one.
+var testProviders = reconcile.NewProviders([]resolver.Spec{
+	{Name: "db", Providers: []string{"db", "noop"}},
+	{Name: "env", Providers: []string{"env"}},
+	{Name: "aws", Providers: []string{"aws", "managed-aws"}},
+	{Name: "aws-ssm", Providers: []string{"aws-ssm", "managed-aws-ssm"}},
+})
+
 func newReconciler(stores map[string]resolver.Getter, opts reconcile.Options) *reconcile.Reconciler {
-	opts.Resolver = resolver.New(resolver.Options{Stores: stores})
-	return reconcile.New(opts)
+	if opts.Resolver == nil {
+		opts.Resolver = resolver.New(resolver.Options{Stores: stores})
+	}
+	opts.Providers = testProviders
+	r, err := reconcile.New(opts)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }
 
 func TestReconcileSharesFetchesAcrossDefinitions(t *testing.T) {
 	t.Parallel()
 	values := map[string]string{"/bot/jwt": "planted-jwt-1"}
-	var defs []*workflow.Definition
+	var defs []reconcile.Job
 	for i := range 30 {
 		id := fmt.Sprintf("/db/%d/password", i%5) // 5 credentials shared by 30 pipelines
 		values[id] = fmt.Sprintf("planted-pw-%d", i%5)
@@ -99,14 +117,14 @@ func TestReconcileFailsClosedPerDefinition(t *testing.T) {
 	bad := parse(t, "bad.yaml", config("secret:/missing", "secret:/denied", ""))
 	r := newReconciler(map[string]resolver.Getter{"db": store}, reconcile.Options{Provider: "db"})
 
-	results := r.Reconcile(context.Background(), []*workflow.Definition{good, bad})
+	results := r.Reconcile(context.Background(), []reconcile.Job{good, bad})
 	require.NoError(t, results[0].Err)
 	assert.NotEmpty(t, results[0].Output)
 
 	require.Error(t, results[1].Err)
 	assert.Nil(t, results[1].Output, "no output for a definition with any failure")
 	msg := results[1].Err.Error()
-	assert.True(t, strings.HasPrefix(msg, "bad.yaml: 2 problems: "), msg)
+	assert.True(t, strings.HasPrefix(msg, bad.Path+": 2 problems: "), msg)
 	assert.Contains(t, msg, "source.serviceConnection.config.authType.password: secret:/missing (store db): not_found")
 	assert.Contains(t, msg, "workflowConfig.openMetadataServerConfig.securityConfig.jwtToken: secret:/denied (store db): permission")
 	assert.NotContains(t, msg, "\n")
@@ -141,7 +159,7 @@ func TestReconcileProviders(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := newReconciler(stores, reconcile.Options{Provider: tt.override})
-			res := r.Reconcile(context.Background(), []*workflow.Definition{parse(t, "a.yaml", config("secret:/x", "plain-jwt", tt.docProvider))})[0]
+			res := r.Reconcile(context.Background(), []reconcile.Job{parse(t, "a.yaml", config("secret:/x", "plain-jwt", tt.docProvider))})[0]
 			if tt.wantErr != "" {
 				require.Error(t, res.Err)
 				assert.Contains(t, res.Err.Error(), tt.wantErr)
@@ -156,7 +174,7 @@ func TestReconcileProviders(t *testing.T) {
 func TestReconcileRefusesMaskedDocument(t *testing.T) {
 	t.Parallel()
 	r := newReconciler(map[string]resolver.Getter{"db": resolvertest.NewFake(nil)}, reconcile.Options{})
-	res := r.Reconcile(context.Background(), []*workflow.Definition{parse(t, "m.yaml", config(resolver.Mask, "jwt", "db"))})[0]
+	res := r.Reconcile(context.Background(), []reconcile.Job{parse(t, "m.yaml", config(resolver.Mask, "jwt", "db"))})[0]
 	require.Error(t, res.Err)
 	assert.ErrorIs(t, res.Err, resolver.ErrMasked)
 	assert.Contains(t, res.Err.Error(), "source.serviceConnection.config.authType.password: masked")
@@ -167,7 +185,7 @@ func TestReconcileRedactAndYAML(t *testing.T) {
 	t.Parallel()
 	store := resolvertest.NewFake(map[string]string{"/x": "planted-value"})
 	r := newReconciler(map[string]resolver.Getter{"db": store}, reconcile.Options{Redact: true, Format: render.YAML})
-	res := r.Reconcile(context.Background(), []*workflow.Definition{parse(t, "a.yaml", config("secret:/x", "jwt", ""))})[0]
+	res := r.Reconcile(context.Background(), []reconcile.Job{parse(t, "a.yaml", config("secret:/x", "jwt", ""))})[0]
 	require.NoError(t, res.Err)
 	out := string(res.Output)
 	assert.Contains(t, out, `password: "[redacted]"`)
@@ -179,7 +197,7 @@ func TestReconcileNoStoreCallsWhenPlanFails(t *testing.T) {
 	t.Parallel()
 	store := resolvertest.NewFake(map[string]string{"/x": "v"})
 	r := newReconciler(map[string]resolver.Getter{"db": store}, reconcile.Options{})
-	res := r.Reconcile(context.Background(), []*workflow.Definition{parse(t, "a.yaml", config("secret:/x", "secret:", ""))})[0]
+	res := r.Reconcile(context.Background(), []reconcile.Job{parse(t, "a.yaml", config("secret:/x", "secret:", ""))})[0]
 	require.Error(t, res.Err)
 	assert.ErrorIs(t, res.Err, resolver.ErrBadRef)
 	assert.Equal(t, 0, store.Gets(), "a definition with a malformed reference costs no store call")
@@ -189,12 +207,11 @@ func TestRefreshFetchesAgainWhereReconcileUsesTheCache(t *testing.T) {
 	t.Parallel()
 	values := map[string]string{"/bot/jwt": "planted-jwt", "/db/pw": "planted-pw-1"}
 	store := resolvertest.NewBatchFake(values, 10)
-	r := reconcile.New(reconcile.Options{Resolver: resolver.New(resolver.Options{
+	r := newReconciler(nil, reconcile.Options{Resolver: resolver.New(resolver.Options{
 		Stores: map[string]resolver.Getter{"aws": store}, CacheTTL: time.Hour,
 	})})
-	defs := func() []*workflow.Definition {
-		return []*workflow.Definition{parse(t, "p.yaml", config("secret:/db/pw", "secret:/bot/jwt", "aws"))}
-	}
+	job := parse(t, "p.yaml", config("secret:/db/pw", "secret:/bot/jwt", "aws"))
+	defs := func() []reconcile.Job { return []reconcile.Job{job} }
 	ctx := context.Background()
 	res := r.Reconcile(ctx, defs())
 	require.NoError(t, res[0].Err)
@@ -206,7 +223,7 @@ func TestRefreshFetchesAgainWhereReconcileUsesTheCache(t *testing.T) {
 	assert.Equal(t, 1, store.Batches(), "served from the cache")
 	assert.Contains(t, string(res[0].Output), "planted-pw-1")
 
-	res = r.Refresh(ctx, defs())
+	res = r.Reconcile(ctx, []reconcile.Job{{Path: job.Path, Fresh: true}})
 	require.NoError(t, res[0].Err)
 	assert.Equal(t, 2, store.Batches(), "refresh fetched")
 	assert.Contains(t, string(res[0].Output), "planted-pw-2")

@@ -22,18 +22,6 @@ var _ resolver.BatchGetter = (*Provider)(nil)
 // reference: SecretIdList, "Maximum number of 20 items").
 const MaxBatch = 20
 
-// Default client-side rate limit for a Provider, one token per Get or
-// GetBatch call. The published quotas (Secrets Manager user guide,
-// "AWS Secrets Manager quotas") are 100 BatchGetSecretValue requests per
-// second and 10,000 GetSecretValue and DescribeSecret requests per second
-// combined, per account and region. DefaultRate is the stricter one, the
-// batch quota; lower it with OMSECRETS_RATE_LIMITS (aws=N) to leave room
-// for other clients of the account.
-const (
-	DefaultRate  = 100.0
-	DefaultBurst = 20
-)
-
 // maxIDLen is the longest SecretId AWS accepts.
 const maxIDLen = 2048
 
@@ -285,9 +273,8 @@ func refError(id string, err error) error {
 	return &resolver.RefError{Ref: resolver.Ref{ID: id}, Err: err}
 }
 
-// DefaultLimit is the client-side rate limit the resolver applies to this
-// store unless configured otherwise: DefaultRate calls per second, bursts
-// of DefaultBurst.
+// DefaultLimit implements resolver.Limited with Spec.Limit, for stores
+// built with New outside the store table.
 func (p *Provider) DefaultLimit() resolver.Limit {
-	return resolver.Limit{Rate: DefaultRate, Burst: DefaultBurst}
+	return Spec.Limit
 }

@@ -12,7 +12,7 @@
 //
 // # Calls
 //
-// GetBatch sends up to MaxBatch (20) ids in one BatchGetSecretValue call
+// GetBatch sends up to MaxBatch ids in one BatchGetSecretValue call
 // with SecretIdList, maps each returned secret back to the id that asked for
 // it (by name, full ARN or partial ARN) and reports each entry of the
 // response's Errors as a *resolver.RefError. Get sends one GetSecretValue.
@@ -49,7 +49,19 @@
 // Messages name the id and the AWS error code and message, never a value or
 // a response body.
 //
+// A failure to get credentials fails the call it was for, classed alike
+// by resolver/internal/awserr: a web identity token STS rejects, or a
+// token file that cannot be used, is resolver.ErrPermission; STS being
+// unreachable or failing is resolver.ErrUnavailable.
+//
+// # Configuration
+//
+// Spec is the store's row in the store table; Spec.Open builds a Provider
+// from the region setting and the environment through
+// resolver/internal/awsconfig, which owns credentials and endpoints. New
+// builds one from an aws.Config.
+//
 // The package owns only the mapping between ids and Secrets Manager calls.
-// It does not load AWS configuration or credentials (see
-// internal/awsconfig), rate-limit, retry or cache.
+// It does not rate-limit (Spec.Limit is the resolver's default), retry or
+// cache.
 package awssm

@@ -24,18 +24,6 @@ var _ resolver.BatchGetter = (*Provider)(nil)
 // Names, "Maximum number of 10 items").
 const MaxBatch = 10
 
-// Default client-side rate limit for a Provider, one token per Get or
-// GetBatch call. Parameter Store's standard throughput is 40 transactions
-// per second shared by GetParameter, GetParameters and PutParameter per
-// account and region (Systems Manager user guide, "Changing Parameter Store
-// throughput"; service quotas). DefaultRate is that quota; lower it with
-// OMSECRETS_RATE_LIMITS (aws-ssm=N) to leave room for other clients of
-// the account.
-const (
-	DefaultRate  = 40.0
-	DefaultBurst = 10
-)
-
 // maxIDLen is the longest parameter name AWS accepts (PSParameterName).
 const maxIDLen = 2048
 
@@ -288,9 +276,8 @@ func refError(id string, err error) error {
 	return &resolver.RefError{Ref: resolver.Ref{ID: id}, Err: err}
 }
 
-// DefaultLimit is the client-side rate limit the resolver applies to this
-// store unless configured otherwise: DefaultRate calls per second, bursts
-// of DefaultBurst.
+// DefaultLimit implements resolver.Limited with Spec.Limit, for stores
+// built with New outside the store table.
 func (p *Provider) DefaultLimit() resolver.Limit {
-	return resolver.Limit{Rate: DefaultRate, Burst: DefaultBurst}
+	return Spec.Limit
 }

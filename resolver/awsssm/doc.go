@@ -14,7 +14,7 @@
 //
 // # Calls
 //
-// GetBatch sends up to MaxBatch (10) names in one GetParameters call with
+// GetBatch sends up to MaxBatch names in one GetParameters call with
 // WithDecryption, so SecureString parameters come back decrypted; names in
 // the response's InvalidParameters are resolver.ErrNotFound. AWS echoes a
 // parameter's bare name and puts "name:3"'s selector apart (Name "name",
@@ -53,7 +53,16 @@
 // resolver.ErrPermission. Messages name the id and the AWS error code and
 // message, never a value or a response body.
 //
+// Failures to get credentials are classed as in resolver/awssm.
+//
+// # Configuration
+//
+// Spec is the store's row in the store table; Spec.Open builds a Provider
+// from the region setting and the environment through
+// resolver/internal/awsconfig, which owns credentials and endpoints. New
+// builds one from an aws.Config.
+//
 // The package owns only the mapping between ids and Parameter Store calls.
-// It does not load AWS configuration or credentials (see
-// internal/awsconfig), rate-limit, retry or cache.
+// It does not rate-limit (Spec.Limit is the resolver's default), retry or
+// cache.
 package awsssm

@@ -33,8 +33,18 @@ type Codes func(code, detail string, retryAfter time.Duration) error
 // consulting codes (which may be nil) before the shared AWS codes. The
 // message carries op, the AWS error code and message, or the transport
 // failure; never a response body.
+//
+// An error of the credential provider's own call (STS, for web identity
+// or an assumed role) is classified without the store's codes, and op
+// then names that call too: "GetSecretValue: credentials: STS
+// AssumeRoleWithWebIdentity". A credential failure that already is
+// resolver.ErrPermission (an unusable web identity token file) stays so.
 func Map(op string, err error, codes Codes) error {
 	status, retryAfter := responseInfo(err)
+	if cred := credentialOp(err); cred != "" {
+		op += ": credentials: " + cred
+		codes = nil
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		return Classify(op, ae.ErrorCode(), ae.ErrorMessage(), status, retryAfter, codes)
@@ -47,6 +57,8 @@ func Map(op string, err error, codes Codes) error {
 		// The decoder's message may quote the body, which may hold a
 		// value: leave it out.
 		return resolver.WithRetryAfter(fmt.Errorf("%w: %s: malformed response (HTTP %d)", resolver.ErrUnavailable, op, status), retryAfter)
+	case errors.Is(err, resolver.ErrPermission):
+		return fmt.Errorf("%w: %v", resolver.ErrPermission, err)
 	default:
 		// Timeouts, cancellation, refused or dropped connections, and
 		// credential retrieval failures.
@@ -70,6 +82,9 @@ func Classify(op, code, msg string, status int, retryAfter time.Duration, codes 
 	}
 	switch code {
 	case "AccessDeniedException", "AccessDenied", "NotAuthorized",
+		// STS refusing a web identity token: retrying the same token
+		// will not change its mind.
+		"InvalidIdentityToken", "IDPRejectedClaim", "RegionDisabledException",
 		"UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
 		"IncompleteSignature", "IncompleteSignatureException", "MissingAuthenticationToken", "MissingAuthenticationTokenException":
 		return fmt.Errorf("%w: %s", resolver.ErrPermission, detail)
@@ -79,9 +94,12 @@ func Classify(op, code, msg string, status int, retryAfter time.Duration, codes 
 		// Retrying with the same clock cannot succeed.
 		return fmt.Errorf("%w: the clock of this host is off by more than AWS allows (check NTP): %s", resolver.ErrPermission, detail)
 	case "ExpiredTokenException", "ExpiredToken", "RequestExpired":
-		// Refreshed credentials may succeed.
+		// Refreshed credentials, or a rotated web identity token, may
+		// succeed.
 		return resolver.WithRetryAfter(fmt.Errorf("%w: %s", resolver.ErrUnavailable, detail), retryAfter)
-	case "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException":
+	case "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
+		// STS could not reach the identity provider; often transient.
+		"IDPCommunicationError":
 		return resolver.WithRetryAfter(fmt.Errorf("%w: %s", resolver.ErrUnavailable, detail), retryAfter)
 	}
 	if _, ok := retry.DefaultThrottleErrorCodes[code]; ok || status == http.StatusTooManyRequests {
@@ -106,6 +124,21 @@ func Code(err error) string {
 		return ""
 	}
 	return ae.ErrorCode()
+}
+
+// credentialOp names the SDK call under the outermost one in err, the
+// call a credential provider made to sign the outer one ("STS
+// AssumeRoleWithWebIdentity"), or returns "" if there is none.
+func credentialOp(err error) string {
+	var outer, inner *smithy.OperationError
+	if !errors.As(err, &outer) {
+		return ""
+	}
+	name := ""
+	for e := outer.Err; errors.As(e, &inner); e = inner.Err {
+		name = inner.ServiceID + " " + inner.OperationName
+	}
+	return name
 }
 
 // throttled returns resolver.Throttled(detail, retryAfter) behind a

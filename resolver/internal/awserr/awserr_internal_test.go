@@ -41,6 +41,11 @@ func TestClassify(t *testing.T) {
 		{code: "ServiceUnavailable", status: 503, wantClass: "unavailable"},
 		{code: "SomethingNew", status: 502, wantClass: "unavailable"},
 		{code: "ExpiredTokenException", status: 400, wantClass: "unavailable"},
+		{code: "InvalidIdentityToken", status: 400, wantClass: "permission"},
+		{code: "IDPRejectedClaim", status: 403, wantClass: "permission"},
+		{code: "AccessDenied", status: 403, wantClass: "permission"},
+		{code: "RegionDisabledException", status: 403, wantClass: "permission"},
+		{code: "IDPCommunicationError", status: 400, wantClass: "unavailable"},
 		{code: "RequestTimeTooSkewed", status: 403, wantClass: "permission"},
 		{code: "SomethingNew", status: 400, wantClass: "permission"},
 		{code: "SomethingNew", status: 0, wantClass: "permission"},
@@ -146,6 +151,53 @@ func TestMap(t *testing.T) {
 		})
 	}
 }
+
+// TestMapCredentials checks errors of a credential provider's STS call
+// inside a store call: named after both calls, classified without the
+// store's codes; and a credential failure that is ErrPermission keeps it.
+func TestMapCredentials(t *testing.T) {
+	t.Parallel()
+	inStore := func(inner error) error {
+		return &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: "GetSecretValue",
+			Err: fmt.Errorf("get identity: get credentials: failed to refresh cached credentials, %w", inner)}
+	}
+	sts := func(err error) error {
+		return fmt.Errorf("failed to retrieve credentials, %w", &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRoleWithWebIdentity", Err: err})
+	}
+	storeCodes := func(code, detail string, _ time.Duration) error {
+		if code == "InvalidIdentityToken" {
+			return fmt.Errorf("%w: the store's own: %s", resolver.ErrNotFound, detail)
+		}
+		return nil
+	}
+
+	err := Map("GetSecretValue", inStore(sts(&smithy.GenericAPIError{Code: "InvalidIdentityToken", Message: "no key"})), storeCodes)
+	assert.Equal(t, "permission", resolver.Class(err), "%v", err)
+	assert.EqualError(t, err, "permission denied: GetSecretValue: credentials: STS AssumeRoleWithWebIdentity: InvalidIdentityToken: no key")
+
+	err = Map("GetSecretValue", inStore(sts(&smithy.GenericAPIError{Code: "ExpiredTokenException", Message: "expired"})), storeCodes)
+	assert.Equal(t, "unavailable", resolver.Class(err))
+
+	err = Map("GetSecretValue", inStore(sts(context.DeadlineExceeded)), storeCodes)
+	assert.Equal(t, "unavailable", resolver.Class(err))
+
+	// The store's own error, not a credential one.
+	err = Map("GetSecretValue", &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: "GetSecretValue", Err: &smithy.GenericAPIError{Code: "InvalidIdentityToken"}}, storeCodes)
+	assert.Equal(t, "not_found", resolver.Class(err), "the store's codes apply to its own call")
+	assert.NotContains(t, err.Error(), "credentials")
+
+	classed := &classedError{}
+	err = Map("GetSecretValue", inStore(fmt.Errorf("failed to retrieve jwt from provide source, %w", classed)), storeCodes)
+	assert.Equal(t, "permission", resolver.Class(err))
+	assert.Contains(t, err.Error(), "token file unusable")
+}
+
+// classedError is a credential failure that is resolver.ErrPermission, as
+// awsconfig's token file errors are.
+type classedError struct{}
+
+func (*classedError) Error() string        { return "token file unusable" }
+func (*classedError) Is(target error) bool { return target == resolver.ErrPermission }
 
 func TestCode(t *testing.T) {
 	t.Parallel()

@@ -6,6 +6,13 @@
 // skew, server faults and throttling (the SDK's throttle codes and HTTP
 // 429, with the server's Retry-After capped at MaxRetryAfter), the
 // transport failures around them, and how AWS error messages are quoted.
+// It also owns the failures of getting credentials, which surface as
+// errors of the store's call: STS's answers to a web identity or assumed
+// role (InvalidIdentityToken, IDPRejectedClaim, AccessDenied,
+// IDPCommunicationError, ExpiredTokenException), named after the STS call,
+// and errors that already are resolver.ErrPermission (the unusable token
+// file of resolver/internal/awsconfig).
+//
 // A store passes its own codes (such as ResourceNotFoundException or
 // ParameterNotFound) as a Codes func, consulted before the shared ones.
 //

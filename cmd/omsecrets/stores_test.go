@@ -1,0 +1,162 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"omsecrets/internal/awstest"
+	"omsecrets/internal/config"
+	"omsecrets/resolver"
+	"omsecrets/resolver/resolvertest"
+)
+
+// storeFixture sets up one store of the table on the thing it reads (a
+// directory, an environment, the AWS test server) and returns the
+// environment that configures it and the conformance cases it must pass.
+type storeFixture func(t *testing.T) (environ []string, cases []resolvertest.Case)
+
+// storeFixtures has one fixture per row of storeTable:
+// TestStoreTableConformance fails for a row without one, so no store can
+// skip the conformance suite.
+var storeFixtures = map[string]storeFixture{
+	"db": func(*testing.T) ([]string, []resolvertest.Case) {
+		return nil, []resolvertest.Case{
+			{Name: "id is the value", ID: "s3cr3t-db-value", Want: "s3cr3t-db-value"},
+			{Name: "null literal", ID: "null", WantNull: true},
+		}
+	},
+	"env": func(*testing.T) ([]string, []resolvertest.Case) {
+		return []string{
+				"OMSECRETS_SECRET_OPENMETADATA_DATABASE_MYSQL_PROD_AUTHTYPE_PASSWORD=table-env-value",
+				"PATH_VALUE_NOT_REACHABLE=x",
+			}, []resolvertest.Case{
+				{Name: "path id", ID: "/openmetadata/database/mysql_prod/authtype/password", Want: "table-env-value"},
+				{Name: "unset", ID: "/missing", WantErr: resolver.ErrNotFound},
+				{Name: "other variables unreachable", ID: "PATH_VALUE_NOT_REACHABLE", WantErr: resolver.ErrNotFound},
+			}
+	},
+	"file": func(t *testing.T) ([]string, []resolvertest.Case) {
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "openmetadata", "db"), 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "openmetadata", "db", "password"), []byte("table-file-value\n"), 0o600))
+		return []string{"OMSECRETS_FILE_DIR=" + dir}, []resolvertest.Case{
+			{Name: "path id", ID: "/openmetadata/db/password", Want: "table-file-value"},
+			{Name: "missing", ID: "/openmetadata/db/other", WantErr: resolver.ErrNotFound},
+			{Name: "escape", ID: "/../etc/passwd", WantErr: resolver.ErrBadRef},
+		}
+	},
+	"aws": func(t *testing.T) ([]string, []resolvertest.Case) {
+		srv := awstest.New(t)
+		srv.PutSecret("/openmetadata/db/password", "table-sm-value")
+		srv.DenyID("/openmetadata/denied")
+		return awsEnv(srv), []resolvertest.Case{
+			{Name: "name", ID: "/openmetadata/db/password", Want: "table-sm-value"},
+			{Name: "missing", ID: "/openmetadata/missing", WantErr: resolver.ErrNotFound},
+			{Name: "denied", ID: "/openmetadata/denied", WantErr: resolver.ErrPermission},
+		}
+	},
+	"aws-ssm": func(t *testing.T) ([]string, []resolvertest.Case) {
+		srv := awstest.New(t)
+		srv.PutParameter("/openmetadata/db/password", "table-ssm-value", true)
+		srv.DenyID("/openmetadata/denied")
+		return awsEnv(srv), []resolvertest.Case{
+			{Name: "name", ID: "/openmetadata/db/password", Want: "table-ssm-value"},
+			{Name: "missing", ID: "/openmetadata/missing", WantErr: resolver.ErrNotFound},
+			{Name: "denied", ID: "/openmetadata/denied", WantErr: resolver.ErrPermission},
+		}
+	},
+}
+
+// TestStoreTableConformance builds every store of the table the way the
+// commands do (its settings from the environment, through buildStores)
+// and runs the conformance suite against it on the wire.
+func TestStoreTableConformance(t *testing.T) {
+	t.Parallel()
+	for _, spec := range storeTable {
+		t.Run(spec.Name, func(t *testing.T) {
+			t.Parallel()
+			fixture, ok := storeFixtures[spec.Name]
+			require.True(t, ok, "store %s has no conformance fixture in storeFixtures", spec.Name)
+			environ, cases := fixture(t)
+			sv := &storeValues{env: config.EnvMap(environ), flags: map[string]string{}}
+			logs := &resolvertest.LogBuffer{}
+			st, err := buildStores(t.Context(), "", sv, slog.New(slog.NewTextHandler(logs, nil)))
+			require.NoError(t, err)
+			g, ok := st.getters[spec.Name]
+			require.True(t, ok, "store %s not built: %v", spec.Name, st.missing[spec.Name])
+			resolvertest.Run(t, g, cases)
+			for _, c := range cases {
+				if c.Want != "" && !strings.Contains(c.ID, c.Want) {
+					assert.NotContains(t, logs.String(), c.Want)
+				}
+			}
+		})
+	}
+}
+
+// TestStoreTableIsConsistent checks the facts derived from the table: no
+// provider or setting is claimed twice with two meanings, every store has
+// a summary, and the README's store table lists every store and provider.
+func TestStoreTableIsConsistent(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	settings := map[string]resolver.Setting{}
+	for _, spec := range storeTable {
+		assert.NotEmpty(t, spec.Summary, spec.Name)
+		assert.NotNil(t, spec.Open, spec.Name)
+		assert.Positive(t, spec.BatchSize, spec.Name)
+		for _, set := range spec.Settings {
+			if prev, ok := settings[set.Name]; ok {
+				assert.Equal(t, prev.Env, set.Env, "setting %s is declared twice with different variables", set.Name)
+				assert.Equal(t, prev.Default, set.Default, set.Name)
+			}
+			settings[set.Name] = set
+		}
+	}
+	for _, set := range storeSettings() {
+		row := "| `--" + set.Name + "` | `" + set.Twin(config.Prefix) + "`"
+		assert.True(t, strings.Contains(string(readme), row), "README's configuration reference lacks the row of --%s: %s", set.Name, row)
+	}
+	assert.Equal(t, len(storeTable), len(providers.Stores()))
+	assert.True(t, slices.IsSorted(providers.Names()))
+}
+
+// TestRateLimitsUnknownStoreIsAUsageError: a key that names no store would
+// limit nothing, so it is refused before anything is fetched.
+func TestRateLimitsUnknownStoreIsAUsageError(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := omsecrets(t, nil, "check", "--provider", "file", "--file-dir", f.store, "--rate-limits", "aws_ssm=5", f.def)
+	assert.Equal(t, 2, r.code, r.stderr)
+	assert.Contains(t, r.stderr, `unknown store "aws_ssm"`)
+	assert.Contains(t, r.stderr, "aws-ssm")
+	r = omsecrets(t, nil, "check", "--provider", "file", "--file-dir", f.store, "--rate-limits", "aws-ssm=5", f.def)
+	assert.Equal(t, 0, r.code, r.stderr)
+}
+
+// TestREADMEStoreTable keeps the README's store table equal to the one
+// storeTable makes; OMSECRETS_UPDATE_README=1 rewrites it.
+func TestREADMEStoreTable(t *testing.T) {
+	t.Parallel()
+	const begin, end = "<!-- stores:begin (made from cmd/omsecrets storeTable; TestREADMEStoreTable checks it) -->\n", "<!-- stores:end -->"
+	data, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	readme := string(data)
+	i, j := strings.Index(readme, begin), strings.Index(readme, end)
+	require.True(t, i >= 0 && j > i, "README lacks the store table markers")
+	want := storesMarkdown()
+	if os.Getenv("OMSECRETS_UPDATE_README") == "1" {
+		readme = readme[:i+len(begin)] + want + readme[j:]
+		require.NoError(t, os.WriteFile("../../README.md", []byte(readme), 0o644))
+		return
+	}
+	assert.Equal(t, want, readme[i+len(begin):j])
+}

@@ -1,0 +1,185 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"omsecrets/internal/metrics"
+	"omsecrets/internal/status"
+	"omsecrets/internal/watch"
+)
+
+// Defaults.
+const (
+	DefaultWorkers  = 4
+	DefaultBatchMax = 500
+	DefaultRefresh  = 5 * time.Minute
+)
+
+// loop is the scheduling half of the daemon: it turns events and refresh
+// ticks into queued jobs and runs them on a bounded pool of workers. The
+// processing half is the run function; Daemon supplies it.
+type loop struct {
+	workers  int
+	batchMax int
+	refresh  time.Duration
+	logger   *slog.Logger
+	metrics  *metrics.Recorder
+	board    *status.Board
+	// run resolves a batch of jobs; it must record every outcome itself.
+	run func(ctx context.Context, jobs []Job)
+	// known returns the definition paths to refresh.
+	known func() []string
+	// due returns the paths whose retry after a transient failure is due;
+	// nil for none.
+	due func(now time.Time) []Job
+	// onReady runs once, when readiness turns true; nil for nothing.
+	onReady func()
+
+	q *queue
+}
+
+// serve runs until ctx is done. It reads events until the channel is
+// closed or ctx is done; synced is closed by the watcher once it has sent
+// an event for every file present at start. Readiness turns true when
+// synced is closed and every job queued so far has run.
+//
+// It owns the worker goroutines and the refresh ticker, and returns only
+// after all of them have exited; a worker in the middle of a batch
+// finishes it first (the batch sees ctx cancelled, so it stops fetching,
+// but a write already started completes).
+func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-chan struct{}) {
+	if l.q == nil {
+		l.q = newQueue()
+	}
+	var wg sync.WaitGroup
+	// seen is closed by the event goroutine once it has queued every event
+	// the watcher sent before closing synced: the events of the initial
+	// scan.
+	seen := make(chan struct{})
+	var readyOnce sync.Once
+	checkReady := func() {
+		select {
+		case <-seen:
+		default:
+			return
+		}
+		if !l.q.idle() {
+			return
+		}
+		readyOnce.Do(func() {
+			if l.onReady != nil {
+				l.onReady()
+			}
+			l.board.SetReady(true)
+			l.metrics.Ready(true)
+			l.metrics.FullPass(time.Now())
+			l.logger.Info("ready: first pass over the definitions finished")
+		})
+	}
+
+	for range l.workers {
+		wg.Go(func() {
+			for {
+				jobs := l.q.take(ctx, l.batchMax)
+				if jobs == nil {
+					return
+				}
+				start := time.Now()
+				l.run(ctx, jobs)
+				l.metrics.ResolveDuration(time.Since(start))
+				l.q.done(jobs)
+				checkReady()
+			}
+		})
+	}
+
+	// Events: the watcher's goroutine sends, this one queues. Because one
+	// goroutine both receives events and notices synced, every event sent
+	// before synced was closed is queued before seen is closed.
+	wg.Go(func() {
+		syncedC := synced
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-events:
+				if !ok {
+					return
+				}
+				l.q.add(ev.Path, false)
+			case <-syncedC:
+				syncedC = nil
+				for drained := false; !drained; {
+					select {
+					case ev, ok := <-events:
+						if !ok {
+							drained = true
+							break
+						}
+						l.q.add(ev.Path, false)
+					default:
+						drained = true
+					}
+				}
+				close(seen)
+				checkReady() // no definitions at all, or all already done
+			}
+		}
+	})
+
+	// Retries: transient failures are tried again on their own schedule.
+	if l.due != nil {
+		wg.Go(func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-t.C:
+					for _, j := range l.due(now) {
+						l.q.add(j.Path, j.Fresh)
+					}
+				}
+			}
+		})
+	}
+
+	// Refresh: every interval (jittered by up to a tenth either way), queue
+	// every known definition for a fresh resolution.
+	wg.Go(func() {
+		for {
+			d := jitter(l.refresh)
+			timer := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+			paths := l.known()
+			l.logger.Debug("refresh", "definitions", len(paths))
+			for _, p := range paths {
+				l.q.add(p, true)
+			}
+		}
+	})
+	wg.Wait()
+}
+
+// jitter returns d changed by up to a tenth either way, so sidecars
+// started together do not refresh in step.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	spread := int64(d) / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread+1))
+}

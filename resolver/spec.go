@@ -1,0 +1,97 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Spec describes one kind of store to the code that builds stores from
+// configuration. Each store package exports its Spec; cmd keeps the table
+// of them, and the provider names, the rate-limit keys, the flags of the
+// stores' settings, --help and the README's store table all come from
+// that table. A Spec is a value: it holds no state and builds nothing
+// until Open is called.
+type Spec struct {
+	// Name is the store's name, as --rate-limits, logs, metrics and
+	// check's STORE column spell it ("aws-ssm").
+	Name string
+	// Providers are the secretsManagerProvider values the store serves:
+	// OpenMetadata's names ("aws", "managed-aws") and omsecrets' own
+	// ("file").
+	Providers []string
+	// Summary says in a few words what the store reads, for --help and
+	// the README's store table.
+	Summary string
+	// Settings are the options the store takes; cmd gives each one a flag
+	// and an OMSECRETS_ environment twin.
+	Settings []Setting
+	// Limit is the store's default client-side rate limit; the zero Limit
+	// means none.
+	Limit Limit
+	// BatchSize is the most ids one store call fetches; 1 for stores
+	// without a batch call.
+	BatchSize int
+	// Open builds the store. It returns an error wrapping
+	// ErrNotConfigured (a *NotConfiguredError) when cfg leaves the store
+	// off, and any other error when a setting is wrong; cmd adds the flag
+	// or variable to set. Open may read cfg.Env (SDK credential chains)
+	// but nothing else of the process.
+	Open func(ctx context.Context, cfg StoreConfig) (Getter, error)
+}
+
+// Setting is one option of a store. cmd binds it as the flag --Name with
+// the environment twin OMSECRETS_<NAME> (upper case, "-" as "_"), which
+// wins over the other names in Env; a flag wins over every variable.
+type Setting struct {
+	// Name is the flag name without dashes, e.g. "file-dir". Stores that
+	// share a setting (the two AWS stores' region) use the same Name and
+	// the same definition.
+	Name string
+	// Env lists further environment variables read for the setting, in
+	// order of precedence after the OMSECRETS_ twin: OpenMetadata's
+	// Airflow-side and env-loader names, the SDK's own.
+	Env []string
+	// Default is the value when nothing sets it.
+	Default string
+	// Usage is the flag's help text.
+	Usage string
+}
+
+// Twin returns the OMSECRETS_ environment variable of the setting.
+func (s Setting) Twin(prefix string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_"))
+}
+
+// StoreConfig is what Spec.Open is given.
+type StoreConfig struct {
+	// Settings maps each Setting.Name of the spec to its value, after the
+	// flag, the twin, Env and Default were applied; "" is unset.
+	Settings map[string]string
+	// Env is the process environment, name to value, for what SDKs read
+	// themselves (credentials, endpoints). Stores read no other.
+	Env map[string]string
+	// Logger is the store's logger, already carrying its name.
+	Logger *slog.Logger
+}
+
+// ErrNotConfigured marks a store whose settings leave it off: it is not
+// built, and a definition that needs it fails with the store's hint.
+var ErrNotConfigured = errors.New("not configured")
+
+// NotConfiguredError says which settings would turn a store on. Its
+// message names the settings; cmd turns them into flags and variables.
+type NotConfiguredError struct {
+	Store string
+	// Need names the settings (Setting.Name) of which one must be set.
+	Need []string
+}
+
+func (e *NotConfiguredError) Error() string {
+	return fmt.Sprintf("the %s store is not configured: it needs %s", e.Store, strings.Join(e.Need, " or "))
+}
+
+// Unwrap returns ErrNotConfigured.
+func (e *NotConfiguredError) Unwrap() error { return ErrNotConfigured }
