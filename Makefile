@@ -23,8 +23,13 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/omsecrets
 
-## test: gofmt check, go vet, staticcheck, race tests, a short run of every fuzz target.
-test: fmt-check vet staticcheck unit fuzz-short
+## test: gofmt check, go vet, staticcheck, race tests, a short run of every fuzz target, the DAG runner's tests.
+test: fmt-check vet staticcheck unit fuzz-short airflow-test
+
+## airflow-test: the DAG runner's tests (airflow/tests), with Debian's python3 and python3-jinja2.
+.PHONY: airflow-test
+airflow-test:
+	/usr/bin/python3 -m unittest discover -s airflow/tests -v
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -24,6 +25,9 @@ func TestManifestsUseRealFlags(t *testing.T) {
 	for i := range ct.NumField() {
 		name, _, _ := strings.Cut(ct.Field(i).Tag.Get("env"), ",")
 		known[config.Prefix+name] = true
+	}
+	for _, set := range storeSettings() {
+		known[set.Twin(config.Prefix)] = true
 	}
 
 	type container struct {
@@ -101,7 +105,7 @@ func TestManifestsUseRealFlags(t *testing.T) {
 	dockerfile, err := os.ReadFile("../../Dockerfile")
 	require.NoError(t, err)
 	assert.Contains(t, string(dockerfile), `ENTRYPOINT ["`+side.Healthcheck.Test[1]+`"]`)
-	_, _, err = parseCommand(side.Healthcheck.Test[2], side.Healthcheck.Test[3:], sideEnv, io.Discard, probeFlags)
+	_, _, _, err = parseCommand(side.Healthcheck.Test[2], side.Healthcheck.Test[3:], sideEnv, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"probe", "ready"}, side.Healthcheck.Test[2:])
 
@@ -121,14 +125,7 @@ func TestManifestsUseRealFlags(t *testing.T) {
 				assert.True(t, known[name], "%s sets %s, which omsecrets does not read", c.where, name)
 			}
 		}
-		specs := [][]flagSpec{commonFlags}
-		switch c.args[0] {
-		case "resolve":
-			specs = append(specs, outputFlags)
-		case "run":
-			specs = append(specs, daemonOutputFlags, runFlags, omFlags)
-		}
-		cfg, pos, err := parseCommand(c.args[0], c.args[1:], c.environ, io.Discard, specs...)
+		cfg, _, pos, err := parseCommand(c.args[0], c.args[1:], c.environ, io.Discard)
 		require.NoError(t, err, c.where)
 		if c.args[0] == "run" {
 			assert.NotEmpty(t, cfg.WatchDirs, "%s names watch dirs", c.where)
@@ -145,4 +142,185 @@ func readYAML(t *testing.T, path string, v any) {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, yaml.Unmarshal(data, v), path)
+}
+
+// TestManifestsKeepStoreCredentialsInOmsecrets holds every example to the
+// split issue 14 makes: only the omsecrets container can reach the store;
+// every Airflow container runs the omsecrets-airflow image (airflow/
+// Dockerfile) and carries no store credential, no secrets-manager setting
+// and no Secret, so it can only run what omsecrets resolved.
+func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
+	t.Parallel()
+	dockerfile, err := os.ReadFile("../../airflow/Dockerfile")
+	require.NoError(t, err)
+	pin := regexp.MustCompile(`(?m)^ARG OM_INGESTION_IMAGE=docker\.getcollate\.io/openmetadata/ingestion:(\d+\.\d+\.\d+)$`).FindSubmatch(dockerfile)
+	require.NotNil(t, pin, "airflow/Dockerfile pins OpenMetadata's ingestion image")
+	airflowImage := "omsecrets-airflow:om-" + string(pin[1])
+	// The OMSECRETS_ variables the DAG runner reads.
+	runner, err := os.ReadFile("../../airflow/omsecrets_runner.py")
+	require.NoError(t, err)
+	runnerVars := map[string]bool{}
+	for _, m := range regexp.MustCompile(`env\.get\("(OMSECRETS_[A-Z_]+)"\)`).FindAllSubmatch(runner, -1) {
+		runnerVars[string(m[1])] = true
+	}
+	require.Equal(t, map[string]bool{"OMSECRETS_OUTPUT_DIR": true, "OMSECRETS_WAIT_SECONDS": true}, runnerVars)
+	credential := func(name string) bool {
+		for _, p := range []string{"AWS_", "AIRFLOW__OPENMETADATA_SECRETS_MANAGER__", "OMSECRETS_SECRET_", "AZURE_", "GOOGLE_", "VAULT_"} {
+			if strings.HasPrefix(name, p) {
+				return true
+			}
+		}
+		return false
+	}
+
+	type k8sContainer struct {
+		Name  string
+		Image string
+		Args  []string
+		Env   []struct {
+			Name      string
+			Value     string
+			ValueFrom map[string]any `yaml:"valueFrom"`
+		}
+		EnvFrom      []map[string]any        `yaml:"envFrom"`
+		VolumeMounts []struct{ Name string } `yaml:"volumeMounts"`
+	}
+	type podSpec struct {
+		ServiceAccountName string         `yaml:"serviceAccountName"`
+		InitContainers     []k8sContainer `yaml:"initContainers"`
+		Containers         []k8sContainer
+		Volumes            []struct {
+			Name      string
+			Secret    map[string]any
+			Projected struct{ Sources []map[string]any }
+		}
+	}
+	type meta struct{ Annotations map[string]string }
+	var podTemplate, dagRunner struct {
+		Metadata meta
+		Spec     podSpec
+	}
+	readYAML(t, "../../examples/kubernetes/pod-template.yaml", &podTemplate)
+	readYAML(t, "../../examples/kubernetes/pod-template-dag-runner.yaml", &dagRunner)
+	var worker struct {
+		Spec struct {
+			Template struct {
+				Metadata meta
+				Spec     podSpec
+			}
+		}
+	}
+	readYAML(t, "../../examples/kubernetes/worker-sidecar.yaml", &worker)
+	pods := []struct {
+		where string
+		meta  meta
+		spec  podSpec
+	}{
+		{"kubernetes pod template", podTemplate.Metadata, podTemplate.Spec},
+		{"kubernetes DAG runner pod template", dagRunner.Metadata, dagRunner.Spec},
+		{"kubernetes worker sidecar", worker.Spec.Template.Metadata, worker.Spec.Template.Spec},
+	}
+	for _, pod := range pods {
+		secretVolumes := map[string]bool{}
+		for _, v := range pod.spec.Volumes {
+			if v.Secret != nil {
+				secretVolumes[v.Name] = true
+			}
+			for _, src := range v.Projected.Sources {
+				if _, ok := src["secret"]; ok {
+					secretVolumes[v.Name] = true
+				}
+			}
+		}
+		skipped := map[string]bool{}
+		for _, name := range strings.Split(pod.meta.Annotations["eks.amazonaws.com/skip-containers"], ",") {
+			skipped[strings.TrimSpace(name)] = true
+		}
+		var omsecrets, airflow int
+		for _, c := range append(append([]k8sContainer{}, pod.spec.InitContainers...), pod.spec.Containers...) {
+			where := pod.where + " container " + c.Name
+			if c.Name == "omsecrets" {
+				omsecrets++
+				assert.False(t, skipped[c.Name], "%s must keep the service account's role", where)
+				continue
+			}
+			airflow++
+			assert.Equal(t, airflowImage, c.Image, "%s runs the DAG runner's image", where)
+			if pod.spec.ServiceAccountName != "" {
+				assert.True(t, skipped[c.Name], "%s must not get the service account's IAM role (eks.amazonaws.com/skip-containers)", where)
+			}
+			assert.Empty(t, c.EnvFrom, "%s takes no variables from Secrets or ConfigMaps", where)
+			for _, e := range c.Env {
+				assert.False(t, credential(e.Name), "%s sets %s", where, e.Name)
+				assert.Nil(t, e.ValueFrom["secretKeyRef"], "%s reads %s from a Secret", where, e.Name)
+				if strings.HasPrefix(e.Name, config.Prefix) {
+					assert.True(t, runnerVars[e.Name], "%s sets %s, which the DAG runner does not read", where, e.Name)
+				}
+			}
+			for _, m := range c.VolumeMounts {
+				assert.False(t, secretVolumes[m.Name], "%s mounts the Secret volume %s", where, m.Name)
+			}
+		}
+		assert.Equal(t, 1, omsecrets, pod.where)
+		assert.Equal(t, 1, airflow, pod.where)
+	}
+
+	// The DAG runner pod resolves the task's own definition, named by the
+	// dag_id annotation the KubernetesExecutor sets.
+	init := dagRunner.Spec.InitContainers[0]
+	var environ []string
+	for _, e := range init.Env {
+		if e.Name == "DAG_ID" {
+			assert.Equal(t, map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.annotations['dag_id']"}}, e.ValueFrom)
+			continue
+		}
+		environ = append(environ, e.Name+"="+e.Value)
+	}
+	require.NotEmpty(t, init.Args)
+	cfg, _, pos, err := parseCommand(init.Args[0], init.Args[1:], environ, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "run", init.Args[0])
+	assert.True(t, cfg.Once)
+	assert.Equal(t, "/omsecrets", cfg.OutputDir)
+	assert.Equal(t, "json", cfg.LogFormat)
+	assert.Equal(t, []string{"/opt/airflow/dag_generated_configs/$(DAG_ID).json"}, pos)
+
+	type service struct {
+		Image       string
+		Command     []string
+		Environment map[string]string
+		Secrets     []any
+	}
+	for _, file := range []struct {
+		path    string
+		airflow []string // services that run Airflow, so the DAG runner
+	}{
+		{"../../examples/compose/docker-compose.yml", nil},
+		{"../../examples/compose/sidecar.yml", []string{"ingestion"}},
+	} {
+		var compose struct{ Services map[string]service }
+		readYAML(t, file.path, &compose)
+		require.Contains(t, compose.Services, "omsecrets", file.path)
+		for name, svc := range compose.Services {
+			where := file.path + " service " + name
+			if name == "omsecrets" {
+				continue
+			}
+			assert.Empty(t, svc.Secrets, "%s gets compose secrets", where)
+			for k := range svc.Environment {
+				assert.False(t, credential(k), "%s sets %s", where, k)
+				if strings.HasPrefix(k, config.Prefix) {
+					assert.True(t, runnerVars[k], "%s sets %s, which the DAG runner does not read", where, k)
+				}
+			}
+		}
+		for _, name := range file.airflow {
+			require.Contains(t, compose.Services, name, file.path)
+			assert.Equal(t, airflowImage, compose.Services[name].Image, "%s service %s runs the DAG runner's image", file.path, name)
+		}
+	}
+	// The sidecar is where the store credential lives.
+	var sidecar struct{ Services map[string]service }
+	readYAML(t, "../../examples/compose/sidecar.yml", &sidecar)
+	assert.Contains(t, sidecar.Services["omsecrets"].Environment, "AWS_ACCESS_KEY_ID")
 }

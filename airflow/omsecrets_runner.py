@@ -1,0 +1,723 @@
+"""omsecrets' DAG runner for pipelines deployed from the OpenMetadata UI.
+
+OpenMetadata's Airflow APIs render resources/dag_runner.j2 into one DAG file
+per pipeline. omsecrets' dag_runner.j2 replaces that template and imports this
+module, which:
+
+- at parse time (the deploy import in the API server, the DAG processor, the
+  worker before each task) builds the DAG from the IngestionPipeline JSON alone:
+  the schedule and arguments OpenMetadata's build_dag_configs builds, and
+  OpenMetadata's task id for the pipeline type. It makes no API call and reads
+  no secret, and it imports nothing from OpenMetadata's packages;
+- at run time waits (bounded) for the config the omsecrets sidecar resolved
+  for this pipeline, accepts it only if the sidecar's status file says it is
+  current, fresh and resolved from this very definition, applies what
+  OpenMetadata applies per run (pipelineRunId, sourceConfigOverride,
+  appConfigOverride) and runs OpenMetadata's workflow class for the pipeline
+  type, which reports the run's status to OpenMetadata as usual.
+
+It fails closed: a missing, stale, expired or foreign output fails the task
+with one line saying what the sidecar reports; it never resolves a secret
+in-process. Nothing here logs or raises a value from the resolved config.
+
+Mirrors OpenMetadata's openmetadata-airflow-apis/openmetadata_managed_apis
+(workflows/ingestion/common.py, the per-type builders in
+workflows/ingestion/*.py, registry.py) as read from OpenMetadata main; see
+airflow/README.md for the versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import importlib
+import json
+import logging
+import math
+import os
+import re
+import stat
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger("omsecrets")
+
+# The status file format this runner reads (the sidecar's "omsecretsStatus").
+STATUS_VERSION = 1
+DEFAULT_OUTPUT_DIR = "/omsecrets"
+DEFAULT_WAIT_SECONDS = 60.0
+POLL_SECONDS = 1.0
+
+# The end of every fail-closed line.
+_TAIL = "the sidecar has not produced a current config; not resolving secrets in-process"
+
+# How the two run sequences OpenMetadata's task callables use end a run.
+# EXECUTE_WORKFLOW is common.py's execute_workflow: execute, stop, and
+# raise_from_status only when workflowConfig.raiseOnError. CLASSIC is
+# execute, raise_from_status, print_status, stop, as profiler.py,
+# auto_classification.py and test_suite.py do in the newest versions read.
+EXECUTE_WORKFLOW = "execute_workflow"
+CLASSIC = "classic"
+
+
+class OmsecretsError(Exception):
+    """A refusal: one line naming the pipeline and the reason, never a value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """What OpenMetadata's builder for one pipelineType runs."""
+
+    task_id: str
+    module: str
+    cls: str
+    sequence: str
+    application: bool = False
+
+
+# registry.py maps each PipelineType to a builder; each builder passes its
+# task_name to build_dag and its workflow function runs one workflow class.
+PIPELINES = {
+    # metadata.py: metadata_ingestion_workflow (common.py) → MetadataWorkflow.
+    "metadata": Kind("ingestion_task", "metadata.workflow.metadata", "MetadataWorkflow", EXECUTE_WORKFLOW),
+    # usage.py: usage_workflow → UsageWorkflow.
+    "usage": Kind("usage_task", "metadata.workflow.usage", "UsageWorkflow", EXECUTE_WORKFLOW),
+    # lineage.py and dbt.py: metadata_ingestion_workflow.
+    "lineage": Kind("lineage_task", "metadata.workflow.metadata", "MetadataWorkflow", EXECUTE_WORKFLOW),
+    "dbt": Kind("dbt_task", "metadata.workflow.metadata", "MetadataWorkflow", EXECUTE_WORKFLOW),
+    # profiler.py: profiler_workflow → ProfilerWorkflow.
+    "profiler": Kind("profiler_task", "metadata.workflow.profiler", "ProfilerWorkflow", CLASSIC),
+    # auto_classification.py: auto_classification_workflow.
+    "autoClassification": Kind(
+        "auto_classification_task", "metadata.workflow.classification", "AutoClassificationWorkflow", CLASSIC
+    ),
+    # test_suite.py: test_suite_workflow → TestSuiteWorkflow.
+    "TestSuite": Kind("test_suite_task", "metadata.workflow.data_quality", "TestSuiteWorkflow", CLASSIC),
+    # es_reindex.py: metadata_ingestion_workflow.
+    "elasticSearchReindex": Kind(
+        "elasticsearch_reindex_task", "metadata.workflow.metadata", "MetadataWorkflow", EXECUTE_WORKFLOW
+    ),
+    # application.py: application_workflow → ApplicationWorkflow.
+    "application": Kind(
+        "application_task", "metadata.workflow.application", "ApplicationWorkflow", EXECUTE_WORKFLOW, True
+    ),
+}
+
+# The types omsecrets refuses (internal/workflow/assemble.go): the sidecar
+# never writes an output for them, so no DAG is built either.
+UNSUPPORTED = {
+    "dataInsight": "current OpenMetadata deploys no DAG for it (data insights run as an application)",
+    "reverseMetadata": "OpenMetadata's Airflow APIs register no DAG builder for it",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """What a task needs at run time, fixed when the DAG is parsed."""
+
+    dag_id: str
+    pipeline_type: str
+    definition: str
+    kind: Kind
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Where the sidecar's outputs are and how long a task waits for one."""
+
+    output_dir: str
+    wait_seconds: float
+
+
+# ---------------------------------------------------------------------------
+# Parse time
+# ---------------------------------------------------------------------------
+
+
+def build_dag(workflow_config_file: str, globals_namespace: dict) -> Any:
+    """Build the DAG of the IngestionPipeline in workflow_config_file and
+    register it in globals_namespace under its dag_id, as
+    WorkflowFactory.generate_dag does (workflows/workflow_factory.py).
+
+    Raises OmsecretsError for a definition it cannot read or a pipeline type
+    no DAG is built for. Reads only that file: no API call, no secret."""
+    path = _from_template(workflow_config_file)
+    pipeline = load_definition(path)
+    spec = spec_of(path, pipeline)
+    airflow = importlib.import_module("airflow")
+    dag = airflow.DAG(**dag_kwargs(pipeline, airflow_3=is_airflow_3(airflow.__version__)))
+    operator_class()(
+        task_id=spec.kind.task_id,
+        python_callable=functools.partial(_execute, spec),
+        **task_kwargs(pipeline, spec.kind),
+        dag=dag,
+    )
+    globals_namespace[dag.dag_id] = dag
+    return dag
+
+
+def _from_template(path: str) -> str:
+    """Undo what dag_runner.j2's tojson does to characters outside the BMP:
+    JSON writes them as surrogate pairs, which a Python literal keeps as two
+    lone surrogates."""
+    try:
+        return path.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeError:
+        return path
+
+
+def load_definition(path: str) -> dict:
+    """Read an IngestionPipeline as workflows/config.py load_config_file does:
+    the whole file through os.path.expandvars, then JSON."""
+    p = Path(path)
+    if not p.is_file():
+        raise OmsecretsError(f"omsecrets: cannot open the pipeline definition {path}")
+    try:
+        doc = json.loads(os.path.expandvars(p.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise OmsecretsError(f"omsecrets: the pipeline definition {path} is not readable JSON") from None
+    if not isinstance(doc, dict):
+        raise OmsecretsError(f"omsecrets: the pipeline definition {path} is not a JSON object")
+    return doc
+
+
+def clean_dag_id(raw: str | None) -> str | None:
+    """api/utils.py clean_dag_id."""
+    return re.sub("[^0-9a-zA-Z-_]+", "_", raw) if raw else None
+
+
+def spec_of(path: str, pipeline: dict) -> Spec:
+    """The dag_id and the builder for a pipeline, or OmsecretsError."""
+    name = pipeline.get("name")
+    if not isinstance(name, str) or not name:
+        raise OmsecretsError(f"omsecrets: the pipeline definition {path} has no name")
+    dag_id = clean_dag_id(name)
+    ptype = pipeline.get("pipelineType")
+    if ptype in UNSUPPORTED:
+        raise OmsecretsError(
+            f"omsecrets: {dag_id}: pipeline type {ptype} is not supported ({UNSUPPORTED[ptype]}); "
+            "the sidecar refuses it, so no DAG is built for it"
+        )
+    if not isinstance(ptype, str) or ptype not in PIPELINES:
+        raise OmsecretsError(f"omsecrets: {dag_id}: pipelineType {_line(ptype)} has no DAG builder")
+    return Spec(dag_id=dag_id, pipeline_type=ptype, definition=path, kind=PIPELINES[ptype])
+
+
+def is_airflow_3(version: str) -> bool:
+    """utils/airflow_version.py is_airflow_3_or_higher (the major version)."""
+    m = re.match(r"\s*(\d+)", str(version))
+    return bool(m) and int(m.group(1)) >= 3
+
+
+# fqn.split (ingestion/src/metadata/utils/fqn.py, grammar Fqn.g4): names
+# separated by ".", a name with a "." quoted, no '"' inside a name.
+_FQN_NAME = r'(?:[^".]+|"[^".]*(?:\.[^".]*)+")'
+_FQN = re.compile(rf"{_FQN_NAME}(?:\.{_FQN_NAME})*")
+
+
+def fqn_split(s: str) -> list[str]:
+    """The parts of a fully qualified name; ValueError where OpenMetadata's
+    parser fails."""
+    if not _FQN.fullmatch(s):
+        raise ValueError("not a fully qualified name")
+    return re.findall(_FQN_NAME, s)
+
+
+def clean_name_tag(tag: Any) -> str | None:
+    """common.py clean_name_tag: the last FQN part, at most 90 characters."""
+    if not tag:
+        return None
+    try:
+        return fqn_split(tag)[-1][:90]
+    except Exception:  # OpenMetadata logs a warning and falls back the same way.
+        return str(tag)[:90]
+
+
+def parse_time(value: str) -> dt.datetime:
+    """An RFC 3339 date-time, also on Python 3.10 (whose fromisoformat takes
+    neither "Z" nor nanoseconds). Naive values are taken as UTC."""
+    m = re.fullmatch(
+        r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?", value.strip()
+    )
+    if not m:
+        raise ValueError("not an RFC 3339 date-time")
+    date, clock, frac, zone = m.groups()
+    text = f"{date}T{clock}"
+    if frac:
+        text += "." + (frac + "000000")[:6]
+    if zone in (None, "Z", "z"):
+        zone = "+00:00"
+    elif ":" not in zone:
+        zone = zone[:3] + ":" + zone[3:]
+    return dt.datetime.fromisoformat(text + zone)
+
+
+def dag_kwargs(pipeline: dict, *, airflow_3: bool, now: Callable[[], dt.datetime] = dt.datetime.now) -> dict:
+    """The DAG arguments common.py build_dag_configs builds from the pipeline.
+
+    OpenMetadata also gives the DAG an on_failure_callback
+    (send_failed_run_status_callback) that needs the workflow config with the
+    bot's credentials; at parse time there is none, so there is no DAG-level
+    callback (README: limits)."""
+    ac = pipeline.get("airflowConfig") or {}
+    name = pipeline.get("name")
+    schedule = ac.get("scheduleInterval")
+    if airflow_3:
+        # Anchored on updatedAt so that reparsing does not move the start date
+        # (#32505 in OpenMetadata).
+        timezone = importlib.import_module("airflow.utils.timezone")
+        updated = pipeline.get("updatedAt")
+        start = timezone.from_timestamp(updated / 1000) if updated else timezone.utcnow()
+    else:
+        current = now()
+        if schedule is None:
+            start = current
+        else:
+            croniter = importlib.import_module("croniter").croniter
+            start = croniter(schedule, current).get_prev(dt.datetime) if croniter.is_valid(schedule) else current
+    end = ac.get("endDate")
+    if end is not None:
+        try:
+            end = parse_time(str(end))
+        except ValueError:
+            raise OmsecretsError(f"omsecrets: {clean_dag_id(name)}: airflowConfig.endDate is not a date-time") from None
+    timeout = ac.get("workflowTimeout")
+    service = pipeline.get("service") or {}
+    kwargs = {
+        "dag_id": clean_dag_id(name),
+        "description": pipeline.get("description"),
+        "start_date": start,
+        "end_date": end,
+        "max_active_runs": ac.get("maxActiveRuns", 1),
+        # timedelta(n) is n days; the schema says seconds. OpenMetadata
+        # passes it this way, so deployed DAGs get days.
+        "dagrun_timeout": dt.timedelta(timeout) if timeout else None,
+        "is_paused_upon_creation": ac.get("pausePipeline") or False,
+        "catchup": ac.get("pipelineCatchup") or False,
+        "tags": [
+            "OpenMetadata",
+            clean_name_tag(pipeline.get("displayName")) or clean_name_tag(name),
+            f"type:{pipeline.get('pipelineType')}",
+            f"service:{clean_name_tag(service.get('name'))}",
+        ],
+    }
+    kwargs["schedule" if airflow_3 else "schedule_interval"] = schedule
+    if not airflow_3:
+        kwargs["default_view"] = ac.get("workflowDefaultView", "tree")
+        kwargs["orientation"] = ac.get("workflowDefaultViewOrientation", "LR")
+    concurrency = ac.get("concurrency", 1)
+    if concurrency is not None:
+        kwargs["max_active_tasks" if airflow_3 else "concurrency"] = concurrency
+    return kwargs
+
+
+def task_kwargs(pipeline: dict, kind: Kind) -> dict:
+    """The operator arguments common.py build_dag passes besides the task id,
+    the callable and the failure callback (which this runner replaces by
+    reporting the failure itself, see _execute)."""
+    ac = pipeline.get("airflowConfig") or {}
+    owners = pipeline.get("owners")
+    owner = "openmetadata"
+    if isinstance(owners, list) and owners and isinstance(owners[0], dict):
+        owner = owners[0].get("name")
+    params = {"pipelineRunId": None, "sourceConfigOverride": None}
+    if kind.application:
+        params["appConfigOverride"] = None  # application.py build_application_dag
+    return {"retries": ac.get("retries") or 0, "owner": owner, "params": params}
+
+
+_OPERATOR = None
+
+
+def operator_class() -> type:
+    """The operator, a PythonOperator as OpenMetadata's CustomPythonOperator
+    is. Made on first use so that importing this module needs no Airflow."""
+    global _OPERATOR
+    if _OPERATOR is None:
+        try:
+            from airflow.providers.standard.operators.python import PythonOperator
+        except ImportError:
+            try:  # common.py imports it this way.
+                from airflow.operators.python import PythonOperator
+            except ImportError:
+                from airflow.operators.python_operator import PythonOperator
+
+        class OmsecretsOperator(PythonOperator):
+            """Runs the config the sidecar resolved for this task's pipeline."""
+
+            def execute(self, context):
+                return self.python_callable(self, context)
+
+            def on_kill(self) -> None:
+                # As CustomPythonOperator.on_kill: clean up, then report the
+                # run as failed (only possible once the config was read).
+                super().on_kill()
+                run = getattr(self, "_omsecrets_run", None)
+                if run is not None:
+                    run.report_failed()
+
+        _OPERATOR = OmsecretsOperator
+    return _OPERATOR
+
+
+# ---------------------------------------------------------------------------
+# Run time
+# ---------------------------------------------------------------------------
+
+
+def read_settings(environ: dict | None = None) -> Settings:
+    """OMSECRETS_OUTPUT_DIR and OMSECRETS_WAIT_SECONDS, else Airflow's
+    [omsecrets] output_dir and wait_seconds (airflow.cfg or
+    AIRFLOW__OMSECRETS__OUTPUT_DIR / AIRFLOW__OMSECRETS__WAIT_SECONDS), else
+    /omsecrets and 60. A bad value is an OmsecretsError."""
+    env = os.environ if environ is None else environ
+    out = env.get("OMSECRETS_OUTPUT_DIR") or _airflow_conf("output_dir") or DEFAULT_OUTPUT_DIR
+    wait = env.get("OMSECRETS_WAIT_SECONDS") or _airflow_conf("wait_seconds") or str(DEFAULT_WAIT_SECONDS)
+    if not os.path.isabs(out):
+        raise OmsecretsError(f"omsecrets: the output directory {_line(out)} is not an absolute path")
+    try:
+        seconds = float(wait)
+    except ValueError:
+        seconds = -1.0
+    if not math.isfinite(seconds) or seconds < 0:
+        raise OmsecretsError(f"omsecrets: the wait {_line(wait)} is not a number of seconds")
+    return Settings(output_dir=out, wait_seconds=seconds)
+
+
+def _airflow_conf(key: str) -> str | None:
+    try:
+        from airflow.configuration import conf
+
+        return conf.get("omsecrets", key, fallback=None)
+    except Exception:  # no Airflow, or a configuration it cannot read
+        return None
+
+
+class _Run:
+    """One task run after its config was accepted; reports its failure once."""
+
+    def __init__(self, spec: Spec, config: dict):
+        self.spec = spec
+        self.config = config
+        self._reported = False
+
+    def report_failed(self) -> None:
+        """What common.py send_failed_status_callback does when a task fails,
+        through OpenMetadata's own function, with the config of this run."""
+        if self._reported:
+            return
+        self._reported = True
+        try:
+            from openmetadata_managed_apis.workflows.ingestion.common import send_failed_status_callback
+
+            if self.spec.kind.application:
+                from metadata.generated.schema.metadataIngestion.application import (
+                    OpenMetadataApplicationConfig as Model,
+                )
+            else:
+                from metadata.generated.schema.metadataIngestion.workflow import (
+                    OpenMetadataWorkflowConfig as Model,
+                )
+            send_failed_status_callback(Model.model_validate(self.config))
+        except Exception as exc:  # its message could quote the config
+            log.warning(
+                "omsecrets: %s: could not report the failed run to OpenMetadata (%s)",
+                self.spec.dag_id,
+                type(exc).__name__,
+            )
+
+
+def _execute(spec: Spec, operator: Any, context: dict) -> None:
+    """The task: wait for the resolved config, apply the run's parameters,
+    run OpenMetadata's workflow class; report a failure after the config was
+    accepted to OpenMetadata, as the operator's on_failure_callback does."""
+    output = wait_for_output(spec, read_settings())
+    run = _Run(spec, output)
+    operator._omsecrets_run = run
+    try:
+        run.config = apply_run(spec, output, context)
+        run_workflow(spec, run.config)
+    except Exception:
+        run.report_failed()
+        raise
+
+
+def wait_for_output(
+    spec: Spec,
+    settings: Settings,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], float] = time.time,
+) -> dict:
+    """The resolved config for spec, once the sidecar's status accepts it;
+    after settings.wait_seconds of refusals an OmsecretsError with the last
+    reason. A pipeline deployed a moment ago gets that long for its first
+    output."""
+    deadline = monotonic() + settings.wait_seconds
+    waiting = False
+    while True:
+        config, reason = accept(spec, settings, now())
+        if config is not None:
+            return config
+        remaining = deadline - monotonic()
+        if remaining <= 0:
+            raise OmsecretsError(f"omsecrets: {spec.dag_id}: {reason} — {_TAIL}")
+        if not waiting:
+            log.info(
+                "omsecrets: %s: waiting up to %gs for the sidecar: %s", spec.dag_id, settings.wait_seconds, reason
+            )
+            waiting = True
+        sleep(min(POLL_SECONDS, remaining))
+
+
+def accept(spec: Spec, settings: Settings, now: float) -> tuple[dict | None, str | None]:
+    """One look at the sidecar's status and output: (config, None) if the
+    output may run, else (None, reason)."""
+    out = Path(settings.output_dir)
+    status_path = out / f"{spec.dag_id}.status"
+    raw, reason = _read(status_path, f"status file {status_path}", missing="the sidecar has written none yet")
+    if reason:
+        return None, reason
+    status, reason = check_status(spec, status_path, raw, now)
+    if reason:
+        return None, reason
+    try:
+        own = hashlib.sha256(Path(spec.definition).read_bytes()).hexdigest()
+    except OSError:
+        return None, f"cannot read the pipeline definition {spec.definition}"
+    if status.get("definitionSHA256") != own:
+        return None, (
+            f"the output was resolved from another version of {spec.definition} "
+            "(the sidecar has not resolved the current deploy yet)"
+        )
+    name = status.get("output")
+    if not _plain_name(name):
+        return None, f"status file {status_path} names an output that is not a plain file name"
+    output = out / name
+    data, reason = _read(output, f"output {name}", missing="it does not exist")
+    if reason:
+        return None, reason
+    config, reason = _parse_output(name, data)
+    if reason:
+        return None, reason
+    again, _ = _read(status_path, "status file", missing="")
+    if again != raw:
+        # The sidecar wrote a new output between the two reads: look again.
+        return None, f"status file {status_path} changed while the output was read"
+    reason = check_resolved(name, config)
+    if reason:
+        return None, reason
+    log.info(
+        "omsecrets: %s: running %s (resolved at %s, fresh until %s)",
+        spec.dag_id,
+        output,
+        _line(status.get("resolvedAt")),
+        _line(status.get("freshUntil")),
+    )
+    return config, None
+
+
+def check_status(spec: Spec, path: Path, raw: bytes, now: float) -> tuple[dict | None, str | None]:
+    """The status file's verdict on the output, before it is read."""
+    try:
+        status = json.loads(raw)
+    except ValueError:
+        return None, f"status file {path} is not valid JSON"
+    if not isinstance(status, dict):
+        return None, f"status file {path} is not a JSON object"
+    version = status.get("omsecretsStatus")
+    if type(version) is not int or version != STATUS_VERSION:
+        return None, f"status file {path} has omsecretsStatus {_line(version)}; this runner reads {STATUS_VERSION}"
+    if status.get("dagId") != spec.dag_id:
+        return None, f"status file {path} is for dagId {_line(status.get('dagId'))}"
+    state = status.get("state")
+    why = f"{_line(status.get('outcome'))}: {_line(status.get('error'))}"
+    if state == "failed":
+        return None, f"the sidecar has no output for it ({why})"
+    if state == "stale":
+        return None, f"output is stale ({why})"
+    if state != "current":
+        return None, f"status file {path} has state {_line(state)}"
+    try:
+        fresh = parse_time(str(status.get("freshUntil")))
+    except ValueError:
+        return None, f"status file {path} has no valid freshUntil"
+    if now >= fresh.timestamp():
+        return None, (
+            f"output expired at {_line(status.get('freshUntil'))}, last checked at "
+            f"{_line(status.get('checkedAt'))} (the sidecar stopped refreshing it)"
+        )
+    return status, None
+
+
+def _plain_name(name: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+        and ".." not in name
+        and name.endswith((".json", ".yaml", ".yml"))
+    )
+
+
+def _read(path: Path, what: str, *, missing: str) -> tuple[bytes | None, str | None]:
+    """A regular file's bytes, or the reason there are none. Symbolic links
+    are refused: the sidecar renames regular files into place."""
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return None, f"{what} is not a regular file"
+        return path.read_bytes(), None
+    except FileNotFoundError:
+        return None, f"no {what}: {missing}"
+    except OSError as exc:
+        return None, f"cannot read {what} ({exc.strerror or type(exc).__name__})"
+
+
+def _parse_output(name: str, data: bytes) -> tuple[dict | None, str | None]:
+    # Parser messages can quote the document, so none is passed on.
+    if name.endswith(".json"):
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return None, f"output {name} is not valid JSON"
+    else:
+        try:
+            import yaml
+        except ImportError:
+            return None, f"output {name} is YAML and PyYAML is not installed; run the sidecar with --format json"
+        try:
+            doc = yaml.safe_load(data)
+        except Exception:
+            return None, f"output {name} is not valid YAML"
+    if not isinstance(doc, dict):
+        return None, f"output {name} is not an object"
+    return doc, None
+
+
+def check_resolved(name: str, config: dict) -> str | None:
+    """Refuse an output OpenMetadata's workflow would still resolve
+    in-process: a "secret:" reference left in it, or a secrets manager other
+    than db, which the sidecar sets."""
+    refs = sum(1 for v in _strings(config) if v.startswith("secret:"))
+    if refs:
+        return f"output {name} still holds {refs} secret: reference(s)"
+    server = (config.get("workflowConfig") or {}).get("openMetadataServerConfig") or {}
+    provider = server.get("secretsManagerProvider")
+    if provider not in (None, "db", "noop"):
+        return f"output {name} names secretsManagerProvider {_line(provider)}, not db"
+    return None
+
+
+def _strings(v: Any):
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from _strings(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from _strings(x)
+
+
+def pipeline_run_id(dag_id: str, run_id: str) -> uuid.UUID:
+    """utils/pipeline_run_id.py: the Airflow run id if it is a UUID, else a
+    UUIDv5 of the DAG and the run, so the worker reports under the id the
+    status API shows."""
+    try:
+        return uuid.UUID(run_id)
+    except ValueError:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"openmetadata:{dag_id}:{run_id}")
+
+
+def without_none(v: Any) -> Any:
+    """v without null object members, at every depth: the dict OpenMetadata's
+    task callables build with model_dump_json (exclude_none=True by default
+    in ingestion/models/custom_pydantic.py) and hand to Workflow.create."""
+    if isinstance(v, dict):
+        return {k: without_none(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [without_none(x) for x in v]
+    return v
+
+
+def apply_run(spec: Spec, output: dict, context: dict) -> dict:
+    """The config a run hands to the workflow class: the output without
+    nulls (without_none), with what OpenMetadata applies per run:
+    CustomPythonOperator.execute (common.py) sets pipelineRunId from the
+    trigger's params or the Airflow run, and lays sourceConfigOverride over
+    the deployed source config (apply_source_config_override);
+    application.py's application_workflow lays appConfigOverride over
+    appConfig."""
+    config = without_none(output)
+    params = context.get("params") or {}
+    run_id = params.get("pipelineRunId")
+    if run_id:
+        try:
+            config["pipelineRunId"] = str(uuid.UUID(str(run_id)))
+        except ValueError:
+            raise OmsecretsError(f"omsecrets: {spec.dag_id}: params.pipelineRunId is not a UUID") from None
+    else:
+        dag_run = context.get("dag_run")
+        if dag_run is not None:
+            config["pipelineRunId"] = str(pipeline_run_id(dag_run.dag_id, dag_run.run_id))
+        else:
+            # build_dag's parse-time uuid4, for runs without a DagRun.
+            config["pipelineRunId"] = str(uuid.uuid4())
+    override = params.get("sourceConfigOverride")
+    if override:
+        if spec.kind.application:
+            # OpenMetadata fails here too: an application config has no source.
+            raise OmsecretsError(f"omsecrets: {spec.dag_id}: sourceConfigOverride does not apply to an application")
+        if not isinstance(override, dict):
+            raise OmsecretsError(f"omsecrets: {spec.dag_id}: params.sourceConfigOverride is not an object")
+        source_config = (config.get("source") or {}).get("sourceConfig")
+        if not isinstance(source_config, dict):
+            raise OmsecretsError(f"omsecrets: {spec.dag_id}: the output has no source.sourceConfig to override")
+        deployed = without_none(source_config.get("config") or {})
+        # Top-level keys of the override replace the deployed ones; nulls in
+        # it go, as the dump after it drops them.
+        source_config["config"] = without_none({**deployed, **override})
+    if spec.kind.application:
+        config["appConfig"] = {**(config.get("appConfig") or {}), **(params.get("appConfigOverride") or {})}
+    return config
+
+
+def run_workflow(spec: Spec, config: dict) -> None:
+    """Create OpenMetadata's workflow class for the pipeline type from config
+    and run it as the type's task callable does."""
+    _set_operator_logger(config)
+    cls = getattr(importlib.import_module(spec.kind.module), spec.kind.cls)
+    workflow = cls.create(config)
+    if spec.kind.sequence == EXECUTE_WORKFLOW:
+        workflow.execute()
+        workflow.stop()
+        # WorkflowConfig.raiseOnError defaults to true (workflow.json).
+        if (config.get("workflowConfig") or {}).get("raiseOnError", True):
+            workflow.raise_from_status()
+    else:
+        workflow.execute()
+        workflow.raise_from_status()
+        workflow.print_status()
+        workflow.stop()
+
+
+def _set_operator_logger(config: dict) -> None:
+    """utils/logger.py set_operator_logger."""
+    from metadata.utils.logger import set_loggers_level
+
+    logging.getLogger().setLevel(logging.WARNING)
+    set_loggers_level((config.get("workflowConfig") or {}).get("loggerLevel") or "INFO")
+
+
+def _line(v: Any, limit: int = 300) -> str:
+    """v as one short line for a message."""
+    s = " ".join(str(v).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -1,0 +1,487 @@
+"""Run time: the task reads the output the sidecar's status accepts, applies
+the run's parameters as OpenMetadata does, runs OpenMetadata's workflow class
+as the type's task callable does, and fails closed, in one line and without
+a value, on anything else."""
+
+import copy
+import json
+import os
+import threading
+import time
+import types
+import unittest
+import uuid
+from pathlib import Path
+
+import support
+from support import PLANTED, PLANTED_JWT, omsecrets_runner, omstub
+from test_parse import deploy
+
+import airflow
+
+TAIL = "the sidecar has not produced a current config; not resolving secrets in-process"
+RUN_UUID = "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
+
+
+class RunCase(unittest.TestCase):
+    """A deployed pipeline, its DAG parsed, an output directory."""
+
+    ptype = "metadata"
+
+    def setUp(self):
+        self.tmp = tempfile_dir(self)
+        self.out = Path(self.tmp) / "omsecrets"
+        self.out.mkdir()
+        self.env = {"OMSECRETS_OUTPUT_DIR": str(self.out), "OMSECRETS_WAIT_SECONDS": "0"}
+        self.set_env(self.env)
+        self.addCleanup(setattr, omsecrets_runner, "POLL_SECONDS", omsecrets_runner.POLL_SECONDS)
+        omsecrets_runner.POLL_SECONDS = 0.02
+        self.addCleanup(setattr, airflow, "__version__", airflow.__version__)
+        airflow.__version__ = "2.10.5"
+        self.deploy(self.ptype)
+
+    def set_env(self, env):
+        for k in ("OMSECRETS_OUTPUT_DIR", "OMSECRETS_WAIT_SECONDS", "AIRFLOW__OMSECRETS__OUTPUT_DIR",
+                  "AIRFLOW__OMSECRETS__WAIT_SECONDS"):
+            old = os.environ.pop(k, None)
+            if old is not None:
+                self.addCleanup(os.environ.__setitem__, k, old)
+            else:
+                self.addCleanup(os.environ.pop, k, None)
+        os.environ.update(env)
+
+    def deploy(self, ptype, definition=None):
+        self.ptype = ptype
+        self.definition = definition or support.pipeline(ptype)
+        self.dag_id = support.dag_id_of(ptype) if definition is None else omsecrets_runner.clean_dag_id(
+            self.definition["name"])
+        self.cfg, dag_py = deploy(self.tmp, self.definition)
+        support.fresh_modules()
+        module = support.import_dag_file(dag_py)
+        (self.task,) = module.dag.tasks
+        self.expected_output = support.resolved_output(ptype, self.definition)
+
+    def write_output(self, doc=None, name=None, **status):
+        name = name or f"{self.dag_id}.json"
+        (self.out / name).write_text(json.dumps(self.expected_output if doc is None else doc, indent=2))
+        return support.write_status(self.out, self.dag_id, self.cfg, **{"output": name, **status})
+
+    def run_task(self, params=None, run_id="manual__2026-12-01T10:00:00+00:00"):
+        """Execute the task as Airflow does, with no network, capturing logs;
+        returns (exception or None, log text)."""
+        omstub.clear()
+        context = {"params": params or {}, "dag_run": types.SimpleNamespace(dag_id=self.dag_id, run_id=run_id)}
+        exc = None
+        with support.no_network() as attempts, support.captured() as text:
+            try:
+                self.task.execute(context)
+            except Exception as e:  # noqa: BLE001 - the test inspects it
+                exc = e
+        self.assertEqual(attempts, [], "the task made a network call")
+        self.assertEqual(omstub.of("secrets"), [], "the task touched OpenMetadata's secrets manager")
+        logs = text()
+        for secret in (PLANTED, PLANTED_JWT):
+            self.assertNotIn(secret, logs, "a resolved value reached the log")
+            if exc is not None:
+                self.assertNotIn(secret, support.exception_text(exc), "a resolved value reached the error")
+        return exc, logs
+
+    def workflow_events(self):
+        return [e[1:] for e in omstub.of("workflow")]
+
+    def created_config(self):
+        (create,) = [e for e in self.workflow_events() if e[1] == "create"]
+        return create[2]
+
+    def assert_fails_closed(self, exc, reason):
+        self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+        msg = str(exc)
+        self.assertEqual(len(msg.splitlines()), 1, msg)
+        self.assertEqual(msg, f"omsecrets: {self.dag_id}: {reason} — {TAIL}")
+        self.assertEqual(self.workflow_events(), [], "a workflow ran on a refused output")
+        self.assertEqual(omstub.of("send_failed_status_callback"), [])
+
+
+def tempfile_dir(case):
+    import tempfile
+
+    d = tempfile.TemporaryDirectory()
+    case.addCleanup(d.cleanup)
+    return d.name
+
+
+class EveryTypeTest(RunCase):
+    def test_every_type_runs_its_workflow_class(self):
+        sequences = {
+            # common.py execute_workflow, raiseOnError true (the default).
+            "execute_workflow": ["create", "execute", "stop", "raise_from_status"],
+            # profiler.py, auto_classification.py, test_suite.py.
+            "classic": ["create", "execute", "raise_from_status", "print_status", "stop"],
+        }
+        classic = {"profiler", "autoClassification", "TestSuite"}
+        for ptype in support.TASK_IDS:
+            with self.subTest(ptype=ptype):
+                self.deploy(ptype)
+                self.write_output()
+                exc, logs = self.run_task()
+                self.assertIsNone(exc)
+                events = self.workflow_events()
+                self.assertEqual({e[0] for e in events}, {support.CLASSES[ptype]})
+                self.assertEqual([e[1] for e in events], sequences["classic" if ptype in classic else "execute_workflow"])
+                config = self.created_config()
+                # The resolved output, values included, minus its nulls, plus the run id.
+                want = omsecrets_runner.without_none(copy.deepcopy(self.expected_output))
+                want["pipelineRunId"] = str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                      f"openmetadata:{self.dag_id}:manual__2026-12-01T10:00:00+00:00"))
+                if ptype == "application":
+                    want["appConfig"] = self.expected_output["appConfig"]
+                self.assertEqual(config, want)
+                self.assertIn(PLANTED, json.dumps(config), "the workflow gets the resolved values")
+                # set_operator_logger: the pipeline's logger level.
+                self.assertEqual(omstub.of("set_loggers_level"), [("set_loggers_level", "DEBUG")])
+                self.assertIn(f"omsecrets: {self.dag_id}: running {self.out / (self.dag_id + '.json')}", logs)
+
+    def test_raise_on_error_false_skips_raise_from_status(self):
+        out = copy.deepcopy(self.expected_output)
+        out["workflowConfig"]["raiseOnError"] = False
+        self.write_output(out)
+        exc, _ = self.run_task()
+        self.assertIsNone(exc)
+        self.assertEqual([e[1] for e in self.workflow_events()], ["create", "execute", "stop"])
+
+    def test_reads_the_file_the_status_names(self):
+        decoy = copy.deepcopy(self.expected_output)
+        decoy["source"]["serviceName"] = "decoy"
+        (self.out / f"{self.dag_id}.json").write_text(json.dumps(decoy))
+        self.write_output(name="renamed.json")
+        exc, _ = self.run_task()
+        self.assertIsNone(exc)
+        self.assertEqual(self.created_config()["source"]["serviceName"], "mysql")
+
+    def test_yaml_output(self):
+        import yaml  # Debian's python3-yaml, which .ci/run installs
+        name = f"{self.dag_id}.yaml"
+        (self.out / name).write_text(yaml.safe_dump(self.expected_output))
+        support.write_status(self.out, self.dag_id, self.cfg, output=name)
+        exc, _ = self.run_task()
+        self.assertIsNone(exc)
+        self.assertEqual(self.created_config()["source"]["serviceConnection"]["config"]["authType"]["password"],
+                         PLANTED)
+
+
+class RunParametersTest(RunCase):
+    def test_pipeline_run_id_from_params(self):
+        self.write_output()
+        exc, _ = self.run_task(params={"pipelineRunId": RUN_UUID})
+        self.assertIsNone(exc)
+        self.assertEqual(self.created_config()["pipelineRunId"], RUN_UUID.lower())
+
+    def test_pipeline_run_id_of_a_uuid_airflow_run(self):
+        self.write_output()
+        run = str(uuid.uuid4())
+        exc, _ = self.run_task(run_id=run)
+        self.assertIsNone(exc)
+        self.assertEqual(self.created_config()["pipelineRunId"], run)
+
+    def test_pipeline_run_id_of_a_scheduled_run(self):
+        self.write_output()
+        run = "scheduled__2026-12-01T10:00:00+00:00"
+        exc, _ = self.run_task(run_id=run)
+        self.assertIsNone(exc)
+        self.assertEqual(self.created_config()["pipelineRunId"],
+                         str(uuid.uuid5(uuid.NAMESPACE_URL, f"openmetadata:{self.dag_id}:{run}")))
+
+    def test_invalid_pipeline_run_id_fails_and_reports(self):
+        self.write_output()
+        exc, _ = self.run_task(params={"pipelineRunId": "not-a-uuid"})
+        self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+        self.assertEqual(str(exc), f"omsecrets: {self.dag_id}: params.pipelineRunId is not a UUID")
+        self.assertEqual(self.workflow_events(), [])
+        # As OpenMetadata's on_failure_callback: the run is reported failed.
+        self.assertEqual(len(omstub.of("send_failed_status_callback")), 1)
+
+    def test_source_config_override(self):
+        out = copy.deepcopy(self.expected_output)
+        out["source"]["sourceConfig"]["config"].update({"markDeletedTables": True, "includeViews": None,
+                                                        "includeTags": False})
+        self.write_output(out)
+        override = {"tableFilterPattern": {"includes": ["orders"], "excludes": None}, "markDeletedTables": False}
+        exc, _ = self.run_task(params={"sourceConfigOverride": override})
+        self.assertIsNone(exc)
+        got = self.created_config()["source"]["sourceConfig"]["config"]
+        deployed = omsecrets_runner.without_none(out["source"]["sourceConfig"]["config"])
+        self.assertEqual(got, {**deployed, "markDeletedTables": False, "tableFilterPattern": {"includes": ["orders"]}})
+        self.assertNotIn("includeViews", got)
+
+    def test_override_must_be_an_object(self):
+        self.write_output()
+        exc, _ = self.run_task(params={"sourceConfigOverride": ["nope"]})
+        self.assertEqual(str(exc), f"omsecrets: {self.dag_id}: params.sourceConfigOverride is not an object")
+
+    def test_application_overrides(self):
+        self.deploy("application")
+        self.write_output()
+        exc, _ = self.run_task(params={"appConfigOverride": {"confidenceLevel": 95, "note": None}})
+        self.assertIsNone(exc)
+        # application_workflow: laid over appConfig after the dump, nulls kept.
+        self.assertEqual(self.created_config()["appConfig"],
+                         {"type": "AutoTagger", "confidenceLevel": 95, "note": None})
+        exc, _ = self.run_task(params={"sourceConfigOverride": {"x": 1}})
+        self.assertEqual(str(exc), f"omsecrets: {self.dag_id}: sourceConfigOverride does not apply to an application")
+
+    def test_application_without_app_config(self):
+        self.deploy("application")
+        out = copy.deepcopy(self.expected_output)
+        del out["appConfig"]
+        self.write_output(out)
+        exc, _ = self.run_task()
+        self.assertIsNone(exc)
+        self.assertEqual(self.created_config()["appConfig"], {})
+
+
+class FailureReportingTest(RunCase):
+    def tearDown(self):
+        # Forget the stand-in workflow classes, and the FAIL set on them.
+        support.fresh_modules()
+
+    def test_workflow_failure_is_reported_once_and_raised(self):
+        from metadata.workflow.metadata import MetadataWorkflow
+
+        for step in ("create", "execute"):
+            with self.subTest(step=step):
+                MetadataWorkflow.FAIL = step
+                self.write_output()
+                exc, _ = self.run_task(params={"pipelineRunId": RUN_UUID})
+                self.assertIsInstance(exc, RuntimeError)
+                (report,) = omstub.of("send_failed_status_callback")
+                self.assertEqual(report[1], "OpenMetadataWorkflowConfig")
+                self.assertEqual(report[2]["pipelineRunId"], RUN_UUID.lower())
+                self.assertEqual(report[2]["ingestionPipelineFQN"], self.definition["fullyQualifiedName"])
+                # on_kill after the failure reports nothing more.
+                self.task.on_kill()
+                self.assertEqual(len(omstub.of("send_failed_status_callback")), 1)
+
+    def test_application_failure_uses_the_application_model(self):
+        self.deploy("application")
+        from metadata.workflow.application import ApplicationWorkflow
+
+        ApplicationWorkflow.FAIL = "execute"
+        self.write_output()
+        exc, _ = self.run_task()
+        self.assertIsInstance(exc, RuntimeError)
+        (report,) = omstub.of("send_failed_status_callback")
+        self.assertEqual(report[1], "OpenMetadataApplicationConfig")
+
+    def test_on_kill_reports_a_running_task(self):
+        self.write_output()
+        exc, _ = self.run_task()
+        self.assertIsNone(exc)
+        omstub.clear()
+        self.task.on_kill()
+        self.assertEqual([e[0] for e in omstub.events if e[0] in ("base_on_kill", "send_failed_status_callback")],
+                         ["base_on_kill", "send_failed_status_callback"])
+
+    def test_reporting_errors_name_no_value(self):
+        import openmetadata_managed_apis.workflows.ingestion.common as common
+        from metadata.workflow.metadata import MetadataWorkflow
+
+        def explode(cfg):
+            raise ValueError(f"cannot report {cfg.data['source']['serviceConnection']['config']['authType']}")
+
+        saved = common.send_failed_status_callback
+        common.send_failed_status_callback = explode
+        self.addCleanup(setattr, common, "send_failed_status_callback", saved)
+        MetadataWorkflow.FAIL = "execute"
+        self.write_output()
+        exc, logs = self.run_task()  # asserts PLANTED is in neither
+        self.assertIsInstance(exc, RuntimeError)
+        self.assertIn("could not report the failed run to OpenMetadata (ValueError)", logs)
+
+
+class FailClosedTest(RunCase):
+    def test_no_status_file(self):
+        (self.out / f"{self.dag_id}.json").write_text(json.dumps(self.expected_output))
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"no status file {self.out}/{self.dag_id}.status: the sidecar has written none yet")
+
+    def test_refusals(self):
+        cases = {
+            "stale": (dict(state="stale", outcome="not_found", error="secret:/x not found"),
+                      "output is stale (not_found: secret:/x not found)"),
+            "failed": (dict(state="failed", outcome="om_not_found", error="service mysql was deleted"),
+                       "the sidecar has no output for it (om_not_found: service mysql was deleted)"),
+            "expired": (dict(fresh_for=-1), None),
+            "foreign definition": (dict(definitionSHA256="0" * 64),
+                                   f"the output was resolved from another version of {self.cfg} "
+                                   "(the sidecar has not resolved the current deploy yet)"),
+            "output with a slash": (dict(output=f"../{self.dag_id}.json"), None),
+            "output with ..": (dict(output=f"..{self.dag_id}.json"), None),
+            "output absolute": (dict(output=f"{self.out}/{self.dag_id}.json"), None),
+            "no output name": (dict(output=support.DROP), None),
+            "other dag": (dict(dagId="someone_else"), None),
+            "version 2": (dict(omsecretsStatus=2), None),
+            "version true": (dict(omsecretsStatus=True), None),
+            "unknown state": (dict(state="fresh"), None),
+            "no freshUntil": (dict(freshUntil="soon"), None),
+        }
+        status_path = f"{self.out}/{self.dag_id}.status"
+        generic = {
+            "expired": "output expired at ",
+            "output with a slash": f"status file {status_path} names an output that is not a plain file name",
+            "output with ..": f"status file {status_path} names an output that is not a plain file name",
+            "output absolute": f"status file {status_path} names an output that is not a plain file name",
+            "no output name": f"status file {status_path} names an output that is not a plain file name",
+            "other dag": f"status file {status_path} is for dagId someone_else",
+            "version 2": f"status file {status_path} has omsecretsStatus 2; this runner reads 1",
+            "version true": f"status file {status_path} has omsecretsStatus True; this runner reads 1",
+            "unknown state": f"status file {status_path} has state fresh",
+            "no freshUntil": f"status file {status_path} has no valid freshUntil",
+        }
+        for name, (status, reason) in cases.items():
+            with self.subTest(name):
+                self.write_output(**status)
+                exc, _ = self.run_task()
+                if reason is not None:
+                    self.assert_fails_closed(exc, reason)
+                else:
+                    self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+                    msg = str(exc)
+                    self.assertEqual(len(msg.splitlines()), 1)
+                    self.assertTrue(msg.startswith(f"omsecrets: {self.dag_id}: {generic[name]}"), msg)
+                    self.assertTrue(msg.endswith(TAIL))
+                    self.assertEqual(self.workflow_events(), [])
+
+    def test_expired_names_both_times(self):
+        status = self.write_output(fresh_for=-30)
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"output expired at {status['freshUntil']}, last checked at "
+                                      f"{status['checkedAt']} (the sidecar stopped refreshing it)")
+
+    def test_bad_status_json(self):
+        self.write_output()
+        (self.out / f"{self.dag_id}.status").write_text('{"omsecretsStatus": 1, "dagId": ')
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"status file {self.out}/{self.dag_id}.status is not valid JSON")
+        (self.out / f"{self.dag_id}.status").write_text("[1]")
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"status file {self.out}/{self.dag_id}.status is not a JSON object")
+
+    def test_output_missing_or_broken(self):
+        self.write_output()
+        (self.out / f"{self.dag_id}.json").unlink()
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"no output {self.dag_id}.json: it does not exist")
+        # Truncated JSON holding a value: the parser's message is not passed on.
+        (self.out / f"{self.dag_id}.json").write_text('{"password": "' + PLANTED + '", ')
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"output {self.dag_id}.json is not valid JSON")
+        (self.out / f"{self.dag_id}.json").write_text('["' + PLANTED + '"]')
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"output {self.dag_id}.json is not an object")
+
+    def test_output_symlink_is_refused(self):
+        self.write_output(name="real.json")
+        os.symlink(self.out / "real.json", self.out / f"{self.dag_id}.json")
+        support.write_status(self.out, self.dag_id, self.cfg)
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"output {self.dag_id}.json is not a regular file")
+
+    def test_unresolved_output_is_refused(self):
+        out = copy.deepcopy(self.expected_output)
+        out["source"]["serviceConnection"]["config"]["authType"]["password"] = "secret:/openmetadata/x/password"
+        self.write_output(out)
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"output {self.dag_id}.json still holds 1 secret: reference(s)")
+        out = copy.deepcopy(self.expected_output)
+        out["workflowConfig"]["openMetadataServerConfig"]["secretsManagerProvider"] = "aws"
+        self.write_output(out)
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"output {self.dag_id}.json names secretsManagerProvider aws, not db")
+
+    def test_definition_redeployed_after_parse(self):
+        self.write_output()
+        changed = copy.deepcopy(self.definition)
+        changed["sourceConfig"]["config"]["includeViews"] = True
+        self.cfg.write_text(json.dumps(changed))
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, f"the output was resolved from another version of {self.cfg} "
+                                      "(the sidecar has not resolved the current deploy yet)")
+
+    def test_status_error_text_is_one_line(self):
+        self.write_output(state="stale", outcome="unavailable", error="store\nunreachable\r\n  after retries")
+        exc, _ = self.run_task()
+        self.assert_fails_closed(exc, "output is stale (unavailable: store unreachable after retries)")
+
+
+class WaitTest(RunCase):
+    def test_missing_output_waits_then_fails(self):
+        self.set_env({**self.env, "OMSECRETS_WAIT_SECONDS": "0.4"})
+        start = time.monotonic()
+        exc, logs = self.run_task()
+        elapsed = time.monotonic() - start
+        self.assert_fails_closed(exc, f"no status file {self.out}/{self.dag_id}.status: the sidecar has written none yet")
+        self.assertGreaterEqual(elapsed, 0.4)
+        self.assertLess(elapsed, 3)
+        self.assertIn("waiting up to 0.4s for the sidecar", logs)
+
+    def test_output_appearing_during_the_wait_runs(self):
+        self.set_env({**self.env, "OMSECRETS_WAIT_SECONDS": "10"})
+        # The sidecar first reports the previous deploy's output, then the current one.
+        support.write_status(self.out, self.dag_id, self.cfg, definitionSHA256="0" * 64)
+        timer = threading.Timer(0.3, self.write_output)
+        timer.start()
+        self.addCleanup(timer.cancel)
+        start = time.monotonic()
+        exc, _ = self.run_task()
+        self.assertIsNone(exc)
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertEqual(self.created_config()["source"]["serviceName"], "mysql")
+
+    def test_status_changed_while_reading_looks_again(self):
+        self.write_output()
+        calls = []
+        real = omsecrets_runner._read
+
+        def racing(path, what, missing):
+            result = real(path, what, missing=missing)
+            if path.name.endswith(".json") and not calls:
+                calls.append(path)
+                # The sidecar swaps in a new output and status meanwhile.
+                self.write_output()
+            return result
+
+        omsecrets_runner._read = racing
+        self.addCleanup(setattr, omsecrets_runner, "_read", real)
+        self.set_env({**self.env, "OMSECRETS_WAIT_SECONDS": "2"})
+        exc, logs = self.run_task()
+        self.assertIsNone(exc)
+        self.assertEqual(len(calls), 1)
+        self.assertIn("changed while the output was read", logs)
+
+
+class SettingsTest(unittest.TestCase):
+    def test_defaults_environment_and_airflow_config(self):
+        os_env = {k: os.environ.pop(k) for k in list(os.environ) if "OMSECRETS" in k}
+        self.addCleanup(os.environ.update, os_env)
+        read = omsecrets_runner.read_settings
+        self.assertEqual(read({}), omsecrets_runner.Settings("/omsecrets", 60.0))
+        os.environ["AIRFLOW__OMSECRETS__OUTPUT_DIR"] = "/from/airflow"
+        os.environ["AIRFLOW__OMSECRETS__WAIT_SECONDS"] = "5"
+        self.addCleanup(os.environ.pop, "AIRFLOW__OMSECRETS__OUTPUT_DIR")
+        self.addCleanup(os.environ.pop, "AIRFLOW__OMSECRETS__WAIT_SECONDS")
+        self.assertEqual(read({}), omsecrets_runner.Settings("/from/airflow", 5.0))
+        self.assertEqual(read({"OMSECRETS_OUTPUT_DIR": "/env", "OMSECRETS_WAIT_SECONDS": "0"}),
+                         omsecrets_runner.Settings("/env", 0.0))
+
+    def test_bad_settings(self):
+        for env, want in (({"OMSECRETS_OUTPUT_DIR": "relative/dir"}, "is not an absolute path"),
+                          ({"OMSECRETS_WAIT_SECONDS": "-1"}, "is not a number of seconds"),
+                          ({"OMSECRETS_WAIT_SECONDS": "nan"}, "is not a number of seconds"),
+                          ({"OMSECRETS_WAIT_SECONDS": "a minute"}, "is not a number of seconds")):
+            with self.subTest(env=env), self.assertRaises(omsecrets_runner.OmsecretsError) as ctx:
+                omsecrets_runner.read_settings(env)
+            self.assertIn(want, str(ctx.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
