@@ -34,25 +34,6 @@ type flight struct {
 	completed  bool // guarded by Resolver.mu
 }
 
-// Stats is a snapshot of a Resolver's shared state, for gauges and tests.
-type Stats struct {
-	// CacheEntries is the number of cached values, expired ones not yet
-	// removed included.
-	CacheEntries int
-	// InFlight is the number of (store, id) fetches in progress.
-	InFlight int
-	// Waiting is the number of waits, by Resolve or Refresh calls, on
-	// fetches that other calls own.
-	Waiting int
-}
-
-// Stats returns a snapshot of the cache and the fetches in flight.
-func (r *Resolver) Stats() Stats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return Stats{CacheEntries: len(r.cache), InFlight: len(r.flights), Waiting: r.waiting}
-}
-
 // cacheGet returns the cached value of k if it has not expired at now,
 // and drops it if it has. r.mu must be held.
 func (r *Resolver) cacheGet(k storeID, now time.Time) (Secret, bool) {

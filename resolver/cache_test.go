@@ -58,7 +58,7 @@ func TestCacheHitMiss(t *testing.T) {
 	hit, miss = hits(obs.Lookups())
 	assert.Equal(t, 2, hit, "one lookup per id, not per reference")
 	assert.Equal(t, 2, miss)
-	assert.Equal(t, 2, r.Stats().CacheEntries)
+	assert.Equal(t, 2, resolver.StatsOf(r).CacheEntries)
 }
 
 // TestCacheKeyVariantsShareFetch checks that references to keys of one id
@@ -178,13 +178,13 @@ func TestCacheErrorsNotCached(t *testing.T) {
 			x := []resolver.StoreRef{sref(t, "s", "secret:/x")}
 			_, err := r.Resolve(t.Context(), x)
 			require.ErrorIs(t, err, tc.err)
-			assert.Zero(t, r.Stats().CacheEntries)
+			assert.Zero(t, resolver.StatsOf(r).CacheEntries)
 
 			got, err := r.Resolve(t.Context(), x)
 			require.NoError(t, err)
 			assert.Equal(t, "errors-value", got[x[0]].Value())
 			assert.Equal(t, 2, fake.Gets())
-			assert.Equal(t, 1, r.Stats().CacheEntries, "the success is cached")
+			assert.Equal(t, 1, resolver.StatsOf(r).CacheEntries, "the success is cached")
 		})
 	}
 }
@@ -202,7 +202,7 @@ func TestCacheDisabled(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, 3, fake.Gets())
-	assert.Zero(t, r.Stats().CacheEntries)
+	assert.Zero(t, resolver.StatsOf(r).CacheEntries)
 	assert.Empty(t, obs.Lookups(), "no cache, no lookups")
 }
 
@@ -218,7 +218,7 @@ func TestCacheSkipsValueIDs(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "cache-db-value", got[sr].Value())
 	}
-	assert.Equal(t, resolver.Stats{}, r.Stats())
+	assert.Equal(t, resolver.Stats{}, resolver.StatsOf(r))
 	assert.Empty(t, obs.Lookups())
 	assert.Len(t, obs.Calls(), 2, "resolved by the store each time")
 }
@@ -241,15 +241,15 @@ func TestCacheSweep(t *testing.T) {
 	}
 
 	resolve("/a", "/b")
-	require.Equal(t, 2, r.Stats().CacheEntries)
+	require.Equal(t, 2, resolver.StatsOf(r).CacheEntries)
 	clk.Add(2 * ttl)
-	assert.Equal(t, 2, r.Stats().CacheEntries, "expired entries stay until a sweep")
+	assert.Equal(t, 2, resolver.StatsOf(r).CacheEntries, "expired entries stay until a sweep")
 	resolve("/c")
-	assert.Equal(t, 1, r.Stats().CacheEntries, "the sweep removed /a and /b")
+	assert.Equal(t, 1, resolver.StatsOf(r).CacheEntries, "the sweep removed /a and /b")
 
 	clk.Add(ttl / 2)
 	resolve("/d")
-	assert.Equal(t, 2, r.Stats().CacheEntries, "nothing expired")
+	assert.Equal(t, 2, resolver.StatsOf(r).CacheEntries, "nothing expired")
 }
 
 // rotating is a store whose value changes on every call, like a secret
@@ -320,7 +320,7 @@ func TestRefreshFailure(t *testing.T) {
 			require.NoError(t, err)
 			_, err = r.Refresh(t.Context(), x)
 			require.ErrorIs(t, err, tc.err)
-			assert.Equal(t, tc.keep, r.Stats().CacheEntries == 1)
+			assert.Equal(t, tc.keep, resolver.StatsOf(r).CacheEntries == 1)
 
 			got, err := r.Resolve(t.Context(), x)
 			require.NoError(t, err)

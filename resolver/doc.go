@@ -3,8 +3,9 @@
 // A reference is a string value that starts with "secret:" (see ParseRef).
 // The package owns the reference syntax, the Secret type that never prints
 // its value, the store interfaces (Getter and the optional BatchGetter and
-// Limited), the error classes every store maps its failures to, and the
-// Resolver that deduplicates references and fans out to stores.
+// ValueIDs), the Spec each store package describes itself with, the error
+// classes every store maps its failures to, and the Resolver that
+// deduplicates references and fans out to stores.
 //
 // # Economy of store calls
 //
@@ -27,9 +28,9 @@
 //     owner's context; if it fails because that context ended, each waiter
 //     whose context is alive fetches the id itself, so one caller's
 //     cancellation never fails another.
-//   - Rate limit: each store has a token bucket (Limit, from Options.Limits
-//     or the store's DefaultLimit) and optionally a bound on calls in
-//     flight, shared by all calls; every store call, retries included,
+//   - Rate limit: each store named in Options.Limits has a token bucket
+//     (Limit; a store's default is its Spec.Limit, which the caller passes
+//     there), shared by all calls; every store call, retries included,
 //     takes one token. Options.Concurrency bounds the calls of one Resolve.
 //   - Retries: transient failures (Transient), of a whole call or of single
 //     ids of a batch, are retried with exponential backoff and full

@@ -87,10 +87,7 @@ type RefError struct {
 
 // Error names the reference (its id hidden when HideID) and the store.
 func (e *RefError) Error() string {
-	ref := e.Ref.String()
-	if e.HideID {
-		ref = e.Ref.Redacted()
-	}
+	ref := e.Ref.Label(e.HideID)
 	if e.Store == "" {
 		return fmt.Sprintf("%s: %v", ref, e.Err)
 	}
@@ -99,6 +96,19 @@ func (e *RefError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *RefError) Unwrap() error { return e.Err }
+
+// WithoutRef returns the error a *RefError in err's chain wraps, or err
+// when there is none: the failure without the reference and store the
+// RefError names, for messages that name them themselves. The Resolver
+// uses it too, on a store's own RefError, so that the RefError it returns
+// is the only one in the chain.
+func WithoutRef(err error) error {
+	var re *RefError
+	if errors.As(err, &re) {
+		return re.Err
+	}
+	return err
+}
 
 // Class names the error class of err for status lines and metrics:
 // "ok" for nil, "not_found", "permission", "throttled", "unavailable", "bad_ref",

@@ -150,7 +150,7 @@ func await(t *testing.T, ch <-chan outcome) outcome {
 func waitStats(t *testing.T, r *resolver.Resolver, ok func(resolver.Stats) bool, msg string) {
 	t.Helper()
 	synctest.Wait()
-	s := r.Stats()
+	s := resolver.StatsOf(r)
 	require.True(t, ok(s), "%s: stats %+v", msg, s)
 }
 

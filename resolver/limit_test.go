@@ -90,40 +90,31 @@ func TestRateLimitBucket(t *testing.T) {
 	// store late (by tens of milliseconds under -race on a loaded
 	// machine) and arrive together with the next ones, so gaps between
 	// arrivals prove nothing in real time: check each arrival against the
-	// schedule from the start instead. TestRateLimitSources and
+	// schedule from the start instead. TestRateLimitOptions and
 	// TestRateLimitSharedAcrossCalls check the gaps on a fake clock.
 	ts := callTimes(&fake.Fake)
 	assertBucketSince(t, start, ts, 50, 1)
 	assert.GreaterOrEqual(t, ts[39].Sub(start), 779*time.Millisecond, "39 intervals of 20ms after the first call")
 }
 
-// limitedFake is a Fake with a DefaultLimit.
-type limitedFake struct {
-	*resolvertest.Fake
-	limit resolver.Limit
-}
-
-func (f limitedFake) DefaultLimit() resolver.Limit { return f.limit }
-
-// TestRateLimitSources checks where a store's limit comes from (its
-// DefaultLimit, overridden by Options.Limits) and the default burst, on a
-// fake clock where the spacing of calls is exact.
-func TestRateLimitSources(t *testing.T) {
+// TestRateLimitOptions checks which limit a store gets (its entry in
+// Options.Limits; none when it has none) and the default burst, on a fake
+// clock where the spacing of calls is exact. A store's default limit is
+// its Spec.Limit, which cmd puts in Options.Limits (TestStoreLimits there).
+func TestRateLimitOptions(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name     string
-		def      *resolver.Limit // the store's DefaultLimit, if any
-		override map[string]resolver.Limit
-		calls    int
-		want     []time.Duration // arrival of each call after the first
+		name   string
+		limits map[string]resolver.Limit
+		calls  int
+		want   []time.Duration // arrival of each call after the first
 	}{
 		{name: "no limit", calls: 3, want: []time.Duration{0, 0, 0}},
-		{name: "store default", def: &resolver.Limit{Rate: 10, Burst: 1}, calls: 3, want: []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond}},
-		{name: "override", def: &resolver.Limit{Rate: 10, Burst: 1}, override: map[string]resolver.Limit{"s": {Rate: 20, Burst: 1}}, calls: 3, want: []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond}},
-		{name: "override to unlimited", def: &resolver.Limit{Rate: 10, Burst: 1}, override: map[string]resolver.Limit{"s": {}}, calls: 3, want: []time.Duration{0, 0, 0}},
-		{name: "override of another store", def: &resolver.Limit{Rate: 10, Burst: 1}, override: map[string]resolver.Limit{"other": {}}, calls: 2, want: []time.Duration{0, 100 * time.Millisecond}},
-		{name: "default burst is a second's worth", override: map[string]resolver.Limit{"s": {Rate: 4}}, calls: 6, want: []time.Duration{0, 0, 0, 0, 250 * time.Millisecond, 500 * time.Millisecond}},
-		{name: "burst", override: map[string]resolver.Limit{"s": {Rate: 10, Burst: 2}}, calls: 4, want: []time.Duration{0, 0, 100 * time.Millisecond, 200 * time.Millisecond}},
+		{name: "limit", limits: map[string]resolver.Limit{"s": {Rate: 10, Burst: 1}}, calls: 3, want: []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond}},
+		{name: "zero limit is unlimited", limits: map[string]resolver.Limit{"s": {}}, calls: 3, want: []time.Duration{0, 0, 0}},
+		{name: "limit of another store", limits: map[string]resolver.Limit{"other": {Rate: 10, Burst: 1}}, calls: 2, want: []time.Duration{0, 0}},
+		{name: "default burst is a second's worth", limits: map[string]resolver.Limit{"s": {Rate: 4}}, calls: 6, want: []time.Duration{0, 0, 0, 0, 250 * time.Millisecond, 500 * time.Millisecond}},
+		{name: "burst", limits: map[string]resolver.Limit{"s": {Rate: 10, Burst: 2}}, calls: 4, want: []time.Duration{0, 0, 100 * time.Millisecond, 200 * time.Millisecond}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -136,11 +127,7 @@ func TestRateLimitSources(t *testing.T) {
 					refs = append(refs, sref(t, "s", "secret:"+id))
 				}
 				fake := resolvertest.NewFake(values)
-				var store resolver.Getter = fake
-				if tc.def != nil {
-					store = limitedFake{fake, *tc.def}
-				}
-				r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"s": store}, Limits: tc.override})
+				r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"s": fake}, Limits: tc.limits})
 				start := time.Now()
 				_, err := r.Resolve(t.Context(), refs)
 				require.NoError(t, err)
@@ -190,47 +177,36 @@ func TestRateLimitSharedAcrossCalls(t *testing.T) {
 	})
 }
 
-// TestMaxInFlight checks that Limit.MaxInFlight bounds the calls in
-// flight to a store over concurrent Resolve calls.
-func TestMaxInFlight(t *testing.T) {
+// TestConcurrencyIsPerCall checks that Options.Concurrency bounds the
+// calls in flight of each Resolve on its own, not of the Resolver: three
+// concurrent Resolves of Concurrency 4 have up to 12 calls in flight.
+func TestConcurrencyIsPerCall(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		limits map[string]resolver.Limit
-		want   int
-	}{
-		{name: "bounded", limits: map[string]resolver.Limit{"s": {MaxInFlight: 2}}, want: 2},
-		{name: "unbounded", want: 3 * 4}, // 3 calls of Concurrency 4
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) {
-				values := make(map[string]string)
-				var sets [][]resolver.StoreRef
-				for i := range 3 {
-					var refs []resolver.StoreRef
-					for j := range 8 {
-						id := fmt.Sprintf("/f/%d/%d", i, j)
-						values[id] = "inflight-value"
-						refs = append(refs, sref(t, "s", "secret:"+id))
-					}
-					sets = append(sets, refs)
-				}
-				fake := &resolvertest.Fake{Values: values, Delay: 10 * time.Millisecond}
-				r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"s": fake}, Limits: tc.limits, Concurrency: 4})
-				var wg sync.WaitGroup
-				for _, refs := range sets {
-					wg.Go(func() {
-						_, err := r.Resolve(t.Context(), refs)
-						assert.NoError(t, err)
-					})
-				}
-				wg.Wait()
-				assert.Equal(t, 24, fake.Gets())
-				assert.Equal(t, tc.want, fake.MaxInFlight())
+	synctest.Test(t, func(t *testing.T) {
+		values := make(map[string]string)
+		var sets [][]resolver.StoreRef
+		for i := range 3 {
+			var refs []resolver.StoreRef
+			for j := range 8 {
+				id := fmt.Sprintf("/f/%d/%d", i, j)
+				values[id] = "inflight-value"
+				refs = append(refs, sref(t, "s", "secret:"+id))
+			}
+			sets = append(sets, refs)
+		}
+		fake := &resolvertest.Fake{Values: values, Delay: 10 * time.Millisecond}
+		r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"s": fake}, Concurrency: 4})
+		var wg sync.WaitGroup
+		for _, refs := range sets {
+			wg.Go(func() {
+				_, err := r.Resolve(t.Context(), refs)
+				assert.NoError(t, err)
 			})
-		})
-	}
+		}
+		wg.Wait()
+		assert.Equal(t, 24, fake.Gets())
+		assert.Equal(t, 3*4, fake.MaxInFlight())
+	})
 }
 
 // TestRateLimitDeadline checks that a call the rate limit cannot allow

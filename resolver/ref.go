@@ -28,10 +28,17 @@ func (r Ref) String() string {
 	return Prefix + r.ID + "#" + r.Key
 }
 
-// Redacted is String with the id replaced by [redacted], for stores whose
-// ids are the values themselves.
-func (r Ref) Redacted() string {
-	return Ref{ID: Redacted, Key: r.Key}.String()
+// Label returns the reference as it may be printed: String, or, with
+// hideID, String with the id replaced by [redacted]. hideID is for stores
+// whose ids are the values themselves (see ValueIDs and
+// Resolver.HidesIDs). It is the one way ids are hidden: RefError's
+// message, the Resolver's logs and the callers' messages and status
+// entries all print references through it.
+func (r Ref) Label(hideID bool) string {
+	if hideID {
+		return Ref{ID: Redacted, Key: r.Key}.String()
+	}
+	return r.String()
 }
 
 // IsRef reports whether s is a secret reference, that is whether it starts

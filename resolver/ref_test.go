@@ -101,6 +101,14 @@ func TestRefString(t *testing.T) {
 	assert.Equal(t, "secret:/x#k", resolver.Ref{ID: "/x", Key: "k"}.String())
 }
 
+func TestRefLabel(t *testing.T) {
+	t.Parallel()
+	ref := resolver.Ref{ID: "hunter2", Key: "k"}
+	assert.Equal(t, ref.String(), ref.Label(false))
+	assert.Equal(t, "secret:[redacted]#k", ref.Label(true))
+	assert.Equal(t, "secret:[redacted]", resolver.Ref{ID: "hunter2"}.Label(true))
+}
+
 func FuzzParseRef(f *testing.F) {
 	for _, s := range []string{
 		"secret:/openmetadata/database/mysql_prod/authtype/password",

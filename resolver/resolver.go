@@ -49,9 +49,10 @@ type Options struct {
 	// disables the cache. Each entry lives a random 90 to 100% of it.
 	// Values of stores whose ids are values (see ValueIDs) are not cached.
 	CacheTTL time.Duration
-	// Limits maps a store name to the client-side limit of its calls. A
-	// store not named here uses its DefaultLimit if it implements Limited,
-	// and is not limited otherwise. Names of unknown stores are ignored.
+	// Limits maps a store name to the client-side limit of its calls; a
+	// store not named here is not limited. Each store's default is its
+	// Spec.Limit, which the caller puts here (cmd does, from its store
+	// table). Names of unknown stores are ignored.
 	Limits map[string]Limit
 	// Retry is the retry policy of transient store failures; its zero
 	// fields take the defaults (see RetryPolicy).
@@ -92,7 +93,9 @@ type Resolver struct {
 	cache     map[storeID]cacheEntry
 	nextSweep time.Time
 	flights   map[storeID]*flight
-	waiting   int
+	// waiting counts the waits on fetches other calls own, so that tests
+	// can tell when a call has joined a flight (export_test.go).
+	waiting int
 }
 
 // New returns a Resolver for opts.
@@ -115,13 +118,7 @@ func New(opts Options) *Resolver {
 			continue
 		}
 		r.stores[name] = g
-		l, ok := opts.Limits[name]
-		if !ok {
-			if d, isLimited := g.(Limited); isLimited {
-				l = d.DefaultLimit()
-			}
-		}
-		if lim := newLimiter(l); lim != nil {
+		if lim := newLimiter(opts.Limits[name]); lim != nil {
 			r.limits[name] = lim
 		}
 	}
@@ -144,14 +141,8 @@ func New(opts Options) *Resolver {
 	return r
 }
 
-// Has reports whether a store is configured under name.
-func (r *Resolver) Has(name string) bool {
-	_, ok := r.stores[name]
-	return ok
-}
-
 // HidesIDs reports whether store's ids are values that must not be printed
-// (see ValueIDs).
+// (see ValueIDs): print its references with Ref.Label(true).
 func (r *Resolver) HidesIDs(store string) bool {
 	return hidesIDs(r.stores[store])
 }
@@ -159,15 +150,6 @@ func (r *Resolver) HidesIDs(store string) bool {
 func hidesIDs(g Getter) bool {
 	v, ok := g.(ValueIDs)
 	return ok && v.IDsAreValues()
-}
-
-// Label returns ref as it may be printed for store: its source form, or
-// with the id redacted where the store's ids are values.
-func (r *Resolver) Label(store string, ref Ref) string {
-	if r.HidesIDs(store) {
-		return ref.Redacted()
-	}
-	return ref.String()
 }
 
 // storeID identifies one fetch: a secret id in a store.
@@ -201,9 +183,10 @@ func (r *Resolver) Resolve(ctx context.Context, refs []StoreRef) (map[StoreRef]S
 // Refresh is Resolve without reading the cache: it fetches every id (or
 // waits for a fetch already in flight, which is as fresh) and stores the
 // results in the cache. A failure that is not transient removes the cached
-// value; a transient one keeps it. The daemon calls it on its periodic
-// refresh, so rotated secrets reach their files within one refresh
-// interval while event-driven runs are served from the cache.
+// value; a transient one keeps it. It serves the daemon's periodic
+// refresh (reconcile calls it for the jobs the refresh queues), so rotated
+// secrets reach their files within one refresh interval while
+// event-driven runs are served from the cache.
 func (r *Resolver) Refresh(ctx context.Context, refs []StoreRef) (map[StoreRef]Secret, error) {
 	return r.resolve(ctx, refs, true)
 }
@@ -238,7 +221,7 @@ func (r *Resolver) resolve(ctx context.Context, refs []StoreRef, refresh bool) (
 			v, err = derive(v, sr.Ref.Key)
 		}
 		if err != nil {
-			errs = append(errs, &RefError{Store: sr.Store, Ref: sr.Ref, Err: unwrapRefError(err), HideID: r.HidesIDs(sr.Store)})
+			errs = append(errs, &RefError{Store: sr.Store, Ref: sr.Ref, Err: WithoutRef(err), HideID: r.HidesIDs(sr.Store)})
 			continue
 		}
 		out[sr] = v
@@ -385,14 +368,12 @@ func (r *Resolver) fetchAll(ctx context.Context, ids map[string][]string, record
 // and sets an outcome in out for every id. It returns an error only if
 // the limit allowed no call before ctx ended.
 func (r *Resolver) callBatch(ctx context.Context, store string, bg BatchGetter, ids []string, out map[string]fetched) error {
-	release, err := r.limits[store].acquire(ctx)
-	if err != nil {
+	if err := r.limits[store].acquire(ctx); err != nil {
 		return err
 	}
 	start := time.Now()
 	vals, err := bg.GetBatch(ctx, ids)
 	d := time.Since(start)
-	release()
 
 	perID := make(map[string]error)
 	var whole error
@@ -425,18 +406,16 @@ func (r *Resolver) callBatch(ctx context.Context, store string, bg BatchGetter, 
 // the outcome of id in out. It returns an error only if the limit allowed
 // no call before ctx ended.
 func (r *Resolver) callGet(ctx context.Context, store string, g Getter, id string, out map[string]fetched) error {
-	release, err := r.limits[store].acquire(ctx)
-	if err != nil {
+	if err := r.limits[store].acquire(ctx); err != nil {
 		return err
 	}
 	start := time.Now()
 	v, err := g.Get(ctx, id)
 	d := time.Since(start)
-	release()
 
-	r.logger.DebugContext(ctx, "store get", "store", store, "ref", r.Label(store, Ref{ID: id}), "result", Class(err))
+	r.logger.DebugContext(ctx, "store get", "store", store, "ref", Ref{ID: id}.Label(r.HidesIDs(store)), "result", Class(err))
 	r.observer.StoreCall(store, "get", 1, Class(err), d)
-	out[id] = fetched{val: v, err: unwrapRefError(err)}
+	out[id] = fetched{val: v, err: WithoutRef(err)}
 	return nil
 }
 
@@ -487,16 +466,6 @@ func derive(v Secret, key string) (Secret, error) {
 		return Secret{}, ErrMasked
 	}
 	return v, nil
-}
-
-// unwrapRefError strips a store's own *RefError so the Resolver's RefError,
-// which names the full reference and the store, is the only one in a chain.
-func unwrapRefError(err error) error {
-	var re *RefError
-	if errors.As(err, &re) && re.Store == "" {
-		return re.Err
-	}
-	return err
 }
 
 // RefErrors indexes the *RefError leaves of an error Resolve or Refresh

@@ -55,15 +55,9 @@ func TestNewLimiter(t *testing.T) {
 	l := newLimiter(Limit{Rate: 2.5})
 	if assert.NotNil(t, l) {
 		assert.Equal(t, 3, l.rate.Burst(), "ceil(rate)")
-		assert.Nil(t, l.sem)
 	}
 	l = newLimiter(Limit{Rate: 0.2})
 	if assert.NotNil(t, l) {
 		assert.Equal(t, 1, l.rate.Burst(), "at least 1")
-	}
-	l = newLimiter(Limit{MaxInFlight: 3})
-	if assert.NotNil(t, l) {
-		assert.Nil(t, l.rate)
-		assert.Equal(t, 3, cap(l.sem))
 	}
 }

@@ -76,7 +76,7 @@ func TestSingleflightPlan(t *testing.T) {
 		sizes := fake.BatchSizes()
 		slices.Sort(sizes)
 		assert.Equal(t, []int{5, 5, 5, 10, 10}, sizes)
-		assert.Equal(t, resolver.Stats{}, r.Stats(), "nothing left in flight")
+		assert.Equal(t, resolver.Stats{}, resolver.StatsOf(r), "nothing left in flight")
 	})
 }
 
@@ -157,7 +157,7 @@ func TestSingleflightOwnerCanceled(t *testing.T) {
 			assert.Equal(t, values[sr.Ref.ID], o.vals[sr].Value())
 		}
 		assert.Equal(t, 2, fake.Batches(), "the waiter fetched once more")
-		assert.Equal(t, resolver.Stats{}, r.Stats())
+		assert.Equal(t, resolver.Stats{}, resolver.StatsOf(r))
 	})
 }
 

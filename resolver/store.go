@@ -27,16 +27,8 @@ type BatchGetter interface {
 
 // ValueIDs is implemented by stores whose ids are the values themselves
 // (the db store: "secret:foo" resolves to "foo"). The Resolver and its
-// callers then never print such ids: see Resolver.Label and
+// callers then never print such ids: see Resolver.HidesIDs, Ref.Label and
 // RefError.HideID.
 type ValueIDs interface {
 	IDsAreValues() bool
-}
-
-// Limited is implemented by stores that know the request rate their
-// service allows, such as AWS Secrets Manager's BatchGetSecretValue quota.
-// The Resolver uses DefaultLimit for a store unless Options.Limits names
-// the store. DefaultLimit must return the same value on every call.
-type Limited interface {
-	DefaultLimit() Limit
 }

@@ -23,7 +23,7 @@ type flagSpec struct {
 var commonFlags = []flagSpec{
 	{"provider", "PROVIDER", "secrets manager provider for every reference (db, file, env, or an OpenMetadata provider); default: the definition's secretsManagerProvider, else db"},
 	{"format", "FORMAT", "output format: json or yaml (default json, or yaml for an --out ending in .yaml/.yml)"},
-	{"timeout", "TIMEOUT", "time limit for the whole resolution"},
+	{"timeout", "TIMEOUT", "time limit for each stage of a batch (bot JWTs, OpenMetadata fetches, connection secrets, references)"},
 	{"cache-ttl", "CACHE_TTL", "how long a fetched secret is reused (0 disables the cache)"},
 	{"rate-limits", "RATE_LIMITS", `client-side store rate limits, "store=calls_per_second[:burst],..." (defaults: ` + defaultLimitsHelp() + ")"},
 	{"concurrency", "CONCURRENCY", "store calls in flight at most"},
@@ -46,7 +46,7 @@ var runFlags = []flagSpec{
 	{"once", "ONCE", "resolve every definition present, write the outputs and exit: 0 only if all resolved (init containers, KubernetesExecutor pods)"},
 	{"watch-dirs", "WATCH_DIRS", "comma-separated directories of definitions to watch (e.g. $AIRFLOW_HOME/dag_generated_configs)"},
 	{"refresh-interval", "REFRESH_INTERVAL", "re-resolve every definition this often (jittered), so rotated secrets reach the files"},
-	{"workers", "WORKERS", "definitions resolved at once at most"},
+	{"workers", "WORKERS", "batches of definitions resolved at once, and OpenMetadata requests in flight per host in each"},
 	{"http-addr", "HTTP_ADDR", `address for /healthz, /readyz, /status and /metrics; "off" disables`},
 	{"watch-quiet", "WATCH_QUIET", "a changed definition is picked up after this long without further changes"},
 	{"watch-max-wait", "WATCH_MAX_WAIT", "... and at most this long after its first change"},
@@ -56,7 +56,7 @@ var runFlags = []flagSpec{
 
 // omFlags are the OpenMetadata API settings, for every command.
 var omFlags = []flagSpec{
-	{"om-jwt-file", "OM_JWT_FILE", "file holding the bot JWT; overrides the definitions' jwtToken, re-read on every use"},
+	{"om-jwt-file", "OM_JWT_FILE", "file holding the bot JWT; overrides the definitions' jwtToken, read anew for every batch"},
 	{"om-layout", "OM_LAYOUT", "where service connections come from: auto, references or connection-secret (OpenMetadata 0.12-0.13)"},
 	{"om-host-port", "OM_HOST_PORT", "OpenMetadata API URL (ending in /api) overriding the definitions' hostPort"},
 	{"om-ca-file", "OM_CA_FILE", "PEM file of CA certificates to trust for the OpenMetadata API"},

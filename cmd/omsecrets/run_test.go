@@ -234,3 +234,32 @@ func TestCheckPipelines(t *testing.T) {
 	r = omsecrets(t, awsEnv(srv), "check", good)
 	assert.Equal(t, 0, r.code, r.stderr)
 }
+
+// TestResolveTakesPipelines: resolve takes IngestionPipelines and resolves
+// them the way run --once does, into --out-dir (named after the pipeline's
+// dag_id) or one --out file, with the OpenMetadata flags check takes too.
+func TestResolveTakesPipelines(t *testing.T) {
+	t.Parallel()
+	om, srv := omWorld(t)
+	defs := t.TempDir()
+	def := filepath.Join(defs, "deployed-file-name.json")
+	require.NoError(t, os.WriteFile(def, pipelineJSON(t, om, "mysql prod.metadata", "mysql_prod"), 0o644))
+
+	out := t.TempDir()
+	r := omsecrets(t, awsEnv(srv), "resolve", "--out-dir", out, def)
+	require.Equal(t, 0, r.code, r.stderr)
+	data := readFile(t, filepath.Join(out, "mysql_prod_metadata.json"))
+	assert.Contains(t, data, `"password": "PLANTED-pw"`)
+	assert.Contains(t, data, `"ingestionPipelineFQN": "mysql_prod.mysql prod.metadata"`)
+	schematest.RequireValid(t, "resolve of a pipeline", []byte(data))
+
+	single := filepath.Join(t.TempDir(), "task.json")
+	r = omsecrets(t, awsEnv(srv), "resolve", "--out", single, "--om-timeout", "5s", def)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, data, readFile(t, single), "the same config, whichever way it is named")
+
+	r = omsecrets(t, awsEnv(srv), "resolve", "--redact", "--out", "-", def)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"password": "[redacted]"`)
+	assert.NotContains(t, r.stdout+r.stderr, "PLANTED")
+}

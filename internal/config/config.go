@@ -39,7 +39,9 @@ type Config struct {
 	OutputGroup string `env:"OUTPUT_GROUP"`
 	// Redact writes "[redacted]" in place of every resolved value.
 	Redact bool `env:"REDACT"`
-	// Timeout bounds one whole resolution.
+	// Timeout bounds each stage of a batch of definitions on its own (bot
+	// JWTs, OpenMetadata fetches, connection secrets, bot secrets,
+	// references), not the whole batch: reconcile.Options.Timeout.
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"60s"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
@@ -60,7 +62,8 @@ type Config struct {
 	// RefreshInterval is how often the daemon re-resolves every definition
 	// (jittered), so rotated secrets and changed services reach the files.
 	RefreshInterval time.Duration `env:"REFRESH_INTERVAL" envDefault:"5m"`
-	// Workers bounds the definitions the daemon resolves at once.
+	// Workers bounds the batches of definitions the daemon resolves at
+	// once, and the OpenMetadata requests a batch has in flight per host.
 	Workers int `env:"WORKERS" envDefault:"4"`
 	// HTTPAddr is where the daemon serves /healthz, /readyz, /status and
 	// /metrics; "off" disables it.
@@ -82,7 +85,9 @@ type Config struct {
 	FreshFor time.Duration `env:"FRESH_FOR"`
 
 	// OMJWTFile is a file holding the bot's JWT; it overrides the
-	// definitions' securityConfig.jwtToken and is re-read when it changes.
+	// definitions' securityConfig.jwtToken. It is read anew once per batch
+	// of definitions (reconcile.Options.JWT), so a rotated token needs no
+	// restart.
 	OMJWTFile string `env:"OM_JWT_FILE"`
 	// OMLayout is where service connections come from: auto, references
 	// (the connection OM returns) or connection-secret (one JSON secret

@@ -14,6 +14,20 @@
 // <dag_id>.status freshness file beside each output that the ingestion
 // task checks. A failed run keeps the last good output and marks it stale.
 //
+// # Which definitions exist
+//
+// The daemon owns that answer. Its outputs type keeps every definition
+// path it reconciled and has not found gone, with the output name it owns;
+// the refresh re-queues those paths, a failing one keeps its output, and
+// the first pass's sweep matches them to a previous run's outputs. A path
+// joins when a batch reads it and leaves when a batch finds its file gone
+// (reconcile.Result.Gone): the file itself, read at the moment of the run,
+// decides, whoever queued the path. That is how run --once works, with no
+// watcher at all, and why the watcher's events carry only a path.
+// internal/watch keeps fingerprints of the files it reported, but that is
+// its change detection, private to its goroutine, not a second list of
+// definitions (see its package doc).
+//
 // It does not watch files (internal/watch does), resolve anything
 // (internal/reconcile does) or know flags and variables (cmd does).
 package daemon

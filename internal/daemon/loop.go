@@ -153,7 +153,7 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 	// every known definition for a fresh resolution.
 	wg.Go(func() {
 		for {
-			d := jitter(l.refresh)
+			d := jitterAround(l.refresh)
 			timer := time.NewTimer(d)
 			select {
 			case <-ctx.Done():
@@ -171,9 +171,10 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 	wg.Wait()
 }
 
-// jitter returns d changed by up to a tenth either way, so sidecars
-// started together do not refresh in step.
-func jitter(d time.Duration) time.Duration {
+// jitterAround returns d changed by up to a tenth either way, so sidecars
+// started together do not refresh in step. (The watcher's rescans are
+// only ever delayed: watch.jitterUp.)
+func jitterAround(d time.Duration) time.Duration {
 	if d <= 0 {
 		return d
 	}

@@ -63,7 +63,7 @@ func TestLoopReadyAfterInitialEvents(t *testing.T) {
 	go func() { l.serve(ctx, events, synced); close(done) }()
 
 	for _, p := range []string{"a.json", "b.json", "c.json"} {
-		events <- watch.Event{Path: p, Op: watch.Changed}
+		events <- watch.Event{Path: p}
 	}
 	assert.False(t, l.board.Ready(), "not ready before the initial scan is over")
 	close(synced)
@@ -103,15 +103,15 @@ func TestLoopRefreshQueuesFreshJobs(t *testing.T) {
 		5*time.Second, 5*time.Millisecond)
 }
 
-func TestJitterBounds(t *testing.T) {
+func TestJitterAroundBounds(t *testing.T) {
 	t.Parallel()
 	seen := map[time.Duration]bool{}
 	for range 1000 {
-		d := jitter(10 * time.Second)
+		d := jitterAround(10 * time.Second)
 		require.GreaterOrEqual(t, d, 9*time.Second)
 		require.LessOrEqual(t, d, 11*time.Second)
 		seen[d] = true
 	}
 	assert.Greater(t, len(seen), 100, "jitter varies")
-	assert.Equal(t, time.Duration(0), jitter(0))
+	assert.Equal(t, time.Duration(0), jitterAround(0))
 }

@@ -45,13 +45,6 @@ func ServiceTypes() []string {
 	return out
 }
 
-// Collection returns the REST collection of a service entity type, e.g.
-// "databaseServices" for "databaseService", and whether the type is known.
-func Collection(entityType string) (string, bool) {
-	c, ok := collections[entityType]
-	return c, ok
-}
-
 // ServiceRef names a service entity, as the service EntityReference of an
 // IngestionPipeline does. Type is required; so is ID or one of Name and
 // FQN. FQN is quoted as OpenMetadata does (e.g. "my.svc" with the double

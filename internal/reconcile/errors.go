@@ -160,17 +160,7 @@ func reason(err error) string {
 	if errors.As(err, &fe) {
 		return fe.Err.Error()
 	}
-	return withoutRef(err).Error()
-}
-
-// withoutRef drops the reference a *resolver.RefError adds, for messages
-// that name it themselves.
-func withoutRef(err error) error {
-	var re *resolver.RefError
-	if errors.As(err, &re) {
-		return re.Err
-	}
-	return err
+	return resolver.WithoutRef(err).Error()
 }
 
 // DefinitionError lists every failure of one definition's references and

@@ -186,12 +186,7 @@ func (res *Result) Transient() bool { return Transient(res.Err) }
 
 // Label returns ref as it may be printed: with its id redacted when the
 // store's ids are values.
-func (res *Result) Label(ref resolver.Ref) string {
-	if res.HideIDs {
-		return ref.Redacted()
-	}
-	return ref.String()
-}
+func (res *Result) Label(ref resolver.Ref) string { return ref.Label(res.HideIDs) }
 
 // Fresh reports whether the job asked for fresh values (a refresh).
 func (res *Result) Fresh() bool { return res.fresh }

@@ -156,7 +156,7 @@ func (r *Reconciler) resolveTokens(ctx context.Context, results []*Result) {
 		v, ok := vals[w.ref]
 		if !ok || v.IsNull() || v.Value() == "" {
 			e := cmp.Or(errs[w.ref], error(fmt.Errorf("%w: empty", resolver.ErrBadRef)))
-			w.res.fail(resolver.Class(e), fmt.Errorf("%s: bot JWT %s: %w", w.res.Path, r.opts.Resolver.Label(w.ref.Store, w.ref.Ref), withoutRef(e)))
+			w.res.fail(resolver.Class(e), fmt.Errorf("%s: bot JWT %s: %w", w.res.Path, w.res.Label(w.ref.Ref), resolver.WithoutRef(e)))
 			continue
 		}
 		w.res.token = v.Value()
@@ -317,7 +317,7 @@ func (r *Reconciler) connectionSecrets(ctx context.Context, results []*Result) {
 		v, ok := vals[sr]
 		if !ok || v.IsNull() {
 			e := cmp.Or(errs[sr], error(fmt.Errorf("%w: the secret is null", resolver.ErrNotFound)))
-			res.fail(resolver.Class(e), fmt.Errorf("%s: connection secret %s of %s %q: %w", res.Path, sr.Ref.ID, res.svc.EntityType, res.svc.Name, withoutRef(e)))
+			res.fail(resolver.Class(e), fmt.Errorf("%s: connection secret %s of %s %q: %w", res.Path, sr.Ref.ID, res.svc.EntityType, res.svc.Name, resolver.WithoutRef(e)))
 			continue
 		}
 		if err := res.svc.WithConnectionSecret([]byte(v.Value())); err != nil {
@@ -429,7 +429,7 @@ func (r *Reconciler) botSecrets(ctx context.Context, results []*Result) {
 					sr = w.sec
 				}
 				e := cmp.Or(errs[sr], error(resolver.ErrNotFound))
-				res.fail(resolver.Class(e), fmt.Errorf("%s: bot secret %s: %w", res.Path, sr.Ref.ID, withoutRef(e)))
+				res.fail(resolver.Class(e), fmt.Errorf("%s: bot secret %s: %w", res.Path, sr.Ref.ID, resolver.WithoutRef(e)))
 				continue
 			}
 			if err := res.Out.ApplyBotSecrets([]byte(a.Value()), []byte(s.Value())); err != nil {
@@ -444,7 +444,7 @@ func (r *Reconciler) botSecrets(ctx context.Context, results []*Result) {
 				// No dbt secret: the service has no dbt config.
 			case !ok:
 				e := cmp.Or(errs[w.db], error(resolver.ErrNotFound))
-				res.fail(resolver.Class(e), fmt.Errorf("%s: dbt secret %s: %w", res.Path, w.db.Ref.ID, withoutRef(e)))
+				res.fail(resolver.Class(e), fmt.Errorf("%s: dbt secret %s: %w", res.Path, w.db.Ref.ID, resolver.WithoutRef(e)))
 			case v.IsNull():
 			default:
 				if err := res.Out.ApplyDbtSecret([]byte(v.Value())); err != nil {
@@ -504,12 +504,7 @@ func (r *Reconciler) collect(res *Result) bool {
 	occ, err := res.Out.Doc.Refs()
 	var failures []Failure
 	for _, e := range resolver.Unjoin(err) {
-		var fe *render.FieldError
-		if errors.As(e, &fe) {
-			failures = append(failures, Failure{Field: fe.Path, Err: fe.Err})
-		} else {
-			failures = append(failures, Failure{Err: e})
-		}
+		failures = append(failures, fieldFailure(e))
 	}
 	if len(failures) > 0 {
 		res.Err = &DefinitionError{Path: res.Path, Failures: failures}

@@ -117,39 +117,41 @@ func (c *coalescer) due(now time.Time) []key {
 	return keys
 }
 
-// queue is the FIFO of paths whose burst is over, waiting to be handed to
-// the consumer, each at most once. Not safe for concurrent use.
-type queue struct {
+// readyPaths is the FIFO of paths whose burst is over, waiting to be
+// handed to the consumer, each at most once. (It is not the daemon's job
+// queue, which this feeds through the Event channel.) Not safe for
+// concurrent use.
+type readyPaths struct {
 	items []string
 	set   map[string]struct{}
 }
 
-func newQueue() *queue { return &queue{set: make(map[string]struct{})} }
+func newReadyPaths() *readyPaths { return &readyPaths{set: make(map[string]struct{})} }
 
-// push appends path unless it is already queued, and reports whether it
+// push appends path unless it is already there, and reports whether it
 // did.
-func (q *queue) push(path string) bool {
-	if _, ok := q.set[path]; ok {
+func (rp *readyPaths) push(path string) bool {
+	if _, ok := rp.set[path]; ok {
 		return false
 	}
-	q.set[path] = struct{}{}
-	q.items = append(q.items, path)
+	rp.set[path] = struct{}{}
+	rp.items = append(rp.items, path)
 	return true
 }
 
-func (q *queue) has(path string) bool {
-	_, ok := q.set[path]
+func (rp *readyPaths) has(path string) bool {
+	_, ok := rp.set[path]
 	return ok
 }
 
-func (q *queue) len() int { return len(q.items) }
+func (rp *readyPaths) len() int { return len(rp.items) }
 
-// head returns the first path; the queue must not be empty.
-func (q *queue) head() string { return q.items[0] }
+// head returns the first path; there must be one.
+func (rp *readyPaths) head() string { return rp.items[0] }
 
-// pop removes the first path; the queue must not be empty.
-func (q *queue) pop() {
-	delete(q.set, q.items[0])
-	q.items[0] = ""
-	q.items = q.items[1:]
+// pop removes the first path; there must be one.
+func (rp *readyPaths) pop() {
+	delete(rp.set, rp.items[0])
+	rp.items[0] = ""
+	rp.items = rp.items[1:]
 }

@@ -80,9 +80,9 @@ func TestCoalescerNextFollowsTouches(t *testing.T) {
 	assert.Equal(t, at(400), next)
 }
 
-func TestQueue(t *testing.T) {
+func TestReadyPaths(t *testing.T) {
 	t.Parallel()
-	q := newQueue()
+	q := newReadyPaths()
 	assert.True(t, q.push("a"))
 	assert.True(t, q.push("b"))
 	assert.False(t, q.push("a"), "a path is queued at most once")
@@ -186,11 +186,4 @@ func TestNewValidates(t *testing.T) {
 			tt.check(t, w)
 		})
 	}
-}
-
-func TestOpString(t *testing.T) {
-	t.Parallel()
-	assert.Equal(t, "changed", Changed.String())
-	assert.Equal(t, "removed", Removed.String())
-	assert.Equal(t, "Op(7)", Op(7).String())
 }

@@ -173,6 +173,19 @@ type harness struct {
 
 	mu    sync.Mutex
 	kinds map[string]int
+	// sent is KindChanged or KindRemoved per Event handed over, in order:
+	// Run counts each Event through Observe right after sending it.
+	sent []string
+	// paired counts the Events of out matched with their entry in sent.
+	paired int
+}
+
+// emitted is an Event as the harness saw it: its path, and how Run counted
+// it through Observe (KindChanged or KindRemoved), which is what the
+// metrics get and the only place Run says whether the file was gone.
+type emitted struct {
+	Path string
+	Kind string
 }
 
 // newHarness builds the Watcher; setup prepares the filesystem and source
@@ -190,6 +203,9 @@ func newHarness(t *testing.T, opts Options, outCap int, setup func(*fakeFS, *fak
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.kinds[kind]++
+		if kind == KindChanged || kind == KindRemoved {
+			h.sent = append(h.sent, kind)
+		}
 	}
 	w, err := New(opts)
 	require.NoError(t, err)
@@ -238,21 +254,40 @@ func (h *harness) remove(path string) {
 }
 
 // drain waits until the bubble is idle and returns every Event sent so far.
-func (h *harness) drain() []Event {
+func (h *harness) drain() []emitted {
 	synctest.Wait()
-	var evs []Event
+	var evs []emitted
 	for {
 		select {
 		case ev := <-h.out:
-			evs = append(evs, ev)
+			// Taking from a full out lets Run send and count the next.
+			synctest.Wait()
+			evs = append(evs, h.pair(ev))
 		default:
 			return evs
 		}
 	}
 }
 
+// recv waits for the next Event, for an out without buffer.
+func (h *harness) recv() emitted {
+	ev := <-h.out
+	synctest.Wait() // Run counts it right after the send
+	return h.pair(ev)
+}
+
+// pair matches ev, the next Event taken from out, with how Run counted it.
+func (h *harness) pair(ev Event) emitted {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	require.Less(h.t, h.paired, len(h.sent), "Run did not count the Event for %s", ev.Path)
+	em := emitted{Path: ev.Path, Kind: h.sent[h.paired]}
+	h.paired++
+	return em
+}
+
 // after sleeps d of bubble time and drains.
-func (h *harness) after(d time.Duration) []Event {
+func (h *harness) after(d time.Duration) []emitted {
 	time.Sleep(d)
 	return h.drain()
 }
@@ -272,25 +307,21 @@ func (h *harness) synced() bool {
 	}
 }
 
-func changed(paths ...string) []Event {
-	evs := make([]Event, len(paths))
-	for i, p := range paths {
-		evs[i] = Event{Path: p, Op: Changed}
-	}
-	return evs
-}
+func changed(paths ...string) []emitted { return emittedAs(KindChanged, paths) }
 
-func removed(paths ...string) []Event {
-	evs := make([]Event, len(paths))
+func removed(paths ...string) []emitted { return emittedAs(KindRemoved, paths) }
+
+func emittedAs(kind string, paths []string) []emitted {
+	evs := make([]emitted, len(paths))
 	for i, p := range paths {
-		evs[i] = Event{Path: p, Op: Removed}
+		evs[i] = emitted{Path: p, Kind: kind}
 	}
 	return evs
 }
 
 // sorted orders events by path, for bursts whose order is not specified.
-func sorted(evs []Event) []Event {
+func sorted(evs []emitted) []emitted {
 	evs = slices.Clone(evs)
-	slices.SortFunc(evs, func(a, b Event) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(evs, func(a, b emitted) int { return strings.Compare(a.Path, b.Path) })
 	return evs
 }

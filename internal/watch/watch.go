@@ -45,7 +45,10 @@ const (
 	// KindDirMissing is a watch directory found missing or unwatchable,
 	// at start or later.
 	KindDirMissing = "dir_missing"
-	// KindChanged and KindRemoved are Events handed to the consumer.
+	// KindChanged is an Event handed to the consumer for a file that
+	// exists (new to the watcher, or its content changed); KindRemoved
+	// one for a file an earlier Event reported that is gone (or no longer
+	// a regular file).
 	KindChanged = "changed"
 	KindRemoved = "removed"
 )
@@ -74,35 +77,17 @@ type Options struct {
 	Observe func(kind string)
 }
 
-// Op says what happened to a path.
-type Op int
-
-const (
-	// Changed means the file exists and its content differs from the
-	// last Event for it, or there was none (the initial scan, a new file).
-	Changed Op = iota + 1
-	// Removed means a file that was last reported Changed is gone (or is
-	// no longer a regular file).
-	Removed
-)
-
-// String returns "changed" or "removed".
-func (o Op) String() string {
-	switch o {
-	case Changed:
-		return "changed"
-	case Removed:
-		return "removed"
-	}
-	return fmt.Sprintf("Op(%d)", int(o))
-}
-
-// Event is one change to one definition file.
+// Event says that a definition file may need reconciling again: its
+// content differs from what the last Event for it saw (or there was none:
+// the initial scan, a new file), or a file an earlier Event reported is
+// gone. It does not say which: the consumer reads the file anyway and so
+// finds out itself, at the moment it acts, which also covers a file
+// replaced again after the Event was sent. (Observe still counts the two
+// apart, as KindChanged and KindRemoved.)
 type Event struct {
 	// Path is the watch directory joined with the file's name: the
 	// visible name, never a resolved symlink target.
 	Path string
-	Op   Op
 }
 
 // Watcher watches directories for definition files. Build it with New and
@@ -211,20 +196,21 @@ func (w *Watcher) Synced() <-chan struct{} { return w.synced }
 // directory can be watched for a reason other than not existing yet). It
 // may be called once.
 //
-// Run first emits one Changed event for every eligible file present (the
-// initial scan; see Synced), then one event per coalesced change.
+// Run first emits one Event for every eligible file present (the initial
+// scan; see Synced), then one per coalesced change or removal.
 // A directory that does not exist is logged once and picked up when it
 // appears: unwatched directories are retried every 5s (or every Rescan, if
 // shorter), which costs one stat. A directory that exists but cannot be
 // watched (an inotify limit) is logged once and polled at that interval
-// until it can be. A directory that disappears has its files reported
-// Removed.
+// until it can be. A directory that disappears gets an Event for each of
+// its files reported so far.
 //
-// Backpressure: out may block (the daemon's queue is bounded). While it
-// does, Run keeps reading fsnotify events and keeps coalescing; nothing is
-// lost, only merged. Paths whose burst is over wait in order, once each; a
-// path that changes again while waiting keeps its place and its Op is
-// decided from a fresh look at the file right before it is handed over.
+// Backpressure: a send on out may block (the channel is bounded and its
+// consumer may be busy). While it does, Run keeps reading fsnotify events
+// and keeps coalescing; nothing is lost, only merged. Paths whose burst is
+// over wait in order, once each; a path that changes again while waiting
+// keeps its place, and whether it still needs an Event is decided from a
+// fresh look at the file right before it is handed over.
 //
 // Goroutines: Run does its work on the calling goroutine, which alone owns
 // all of the watcher's state. The only other goroutine is fsnotify's
@@ -242,5 +228,5 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 		return fmt.Errorf("start file watcher for %q: %w", w.dirs, withHint(err))
 	}
 	defer func() { _ = src.Close() }()
-	return newLoop(w, src, out).run(ctx)
+	return newRunState(w, src, out).run(ctx)
 }

@@ -41,11 +41,24 @@ const (
 	eventTimeout = 20 * time.Second
 )
 
+// seen is an Event as the consumer sees it: the daemon reads the file
+// when it acts on an Event, and a file that is not there is a removal.
+type seen struct {
+	Path string
+	Gone bool
+}
+
+// look is what the consumer makes of ev when it receives it.
+func look(ev watch.Event) seen {
+	_, err := os.Stat(ev.Path)
+	return seen{Path: ev.Path, Gone: errors.Is(err, os.ErrNotExist)}
+}
+
 // running is a Watcher running on real directories, with a concurrent
 // consumer collecting its events.
 type running struct {
 	w      *watch.Watcher
-	got    chan watch.Event
+	got    chan seen
 	logs   *resolvertest.LogBuffer
 	cancel context.CancelFunc
 	// stopped is closed once Run has returned (with runErr) and every
@@ -57,7 +70,7 @@ type running struct {
 
 func start(t *testing.T, opts watch.Options) *running {
 	t.Helper()
-	r := &running{got: make(chan watch.Event, 4096), logs: &resolvertest.LogBuffer{}, stopped: make(chan struct{})}
+	r := &running{got: make(chan seen, 4096), logs: &resolvertest.LogBuffer{}, stopped: make(chan struct{})}
 	if opts.Quiet == 0 {
 		opts.Quiet = fastQuiet
 	}
@@ -74,7 +87,7 @@ func start(t *testing.T, opts watch.Options) *running {
 	out := make(chan watch.Event) // unbuffered: the consumer below paces Run
 	go func() {
 		for ev := range out {
-			r.got <- ev
+			r.got <- look(ev)
 		}
 		close(r.stopped)
 	}()
@@ -107,26 +120,26 @@ func (r *running) stop(t *testing.T) {
 }
 
 // next returns the next event.
-func (r *running) next(t *testing.T) watch.Event {
+func (r *running) next(t *testing.T) seen {
 	t.Helper()
 	select {
 	case ev := <-r.got:
 		return ev
 	case <-time.After(eventTimeout):
 		t.Fatal("no event")
-		return watch.Event{}
+		return seen{}
 	}
 }
 
 // take returns the next n events sorted by path (their order across paths
 // is not specified).
-func (r *running) take(t *testing.T, n int) []watch.Event {
+func (r *running) take(t *testing.T, n int) []seen {
 	t.Helper()
-	evs := make([]watch.Event, n)
+	evs := make([]seen, n)
 	for i := range evs {
 		evs[i] = r.next(t)
 	}
-	slices.SortFunc(evs, func(a, b watch.Event) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(evs, func(a, b seen) int { return strings.Compare(a.Path, b.Path) })
 	return evs
 }
 
@@ -134,22 +147,22 @@ func (r *running) take(t *testing.T, n int) []watch.Event {
 // before the barrier's own. Whatever an earlier change caused has been
 // emitted by then: its burst began before the barrier's, and bursts due at
 // the same moment are emitted in path order (zz- sorts last).
-func (r *running) barrier(t *testing.T, dir string) []watch.Event {
+func (r *running) barrier(t *testing.T, dir string) []seen {
 	t.Helper()
 	p := filepath.Join(dir, fmt.Sprintf("zz-barrier-%d.json", r.barriers.Add(1)))
 	writeFile(t, p, "{}")
-	var before []watch.Event
+	var before []seen
 	for {
 		ev := r.next(t)
-		if ev == (watch.Event{Path: p, Op: watch.Changed}) {
+		if ev == (seen{Path: p}) {
 			return before
 		}
 		before = append(before, ev)
 	}
 }
 
-func changed(p string) watch.Event { return watch.Event{Path: p, Op: watch.Changed} }
-func removed(p string) watch.Event { return watch.Event{Path: p, Op: watch.Removed} }
+func changed(p string) seen { return seen{Path: p} }
+func removed(p string) seen { return seen{Path: p, Gone: true} }
 
 // writeFile puts a complete file at path by writing an ineligible name
 // and renaming it, so the file appears in one event whatever the
@@ -168,7 +181,7 @@ func TestInitialScanAndCreate(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "b.yml"), "a: 1")
 	writeFile(t, filepath.Join(dir, "notes.txt"), "x")
 	r := start(t, watch.Options{Dirs: []string{dir}})
-	assert.Equal(t, []watch.Event{changed(filepath.Join(dir, "a.json")), changed(filepath.Join(dir, "b.yml"))}, r.take(t, 2))
+	assert.Equal(t, []seen{changed(filepath.Join(dir, "a.json")), changed(filepath.Join(dir, "b.yml"))}, r.take(t, 2))
 
 	writeFile(t, filepath.Join(dir, "c.yaml"), "c: 1")
 	assert.Equal(t, changed(filepath.Join(dir, "c.yaml")), r.next(t))
@@ -332,14 +345,14 @@ func TestKubernetesDataSwap(t *testing.T) {
 	dir := t.TempDir()
 	atomicWrite(t, dir, map[string]string{"changed.json": `{"v":1}`, "same.yaml": "v: 1", "dropped.json": `{"v":1}`})
 	r := start(t, watch.Options{Dirs: []string{dir}})
-	require.Equal(t, []watch.Event{
+	require.Equal(t, []seen{
 		changed(filepath.Join(dir, "changed.json")),
 		changed(filepath.Join(dir, "dropped.json")),
 		changed(filepath.Join(dir, "same.yaml")),
 	}, r.take(t, 3))
 
 	atomicWrite(t, dir, map[string]string{"changed.json": `{"v":2}`, "same.yaml": "v: 1", "added.json": `{"v":1}`})
-	assert.Equal(t, []watch.Event{
+	assert.Equal(t, []seen{
 		changed(filepath.Join(dir, "added.json")),
 		changed(filepath.Join(dir, "changed.json")),
 		removed(filepath.Join(dir, "dropped.json")),
@@ -359,8 +372,8 @@ func TestTwoDirs(t *testing.T) {
 	r := start(t, watch.Options{Dirs: []string{a, b}})
 	writeFile(t, filepath.Join(a, "x.json"), "{}")
 	writeFile(t, filepath.Join(b, "x.json"), "{}")
-	want := []watch.Event{changed(filepath.Join(a, "x.json")), changed(filepath.Join(b, "x.json"))}
-	slices.SortFunc(want, func(x, y watch.Event) int { return strings.Compare(x.Path, y.Path) })
+	want := []seen{changed(filepath.Join(a, "x.json")), changed(filepath.Join(b, "x.json"))}
+	slices.SortFunc(want, func(x, y seen) int { return strings.Compare(x.Path, y.Path) })
 	assert.Equal(t, want, r.take(t, 2))
 	assert.Empty(t, r.barrier(t, a))
 	assert.Empty(t, r.barrier(t, b))
@@ -401,7 +414,7 @@ func TestDirRemoved(t *testing.T) {
 			require.Len(t, r.take(t, 2), 2)
 
 			tt.gone(t, dir)
-			assert.Equal(t, []watch.Event{removed(filepath.Join(dir, "a.json")), removed(filepath.Join(dir, "b.json"))}, r.take(t, 2))
+			assert.Equal(t, []seen{removed(filepath.Join(dir, "a.json")), removed(filepath.Join(dir, "b.json"))}, r.take(t, 2))
 			// fsnotify reports the directory's own removal or rename
 			// (IN_DELETE_SELF, IN_MOVE_SELF), not only a later rescan.
 			assert.Contains(t, r.logs.String(), "watch directory removed")
@@ -440,7 +453,7 @@ func TestOverflowRescanFindsBlindChanges(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()
 	require.NoError(t, watch.InjectError(ctx, r.w, fsnotify.ErrEventOverflow))
-	assert.Equal(t, []watch.Event{
+	assert.Equal(t, []seen{
 		changed(filepath.Join(dir, "a.json")),
 		removed(filepath.Join(dir, "b.json")),
 		changed(filepath.Join(dir, "c.json")),
@@ -468,7 +481,7 @@ func TestManyFilesAtOnce(t *testing.T) {
 	got := make(map[string]bool, n)
 	for range n {
 		ev := r.next(t)
-		require.Equal(t, watch.Changed, ev.Op)
+		require.False(t, ev.Gone, "%s is there", ev.Path)
 		require.True(t, want[ev.Path], "unexpected %v", ev)
 		require.False(t, got[ev.Path], "duplicate %v", ev)
 		got[ev.Path] = true

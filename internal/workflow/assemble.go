@@ -282,9 +282,9 @@ func (p *Pipeline) workflowConfig(raiseOnError bool) ordered {
 	}
 	wc := ordered{{"loggerLevel", level}}
 	if raiseOnError {
-		// IngestionPipeline.raiseOnError defaults to true in the model.
-		v, ok := p.RaiseOnError()
-		wc = append(wc, member{"raiseOnError", v || !ok})
+		// IngestionPipeline.raiseOnError defaults to true in the model (a
+		// null counts as unset).
+		wc = append(wc, member{"raiseOnError", p.raiseOnError == nil || *p.raiseOnError})
 	}
 	return append(wc, member{"openMetadataServerConfig", json.RawMessage(p.server)})
 }

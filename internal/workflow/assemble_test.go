@@ -176,11 +176,11 @@ func TestAssemble(t *testing.T) {
 
 			// sourceConfig and the server connection are the pipeline's, as is.
 			var wantSC, wantServer, wantConn map[string]any
-			require.NoError(t, json.Unmarshal(in.Pipeline.SourceConfig(), &wantSC))
+			require.NoError(t, json.Unmarshal(in.Pipeline.sourceConfig, &wantSC))
 			assert.Equal(t, wantSC, src["sourceConfig"])
-			require.NoError(t, json.Unmarshal(in.Pipeline.ServerConnection(), &wantServer))
+			require.NoError(t, json.Unmarshal(in.Pipeline.server, &wantServer))
 			assert.Equal(t, wantServer, sub(m, "workflowConfig")["openMetadataServerConfig"])
-			assert.Equal(t, in.Pipeline.FQN(), m["ingestionPipelineFQN"])
+			assert.Equal(t, in.Pipeline.fqn, m["ingestionPipelineFQN"])
 			assert.NotContains(t, m, "pipelineRunId")
 			if tt.svc {
 				require.NoError(t, json.Unmarshal(svc.Connection, &wantConn))

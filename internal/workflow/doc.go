@@ -5,7 +5,8 @@
 //   - parsing the two definition shapes: the self-contained workflow config
 //     that `metadata ingest -c` reads (JSON or YAML), and the
 //     IngestionPipeline entity OpenMetadata's Airflow APIs deploy to
-//     dag_generated_configs/<dag_id>.json (Pipeline, with typed accessors);
+//     dag_generated_configs/<dag_id>.json (Pipeline), checking every field
+//     Assemble and Definition.Server read;
 //   - Pipeline.Assemble: the workflow config (or application config)
 //     openmetadata-airflow-apis builds for each pipeline type, from the
 //     pipeline and its service as the OpenMetadata API returns it;

@@ -231,7 +231,9 @@ func TestLegacyFlow(t *testing.T) {
 	svc.Connection = json.RawMessage(`{"config":{"type":"Mysql"}}`)
 	require.False(t, svc.HasConnection())
 
-	id, err := ConnectionSecretID(p.ClusterName(), svc.EntityType, svc.ServiceType, svc.Name)
+	srv, err := def.Server()
+	require.NoError(t, err)
+	id, err := ConnectionSecretID(srv.ClusterName, svc.EntityType, svc.ServiceType, svc.Name)
 	require.NoError(t, err)
 	assert.Equal(t, "/openmetadata/service/database/mysql/mysql_prod", id)
 	require.NoError(t, svc.WithConnectionSecret([]byte(`{"type":"Mysql","username":"u","authType":{"password":"secret:/x/pw"},"hostPort":"db:3306"}`)))

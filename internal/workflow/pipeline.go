@@ -50,6 +50,9 @@ type ServiceRef struct {
 // secrets shown, with pydantic, so optional fields may be null). A Pipeline
 // is immutable after Parse and safe for concurrent use.
 //
+// The rest of omsecrets reads it through Assemble, NeedsService,
+// Definition.Server, Name and Service; its fields stay unexported.
+//
 // Its raw sourceConfig and openMetadataServerConnection may hold secrets
 // (dbt credentials, the bot's JWT): String, GoString and LogValue print
 // neither, and no error quotes them.
@@ -66,7 +69,11 @@ type Pipeline struct {
 	srv          serverConnection
 }
 
-// serverConnection holds the typed fields of openMetadataServerConnection.
+// serverConnection holds the typed fields of openMetadataServerConnection
+// (Definition.Server exports them). workflowBot is parsed so that a
+// malformed one is refused, and otherwise ignored, as OpenMetadata 0.13's
+// Python client ignored it: it always read the secrets of DefaultBot (see
+// legacy.go).
 type serverConnection struct {
 	hostPort, authProvider, jwtToken   string
 	provider, loader, verifySSL, caCrt string
@@ -78,84 +85,8 @@ type serverConnection struct {
 // id and the file name with clean_dag_id (sink.Name does the same).
 func (p *Pipeline) Name() string { return p.name }
 
-// FQN returns the pipeline's fullyQualifiedName.
-func (p *Pipeline) FQN() string { return p.fqn }
-
-// PipelineType returns the pipelineType, one of PipelineTypes.
-func (p *Pipeline) PipelineType() string { return p.pipelineType }
-
 // Service returns the service reference.
 func (p *Pipeline) Service() ServiceRef { return p.service }
-
-// LoggerLevel returns loggerLevel, or "" when absent or null.
-func (p *Pipeline) LoggerLevel() string { return p.loggerLevel }
-
-// RaiseOnError returns raiseOnError and whether the pipeline sets it (a
-// null counts as unset).
-func (p *Pipeline) RaiseOnError() (value, ok bool) {
-	if p.raiseOnError == nil {
-		return false, false
-	}
-	return *p.raiseOnError, true
-}
-
-// EnableStreamableLogs returns enableStreamableLogs (false when absent).
-func (p *Pipeline) EnableStreamableLogs() bool { return p.streamLogs }
-
-// SourceConfig returns a copy of the raw sourceConfig JSON, key order and
-// number literals as in the file.
-func (p *Pipeline) SourceConfig() json.RawMessage { return bytes.Clone(p.sourceConfig) }
-
-// ServerConnection returns a copy of the raw openMetadataServerConnection
-// JSON. It may hold the bot's JWT.
-func (p *Pipeline) ServerConnection() json.RawMessage { return bytes.Clone(p.server) }
-
-// HostPort returns openMetadataServerConnection.hostPort.
-func (p *Pipeline) HostPort() string { return p.srv.hostPort }
-
-// AuthProvider returns openMetadataServerConnection.authProvider, or ""
-// when absent.
-func (p *Pipeline) AuthProvider() string { return p.srv.authProvider }
-
-// JWTToken returns openMetadataServerConnection.securityConfig.jwtToken,
-// or "" when absent. It is a secret (or a secret: reference): never log it.
-func (p *Pipeline) JWTToken() string { return p.srv.jwtToken }
-
-// SecretsManagerProvider returns
-// openMetadataServerConnection.secretsManagerProvider, or "" when absent.
-func (p *Pipeline) SecretsManagerProvider() string { return p.srv.provider }
-
-// SecretsManagerLoader returns
-// openMetadataServerConnection.secretsManagerLoader, or "" when absent.
-func (p *Pipeline) SecretsManagerLoader() string { return p.srv.loader }
-
-// VerifySSL returns openMetadataServerConnection.verifySSL, or "" when
-// absent.
-func (p *Pipeline) VerifySSL() string { return p.srv.verifySSL }
-
-// CACertificate returns the CA certificate of
-// openMetadataServerConnection.sslConfig: caCertificate in the current
-// schema, else the older certificatePath; "" when neither is set.
-func (p *Pipeline) CACertificate() string { return p.srv.caCrt }
-
-// ExtraHeaders returns a copy of openMetadataServerConnection.extraHeaders
-// (nil when absent).
-func (p *Pipeline) ExtraHeaders() map[string]string { return maps.Clone(p.srv.extraHeaders) }
-
-// ClusterName returns openMetadataServerConnection.clusterName, or
-// DefaultClusterName when absent or empty.
-func (p *Pipeline) ClusterName() string {
-	if p.srv.clusterName == "" {
-		return DefaultClusterName
-	}
-	return p.srv.clusterName
-}
-
-// WorkflowBot returns openMetadataServerConnection.workflowBot, a field of
-// OpenMetadata 0.12-era payloads that the current schema no longer has; ""
-// when absent. OpenMetadata 0.13's Python client ignored it and always
-// read the secrets of DefaultBot (see legacy.go).
-func (p *Pipeline) WorkflowBot() string { return p.srv.workflowBot }
 
 // String describes the pipeline without any secret. It and GoString and
 // LogValue have value receivers so that a copied Pipeline prints no secret

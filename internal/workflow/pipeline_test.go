@@ -98,34 +98,40 @@ func TestParsePipeline(t *testing.T) {
 			assert.Equal(t, tt.name, def.Name, "Name is the raw pipeline name, not the file name")
 			assert.Equal(t, tt.file, def.Path)
 			assert.Equal(t, tt.name, p.Name())
-			assert.Equal(t, tt.fqn, p.FQN())
-			assert.Equal(t, tt.pipelineType, p.PipelineType())
+			assert.Equal(t, tt.fqn, p.fqn)
+			assert.Equal(t, tt.pipelineType, p.pipelineType)
 			assert.Equal(t, tt.service, p.Service())
 			assert.Equal(t, "aws", def.Provider(), "the pipeline's secretsManagerProvider")
 		})
 	}
 }
 
-func TestPipelineAccessors(t *testing.T) {
+// TestPipelineFields checks what Parse reads: the server connection as
+// Definition.Server returns it (what reconcile uses), the rest as the
+// fields Assemble reads.
+func TestPipelineFields(t *testing.T) {
 	t.Parallel()
 	data := readTestdata(t, "pipeline-metadata.json")
-	p := parsePipelineFile(t, "pipeline-metadata.json").Pipeline
+	def := parsePipelineFile(t, "pipeline-metadata.json")
+	p := def.Pipeline
 
-	assert.Equal(t, "http://openmetadata-server:8585/api", p.HostPort())
-	assert.Equal(t, "openmetadata", p.AuthProvider())
-	assert.Equal(t, "secret:/openmetadata/bot/ingestion-bot/jwt", p.JWTToken())
-	assert.Equal(t, "aws", p.SecretsManagerProvider())
-	assert.Equal(t, "noop", p.SecretsManagerLoader())
-	assert.Equal(t, "no-ssl", p.VerifySSL())
-	assert.Equal(t, "", p.CACertificate())
-	assert.Nil(t, p.ExtraHeaders())
-	assert.Equal(t, "openmetadata", p.ClusterName())
-	assert.Equal(t, "", p.WorkflowBot())
-	assert.Equal(t, "INFO", p.LoggerLevel())
-	v, ok := p.RaiseOnError()
-	assert.True(t, v)
-	assert.True(t, ok)
-	assert.False(t, p.EnableStreamableLogs())
+	srv, err := def.Server()
+	require.NoError(t, err)
+	assert.Equal(t, "http://openmetadata-server:8585/api", srv.HostPort)
+	assert.Equal(t, "openmetadata", srv.AuthProvider)
+	assert.Equal(t, "secret:/openmetadata/bot/ingestion-bot/jwt", srv.JWTToken)
+	assert.Equal(t, "aws", srv.Provider)
+	assert.Equal(t, "noop", srv.Loader)
+	assert.Equal(t, "no-ssl", srv.VerifySSL)
+	assert.Equal(t, "", srv.CACertificate)
+	assert.Nil(t, srv.ExtraHeaders)
+	assert.Equal(t, "openmetadata", srv.ClusterName)
+	assert.Equal(t, "", p.srv.workflowBot)
+	assert.Equal(t, "INFO", p.loggerLevel)
+	if assert.NotNil(t, p.raiseOnError) {
+		assert.True(t, *p.raiseOnError)
+	}
+	assert.False(t, p.streamLogs)
 
 	// The raw parts are the file's bytes, key order and literals kept.
 	var raw struct {
@@ -133,32 +139,29 @@ func TestPipelineAccessors(t *testing.T) {
 		Server       json.RawMessage `json:"openMetadataServerConnection"`
 	}
 	require.NoError(t, json.Unmarshal(data, &raw))
-	assert.Equal(t, string(raw.SourceConfig), string(p.SourceConfig()))
-	assert.Equal(t, string(raw.Server), string(p.ServerConnection()))
-	// Copies: changing them does not change the pipeline.
-	sc := p.SourceConfig()
-	sc[0] = 'X'
-	assert.Equal(t, string(raw.SourceConfig), string(p.SourceConfig()))
+	assert.Equal(t, string(raw.SourceConfig), string(p.sourceConfig))
+	assert.Equal(t, string(raw.Server), string(p.server))
 
 	// Other server connection shapes.
 	data = mutate(t, data, func(m map[string]any) {
-		srv := sub(m, "openMetadataServerConnection")
-		srv["sslConfig"] = map[string]any{"caCertificate": "/etc/ssl/om-ca.pem"}
-		srv["verifySSL"] = "validate"
-		srv["extraHeaders"] = map[string]any{"X-Tenant": "a", "X-Env": "prod"}
-		srv["clusterName"] = "eu"
+		conn := sub(m, "openMetadataServerConnection")
+		conn["sslConfig"] = map[string]any{"caCertificate": "/etc/ssl/om-ca.pem"}
+		conn["verifySSL"] = "validate"
+		conn["extraHeaders"] = map[string]any{"X-Tenant": "a", "X-Env": "prod"}
+		conn["clusterName"] = "eu"
 		delete(m, "raiseOnError")
 		m["loggerLevel"] = nil
 	})
 	p2, err := Parse("p.json", data)
 	require.NoError(t, err)
-	assert.Equal(t, "/etc/ssl/om-ca.pem", p2.Pipeline.CACertificate())
-	assert.Equal(t, "validate", p2.Pipeline.VerifySSL())
-	assert.Equal(t, map[string]string{"X-Tenant": "a", "X-Env": "prod"}, p2.Pipeline.ExtraHeaders())
-	assert.Equal(t, "eu", p2.Pipeline.ClusterName())
-	assert.Equal(t, "", p2.Pipeline.LoggerLevel())
-	_, ok = p2.Pipeline.RaiseOnError()
-	assert.False(t, ok)
+	srv2, err := p2.Server()
+	require.NoError(t, err)
+	assert.Equal(t, "/etc/ssl/om-ca.pem", srv2.CACertificate)
+	assert.Equal(t, "validate", srv2.VerifySSL)
+	assert.Equal(t, map[string]string{"X-Tenant": "a", "X-Env": "prod"}, srv2.ExtraHeaders)
+	assert.Equal(t, "eu", srv2.ClusterName)
+	assert.Equal(t, "", p2.Pipeline.loggerLevel)
+	assert.Nil(t, p2.Pipeline.raiseOnError)
 
 	// The older sslConfig.certificatePath.
 	data = mutate(t, data, func(m map[string]any) {
@@ -166,7 +169,9 @@ func TestPipelineAccessors(t *testing.T) {
 	})
 	p3, err := Parse("p.json", data)
 	require.NoError(t, err)
-	assert.Equal(t, "/old/ca.pem", p3.Pipeline.CACertificate())
+	srv3, err := p3.Server()
+	require.NoError(t, err)
+	assert.Equal(t, "/old/ca.pem", srv3.CACertificate)
 }
 
 // TestParseDocsPipeline parses the OpenMetadata docs' entity (0.12 era:
@@ -182,7 +187,7 @@ func TestParseDocsPipeline(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, KindIngestionPipeline, def.Kind)
 	assert.Equal(t, "mysql_metadata_cFjZmNAR", def.Name)
-	assert.Equal(t, "ingestion-bot", def.Pipeline.WorkflowBot())
+	assert.Equal(t, "ingestion-bot", def.Pipeline.srv.workflowBot, "parsed, though ignored")
 	assert.Equal(t, "noop", def.Provider())
 	assert.Equal(t, ServiceRef{"891b373d-a253-4639-ad54-fc17491a7d5d", "databaseService", "mysql", "mysql"}, def.Pipeline.Service())
 }
@@ -203,13 +208,14 @@ func TestParsePipelineNulls(t *testing.T) {
 	def, err := Parse("nulls.json", data)
 	require.NoError(t, err)
 	p := def.Pipeline
-	assert.Equal(t, "", p.LoggerLevel())
-	assert.Equal(t, "", p.AuthProvider())
-	assert.Equal(t, "", p.JWTToken())
-	assert.Equal(t, DefaultClusterName, p.ClusterName())
+	srv, err := def.Server()
+	require.NoError(t, err)
+	assert.Equal(t, "", p.loggerLevel)
+	assert.Equal(t, "", srv.AuthProvider)
+	assert.Equal(t, "", srv.JWTToken)
+	assert.Equal(t, DefaultClusterName, srv.ClusterName)
 	assert.Equal(t, "", p.Service().FQN)
-	_, ok := p.RaiseOnError()
-	assert.False(t, ok)
+	assert.Nil(t, p.raiseOnError)
 }
 
 func TestParsePipelineYAML(t *testing.T) {
@@ -221,8 +227,8 @@ func TestParsePipelineYAML(t *testing.T) {
 	def, err := Parse("y.yaml", []byte(in))
 	require.NoError(t, err)
 	assert.Equal(t, KindIngestionPipeline, def.Kind)
-	assert.Equal(t, "lineage", def.Pipeline.PipelineType())
-	assert.JSONEq(t, `{"config":{"type":"DatabaseLineage","resultLimit":10}}`, string(def.Pipeline.SourceConfig()))
+	assert.Equal(t, "lineage", def.Pipeline.pipelineType)
+	assert.JSONEq(t, `{"config":{"type":"DatabaseLineage","resultLimit":10}}`, string(def.Pipeline.sourceConfig))
 }
 
 func TestParsePipelineErrors(t *testing.T) {
@@ -317,7 +323,9 @@ func TestPipelineFormattingHidesSecrets(t *testing.T) {
 	def, err := Parse("p.json", data)
 	require.NoError(t, err)
 	p := def.Pipeline
-	require.Equal(t, marker, p.JWTToken(), "the token is readable on purpose")
+	srv, err := def.Server()
+	require.NoError(t, err)
+	require.Equal(t, marker, srv.JWTToken, "the token is readable on purpose")
 
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))

@@ -8,8 +8,8 @@ import (
 	"omsecrets/internal/render"
 )
 
-// Server is a definition's OpenMetadata server connection: what the
-// daemon needs to call the OpenMetadata API as the pipeline's bot. JWTToken
+// Server is a definition's OpenMetadata server connection: what reconcile
+// needs to call the OpenMetadata API as the pipeline's bot. JWTToken
 // is a secret (or a secret: reference to one): String, GoString and
 // LogValue never print it.
 type Server struct {

@@ -121,7 +121,7 @@ func FuzzParsePipeline(f *testing.F) {
 			return
 		}
 		p := def.Pipeline
-		if def.Name != p.Name() || p.Name() == "" || p.FQN() == "" || !slices.Contains(PipelineTypes, p.PipelineType()) {
+		if def.Name != p.Name() || p.Name() == "" || p.fqn == "" || !slices.Contains(PipelineTypes, p.pipelineType) {
 			t.Fatalf("parsed pipeline lacks a required field: %v", p)
 		}
 		if strings.Contains(p.String(), marker) {

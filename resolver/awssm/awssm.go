@@ -272,9 +272,3 @@ func secretValue(str *string, binary []byte) (resolver.Secret, error) {
 func refError(id string, err error) error {
 	return &resolver.RefError{Ref: resolver.Ref{ID: id}, Err: err}
 }
-
-// DefaultLimit implements resolver.Limited with Spec.Limit, for stores
-// built with New outside the store table.
-func (p *Provider) DefaultLimit() resolver.Limit {
-	return Spec.Limit
-}

@@ -582,12 +582,6 @@ func TestThroughResolver(t *testing.T) {
 	assert.Equal(t, 2*45, s2.Calls(awstest.TargetGetSecretValue))
 }
 
-func TestDefaultLimitIsThePublishedQuota(t *testing.T) {
-	t.Parallel()
-	var l resolver.Limited = &awssm.Provider{}
-	assert.Equal(t, resolver.Limit{Rate: 100, Burst: 20}, l.DefaultLimit(), "BatchGetSecretValue: 100 requests per second")
-}
-
 // TestCacheOnTheWire proves the resolver's cache and Refresh by the calls
 // the AWS test server counts: a warm Resolve makes none, a Refresh fetches
 // again and sees a rotated value, and concurrent Resolves of one id share

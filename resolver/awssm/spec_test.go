@@ -29,7 +29,6 @@ func TestSpec(t *testing.T) {
 	assert.NotEmpty(t, s.Summary)
 	assert.Equal(t, []resolver.Setting{awsconfig.Region}, s.Settings)
 	assert.Equal(t, resolver.Limit{Rate: 100, Burst: 20}, s.Limit, "BatchGetSecretValue: 100 requests per second")
-	assert.Equal(t, (&awssm.Provider{}).DefaultLimit(), s.Limit, "one fact")
 	assert.Equal(t, awssm.MaxBatch, s.BatchSize)
 	assert.Equal(t, 20, s.BatchSize)
 	require.NotNil(t, s.Open)

@@ -275,9 +275,3 @@ func checkID(id string) error {
 func refError(id string, err error) error {
 	return &resolver.RefError{Ref: resolver.Ref{ID: id}, Err: err}
 }
-
-// DefaultLimit implements resolver.Limited with Spec.Limit, for stores
-// built with New outside the store table.
-func (p *Provider) DefaultLimit() resolver.Limit {
-	return Spec.Limit
-}

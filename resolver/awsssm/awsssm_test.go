@@ -430,9 +430,3 @@ func TestThroughResolver(t *testing.T) {
 	}
 	assert.Equal(t, len(calls), s.TotalCalls())
 }
-
-func TestDefaultLimitIsThePublishedQuota(t *testing.T) {
-	t.Parallel()
-	var l resolver.Limited = &awsssm.Provider{}
-	assert.Equal(t, resolver.Limit{Rate: 40, Burst: 10}, l.DefaultLimit(), "Parameter Store standard throughput: 40 per second")
-}

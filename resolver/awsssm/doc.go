@@ -63,6 +63,6 @@
 // builds one from an aws.Config.
 //
 // The package owns only the mapping between ids and Parameter Store calls.
-// It does not rate-limit (Spec.Limit is the resolver's default), retry or
-// cache.
+// It does not rate-limit (Spec.Limit is the published quota, which cmd
+// gives the Resolver as the store's default limit), retry or cache.
 package awsssm

@@ -25,7 +25,6 @@ func TestSpec(t *testing.T) {
 	assert.NotEmpty(t, s.Summary)
 	assert.Equal(t, []resolver.Setting{awsconfig.Region}, s.Settings)
 	assert.Equal(t, resolver.Limit{Rate: 40, Burst: 10}, s.Limit, "Parameter Store standard throughput: 40 per second")
-	assert.Equal(t, (&awsssm.Provider{}).DefaultLimit(), s.Limit, "one fact")
 	assert.Equal(t, awsssm.MaxBatch, s.BatchSize)
 	assert.Equal(t, 10, s.BatchSize)
 	require.NotNil(t, s.Open)
