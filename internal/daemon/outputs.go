@@ -335,14 +335,41 @@ func (o *outputs) statusOwnedLocked(name string) bool {
 // checking the digest never takes it as current.
 func (o *outputs) readGood(name string) good {
 	data, err := os.ReadFile(o.path(statusName(name)))
-	if err != nil || len(data) > 64<<10 {
+	if err != nil {
+		return good{}
+	}
+	return parseGood(data)
+}
+
+// maxStatusSize bounds a freshness file read back; ours are a few hundred
+// bytes.
+const maxStatusSize = 64 << 10
+
+// parseGood reads what a freshness file says its output holds: nothing
+// unless it is a version 1 file of ours with a resolution time and a
+// digest of the form we write.
+func parseGood(data []byte) good {
+	if len(data) > maxStatusSize {
 		return good{}
 	}
 	var f Freshness
-	if json.Unmarshal(data, &f) != nil || f.Version != 1 || f.ResolvedAt == nil {
+	if json.Unmarshal(data, &f) != nil || f.Version != 1 || f.ResolvedAt == nil || f.ResolvedAt.IsZero() || !isDigest(f.DefinitionSHA256) {
 		return good{}
 	}
-	return good{digest: f.DefinitionSHA256, resolvedAt: *f.ResolvedAt}
+	return good{digest: f.DefinitionSHA256, resolvedAt: f.ResolvedAt.UTC()}
+}
+
+// isDigest reports whether s is a SHA-256 in lower-case hex.
+func isDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // expect records, for a definition that failed, the output name it would

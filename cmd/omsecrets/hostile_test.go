@@ -1,0 +1,64 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestHostileSettings is the hostile-input table of the settings this
+// redesign added or moved (the store settings, --fresh-for,
+// --rate-limits keys): each must fail before anything is fetched or
+// written, with exit 2, one line naming the flag or variable, and no
+// value printed.
+func TestHostileSettings(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	aFile := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(aFile, []byte("x"), 0o600))
+	const planted = "PLANTED-hostile-value"
+	base := []string{"check", "--provider", "file", "--file-dir", f.store}
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+		want    string
+	}{
+		{name: "empty env prefix", args: append(base, "--env-prefix", "", f.def), want: "--env-prefix"},
+		{name: "file dir missing", args: []string{"check", "--provider", "file", "--file-dir", "/nonexistent/store", f.def}, want: "OMSECRETS_FILE_DIR"},
+		{name: "file dir a file", args: []string{"check", "--provider", "file", "--file-dir", aFile, f.def}, want: "--file-dir"},
+		{name: "file dir a fifo", args: []string{"check", "--provider", "file", "--file-dir", fifo, f.def}, want: "--file-dir"},
+		{name: "region with a newline", args: append(base, "--aws-region", "us-east-1\n"+planted, f.def), want: "--aws-region"},
+		{name: "region path", args: append(base, "--aws-region", "../../etc", f.def), want: "--aws-region"},
+		{name: "region huge", args: append(base, "--aws-region", strings.Repeat("a", 100000), f.def), want: "--aws-region"},
+		{name: "region from OpenMetadata's name", args: append(base, f.def), environ: []string{"AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_REGION=" + planted + "/x"}, want: "AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_REGION"},
+		{name: "provider aws without a region", args: []string{"check", "--provider", "aws", f.def}, want: "--aws-region"},
+		{name: "provider unknown", args: []string{"check", "--provider", "vault", f.def}, want: "--provider"},
+		{name: "rate limit unknown store", args: append(base, "--rate-limits", "aws_ssm=5", f.def), want: `unknown store "aws_ssm"`},
+		{name: "rate limit negative", args: append(base, "--rate-limits", "aws=-1", f.def), want: "--rate-limits"},
+		{name: "rate limit NaN", args: append(base, "--rate-limits", "aws=NaN", f.def), want: "--rate-limits"},
+		{name: "fresh-for negative", args: []string{"run", "--once", "--fresh-for", "-5s", "--out-dir", f.out, f.def}, want: "--fresh-for"},
+		{name: "fresh-for not a duration", args: []string{"run", "--once", "--out-dir", f.out, f.def}, environ: []string{"OMSECRETS_FRESH_FOR=soon"}, want: "OMSECRETS_FRESH_FOR"},
+		{name: "unknown store flag", args: append(base, "--vault-addr", "x", f.def), want: "vault-addr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := omsecrets(t, tt.environ, tt.args...)
+			assert.Equal(t, 2, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			assert.Contains(t, r.stderr, tt.want)
+			first, _, _ := strings.Cut(r.stderr, "\n")
+			assert.Contains(t, first, tt.want, "the first line says it")
+			assert.Less(t, len(first), 2000, "the error does not echo a huge input")
+			assert.NotContains(t, r.stdout+r.stderr, planted)
+			assert.Empty(t, dirNames(t, f.out), "nothing written")
+		})
+	}
+}
