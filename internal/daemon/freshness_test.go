@@ -121,6 +121,26 @@ func TestFreshnessRemovedWithTheDefinition(t *testing.T) {
 	assert.Equal(t, "run", h.freshness("p").Mode)
 	require.NoError(t, os.Remove(path))
 	h.eventually(func() bool { return h.freshness("p") == nil && h.output("p.json") == nil }, "output and status removed")
+
+	// One that never resolved leaves a status file saying why; removing
+	// the definition removes it too.
+	h.om.DeleteService("databaseService", "mysql_prod")
+	bad := h.writeDef("never.json", h.pipeline("never"))
+	h.eventually(func() bool { f := h.freshness("never"); return f != nil && f.State == daemon.StateFailed }, "failed status written")
+	require.NoError(t, os.Remove(bad))
+	h.eventually(func() bool { return h.freshness("never") == nil }, "its status removed with it")
+	assert.Empty(t, dirNames(t, h.out))
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // TestFreshnessAdoptedFromAPreviousRun restarts over an output directory

@@ -170,7 +170,16 @@ func (o *outputs) forget(path string) (removed string, known bool, retry []strin
 	_, known = o.defs[path]
 	delete(o.defs, path)
 	delete(o.blocked, path)
-	delete(o.expected, path)
+	if want, ok := o.expected[path]; ok {
+		delete(o.expected, path)
+		// A definition that never wrote an output still left a status
+		// file saying why; it goes too, unless another owns the name.
+		if _, owned := o.owners[want]; !owned {
+			if err := o.sink.Remove(statusName(want)); err != nil {
+				o.logger.Warn("status file not removed", "output", o.path(statusName(want)), "error", err.Error())
+			}
+		}
+	}
 	var names []string
 	for n, owner := range o.owners {
 		if owner == path {
