@@ -258,7 +258,7 @@ func (d *Daemon) record(res *reconcile.Result, now time.Time) {
 	if !hasOutput {
 		name = expected
 	}
-	d.outputs.writeStatus(name, d.freshness(st, name, hasOutput))
+	d.outputs.writeStatus(res.Path, name, d.freshness(st, name, hasOutput))
 }
 
 // freshness is the freshness file of a recorded status.
@@ -305,7 +305,7 @@ func (d *Daemon) sweep(remove bool) {
 			st.Output = d.outputs.path(a.name)
 			st.Stale = true
 			d.opts.Board.Set(st)
-			d.outputs.writeStatus(a.name, d.freshness(st, a.name, true))
+			d.outputs.writeStatus(a.path, a.name, d.freshness(st, a.name, true))
 		}
 		d.logger.Info("kept the output of a previous run as the last good one", "definition", a.path, "output", a.name)
 	}

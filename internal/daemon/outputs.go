@@ -253,11 +253,22 @@ func (o *outputs) write(path, name, digest string, data []byte, now time.Time) (
 // logged, not returned: the task then sees an older status, which is at
 // worst stale, never falsely current for new bytes (the output was
 // written first, and the digest ties it to its definition).
-func (o *outputs) writeStatus(name string, f Freshness) {
+//
+// Only the definition that owns the output name, or any while nobody does,
+// writes its status file: one refused the name (output_conflict) must not
+// overwrite the owner's.
+func (o *outputs) writeStatus(path, name string, f Freshness) {
 	data, err := json.MarshalIndent(f, "", "  ")
-	if err == nil {
-		_, err = o.sink.Write(statusName(name), append(data, '\n'))
+	if err != nil {
+		o.logger.Error("status file not written", "output", o.path(name), "error", err.Error())
+		return
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if owner, owned := o.owners[name]; owned && owner != path {
+		return
+	}
+	_, err = o.sink.Write(statusName(name), append(data, '\n'))
 	if err != nil {
 		o.logger.Error("status file not written", "output", o.path(name), "error", err.Error())
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"omsecrets/internal/daemon"
 )
 
 func TestRunFollowsDefinitions(t *testing.T) {
@@ -155,6 +157,10 @@ func TestRunOutputNameConflict(t *testing.T) {
 	second := h.writeDef("second.json", h.pipeline("same", func(p map[string]any) { p["loggerLevel"] = "ERROR" }))
 	h.eventually(func() bool { st, _ := h.board.Get(second); return st.Class == "output_conflict" }, "second refused")
 	assert.Equal(t, "INFO", dig(h.output("same.json"), "workflowConfig", "loggerLevel"), "first keeps its output")
+	f := h.freshness("same")
+	require.NotNil(t, f)
+	assert.Equal(t, daemon.StateCurrent, f.State, "and its status file: the refused one does not overwrite it")
+	assert.Equal(t, first, f.Definition)
 
 	require.NoError(t, os.Remove(first))
 	h.eventually(func() bool {
