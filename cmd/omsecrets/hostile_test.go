@@ -62,3 +62,33 @@ func TestHostileSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingDefinitionFails: a definition file that does not exist fails
+// every one-shot command with one line naming it and nothing written (an
+// init container must not start its task without a config). run --once
+// takes it for a watch dir that is missing: a usage error.
+func TestMissingDefinitionFails(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	missing := filepath.Join(t.TempDir(), "not-deployed-yet.json")
+	for _, args := range [][]string{
+		{"resolve", "--allow-disk", "--out-dir", f.out, missing},
+		{"resolve", "--out", "-", missing},
+		{"check", missing},
+	} {
+		r := omsecrets(t, nil, args...)
+		assert.Equal(t, 1, r.code, "%v\n%s", args, r.stderr)
+		assert.Contains(t, r.stderr, "class=invalid", args)
+		assert.Contains(t, r.stderr, missing+": no such file", args)
+		if args[0] == "check" {
+			assert.Regexp(t, `not-deployed-yet.json\s+-\s+-\s+-\s+invalid`, r.stdout)
+		} else {
+			assert.Empty(t, r.stdout, args)
+		}
+		assert.Empty(t, dirNames(t, f.out), args)
+	}
+	r := omsecrets(t, nil, "run", "--once", "--allow-disk", "--out-dir", f.out, missing)
+	assert.Equal(t, 2, r.code, r.stderr)
+	assert.Contains(t, r.stderr, missing)
+	assert.Empty(t, dirNames(t, f.out))
+}

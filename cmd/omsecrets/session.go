@@ -133,7 +133,7 @@ func (s *session) reconcile(ctx context.Context, paths []string) []*reconcile.Re
 	results := s.recon.Reconcile(ctx, jobs(paths))
 	for _, r := range results {
 		if r.Gone {
-			r.Err = reconcile.Failf(reconcile.ClassInvalid, "%s: no such file", r.Path)
+			r.Err = reconcile.ErrGone(r.Path)
 		}
 	}
 	return results

@@ -123,7 +123,7 @@ func (d *Daemon) Once(ctx context.Context, paths []string) int {
 	for _, p := range paths {
 		st, ok := d.opts.Board.Get(p)
 		if !ok && ctx.Err() == nil {
-			d.logger.Error("definition not resolved", "definition", p, "class", reconcile.ClassInvalid, "error", p+": no such file")
+			reconcile.LogFailure(d.logger, p, reconcile.ErrGone(p))
 		}
 		if !ok || !st.OK {
 			failed++ // a file that is gone counts: nothing was written for it

@@ -62,6 +62,12 @@ func Failf(class, format string, args ...any) error {
 	return &Error{Class: class, Err: fmt.Errorf(format, args...)}
 }
 
+// ErrGone is the failure of a one-shot command's definition whose file
+// does not exist (Result.Gone): nothing can be written for it.
+func ErrGone(path string) error {
+	return Failf(ClassInvalid, "%s: no such file", path)
+}
+
 // ClassOf names the outcome class of a definition's error: "ok" for nil,
 // an *Error's class, a *DefinitionError's first failure's, or else
 // resolver.Class.
