@@ -30,8 +30,10 @@ type flight struct {
 	// ended: the failure is the owner's, not the store's, so a waiter
 	// whose own context is alive fetches the id itself.
 	ownerEnded bool
-	cache      bool // store a success in the cache (TTL > 0)
-	completed  bool // guarded by Resolver.mu
+	// cache: store a success in the cache (TTL > 0, and no change of
+	// the id was reported while the fetch ran); guarded by Resolver.mu.
+	cache     bool
+	completed bool // guarded by Resolver.mu
 }
 
 // cacheGet returns the cached value of k if it has not expired at now,

@@ -60,6 +60,11 @@ type Options struct {
 	// Observer receives store calls, cache lookups and retries, for
 	// metrics; nil means none.
 	Observer Observer
+	// OnChange receives the ids a store reports changed (see
+	// ChangeNotifier), after the Resolver dropped them from its cache, so
+	// that the caller re-resolves whatever used them; nil means none. It
+	// must not block: it is called from the store's goroutines.
+	OnChange func(store string, ids []string)
 
 	// Now is the clock of the cache; time.Now if nil. Rate limits and
 	// retry waits use the real clock.
@@ -80,6 +85,7 @@ type Options struct {
 // outlives a Resolve or Refresh call, and needs no cleanup.
 type Resolver struct {
 	stores      map[string]Getter
+	defaultKeys map[string]string   // store → KeyedValues.DefaultKey
 	limits      map[string]*limiter // nil or missing: unlimited
 	concurrency int
 	logger      *slog.Logger
@@ -102,6 +108,7 @@ type Resolver struct {
 func New(opts Options) *Resolver {
 	r := &Resolver{
 		stores:      make(map[string]Getter, len(opts.Stores)),
+		defaultKeys: make(map[string]string),
 		limits:      make(map[string]*limiter),
 		concurrency: opts.Concurrency,
 		logger:      opts.Logger,
@@ -118,6 +125,9 @@ func New(opts Options) *Resolver {
 			continue
 		}
 		r.stores[name] = g
+		if kv, ok := g.(KeyedValues); ok {
+			r.defaultKeys[name] = kv.DefaultKey()
+		}
 		if lim := newLimiter(opts.Limits[name]); lim != nil {
 			r.limits[name] = lim
 		}
@@ -138,7 +148,34 @@ func New(opts Options) *Resolver {
 		r.rand = rand.Float64
 	}
 	r.nextSweep = r.now().Add(r.ttl)
+	for name, g := range r.stores {
+		if cn, ok := g.(ChangeNotifier); ok {
+			cn.Notify(func(ids []string) { r.changed(name, ids, opts.OnChange) })
+		}
+	}
 	return r
+}
+
+// changed handles a store's report that ids changed: their cached values
+// are dropped, and fetches of them in flight will not be cached (they may
+// have read the old value), before onChange hears of them.
+func (r *Resolver) changed(store string, ids []string, onChange func(string, []string)) {
+	if len(ids) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, id := range ids {
+		k := storeID{store, id}
+		delete(r.cache, k)
+		if fl := r.flights[k]; fl != nil {
+			fl.cache = false
+		}
+	}
+	r.mu.Unlock()
+	r.logger.Debug("store reported changes", "store", store, "ids", len(ids))
+	if onChange != nil {
+		onChange(store, slices.Clone(ids))
+	}
 }
 
 // HidesIDs reports whether store's ids are values that must not be printed
@@ -218,7 +255,11 @@ func (r *Resolver) resolve(ctx context.Context, refs []StoreRef, refresh bool) (
 		f := results[storeID{sr.Store, sr.Ref.ID}]
 		v, err := f.val, f.err
 		if err == nil {
-			v, err = derive(v, sr.Ref.Key)
+			key := sr.Ref.Key
+			if dk, keyed := r.defaultKeys[sr.Store]; keyed && key == "" {
+				key = dk
+			}
+			v, err = derive(v, key)
 		}
 		if err != nil {
 			errs = append(errs, &RefError{Store: sr.Store, Ref: sr.Ref, Err: WithoutRef(err), HideID: r.HidesIDs(sr.Store)})

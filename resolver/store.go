@@ -32,3 +32,33 @@ type BatchGetter interface {
 type ValueIDs interface {
 	IDsAreValues() bool
 }
+
+// KeyedValues is implemented by stores whose secrets hold several named
+// values: a Kubernetes Secret's data keys, a Vault KV path's fields. Get
+// returns all of them as one JSON object of strings (JSON null for a value
+// the store holds as the literal "null"), so that references to several
+// keys of one secret share one fetch and one cache entry; "#key" selects
+// a key of that object, and a reference without "#key" selects DefaultKey.
+type KeyedValues interface {
+	// DefaultKey is the key a reference without "#key" reads ("value").
+	DefaultKey() string
+}
+
+// ChangeNotifier is implemented by stores that learn when a secret they
+// have read changes (the Kubernetes store watches each Secret it read).
+// The Resolver calls Notify once, from New, with a function the store
+// calls with the ids that changed; the Resolver then drops those ids from
+// its cache and passes them on to Options.OnChange, whose caller
+// re-resolves whatever used them.
+//
+// A store calls fn for an id when its value may differ from the one last
+// returned: updated, deleted, or unknown after a watch was interrupted.
+// Spurious calls are allowed (they cost a fetch); missed changes are not,
+// except that a store whose watch is refused says so in its log and
+// leaves the change to the periodic refresh. fn does not block; it may be
+// called from any goroutine. A store that has nothing to watch yet calls
+// nothing.
+type ChangeNotifier interface {
+	Getter
+	Notify(fn func(ids []string))
+}

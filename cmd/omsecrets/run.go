@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -54,7 +55,15 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		return err
 	}
 	rec := metrics.New()
-	s, err := newSession(ctx, cfg, sv, stderr, sessionOptions{format: format, metrics: rec})
+	// Stores that report changes (the Kubernetes store's watches) reach
+	// the daemon, built after the session, through changed.
+	var changed atomic.Pointer[daemon.Daemon]
+	onChange := func(store string, ids []string) {
+		if d := changed.Load(); d != nil {
+			d.Changed(store, ids)
+		}
+	}
+	s, err := newSession(ctx, cfg, sv, stderr, sessionOptions{format: format, metrics: rec, onChange: onChange})
 	if err != nil {
 		return err
 	}
@@ -81,6 +90,7 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	if err != nil {
 		return &usageError{err}
 	}
+	changed.Store(d)
 
 	for _, dir := range cfg.WatchDirs {
 		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {

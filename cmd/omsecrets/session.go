@@ -31,6 +31,9 @@ type sessionOptions struct {
 	format  render.Format
 	redact  bool
 	metrics *metrics.Recorder // nil for none
+	// onChange receives the ids a store reports changed (run's daemon
+	// re-resolves what used them); nil for none.
+	onChange func(store string, ids []string)
 }
 
 // newSession builds the session of cfg and the store settings sv.
@@ -55,6 +58,7 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 		CacheTTL:    cfg.CacheTTL,
 		Concurrency: cfg.Concurrency,
 		Limits:      lims,
+		OnChange:    so.onChange,
 	}
 	if so.metrics != nil {
 		ropts.Observer = so.metrics

@@ -57,6 +57,7 @@ type Daemon struct {
 	outputs *outputs
 	retries *retries
 	loop    *loop
+	uses    *uses
 }
 
 // New returns a Daemon for opts.
@@ -78,6 +79,7 @@ func New(opts Options) (*Daemon, error) {
 		logger:  logger,
 		outputs: newOutputs(opts.Sink, "."+string(opts.Reconciler.Format()), logger),
 		retries: newRetries(opts.RetryBase, opts.Refresh),
+		uses:    newUses(),
 	}
 	d.loop = &loop{
 		workers:  opts.Workers,
@@ -186,6 +188,21 @@ func (d *Daemon) write(res *reconcile.Result, now time.Time) {
 	}
 }
 
+// Changed queues the definitions whose last resolution read one of ids
+// in store, which the store reports changed (resolver.ChangeNotifier;
+// the session passes it as resolver.Options.OnChange). The resolver has
+// dropped those ids from its cache, so the run fetches them, and only
+// them, again. It does not block.
+func (d *Daemon) Changed(store string, ids []string) {
+	paths := d.uses.users(store, ids)
+	if len(paths) > 0 {
+		d.logger.Info("secrets changed in the store: resolving the definitions that use them", "store", store, "secrets", len(ids), "definitions", len(paths))
+	}
+	for _, p := range paths {
+		d.loop.q.add(p, false)
+	}
+}
+
 // requeue queues definitions that may claim a freed output name.
 func (d *Daemon) requeue(paths []string) {
 	for _, p := range paths {
@@ -198,6 +215,7 @@ func (d *Daemon) requeue(paths []string) {
 func (d *Daemon) forget(path string) {
 	removed, known, retry := d.outputs.forget(path)
 	d.retries.forget(path)
+	d.uses.set(path, nil)
 	switch {
 	case removed != "":
 		d.logger.Info("definition removed: output deleted", "definition", path, "output", d.outputs.path(removed))
@@ -237,6 +255,7 @@ func (d *Daemon) record(res *reconcile.Result, now time.Time) {
 		d.outputs.expect(res.Path, expected)
 	}
 	d.retries.record(res.Path, res.Transient(), res.Fresh())
+	d.uses.set(res.Path, res.Uses)
 	name, hasOutput := d.outputs.outputOf(res.Path)
 	if hasOutput {
 		st.Output = d.outputs.path(name)

@@ -75,7 +75,10 @@ func (o outage) Get(ctx context.Context, id string) (resolver.Secret, error) {
 // options are the daemon's and the reconciler's options a test may edit.
 type options struct {
 	daemon.Options
-	Resolver                       *resolver.Resolver
+	Resolver *resolver.Resolver
+	// Store is the env store Resolver reads, for edits that build
+	// another Resolver over it.
+	Store                          resolver.Getter
 	Provider                       string
 	Layout, JWTFile, HostPort      string
 	Timeout                        time.Duration
@@ -142,9 +145,11 @@ func newHarness(t *testing.T, edit ...func(*options)) *harness {
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	snk, err := sink.New(sink.Options{Dir: h.out, Group: -1, AllowDisk: true})
 	require.NoError(t, err)
+	store := outage{env, &h.storeDown}
 	h.opts = options{
+		Store: store,
 		Resolver: resolver.New(resolver.Options{
-			Stores:   map[string]resolver.Getter{"env": outage{env, &h.storeDown}},
+			Stores:   map[string]resolver.Getter{"env": store},
 			Retry:    resolver.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
 			CacheTTL: time.Minute,
 			Observer: h.metrics,

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -153,6 +154,10 @@ type Result struct {
 	// Err is nil on success, else an *Error or a *DefinitionError (see
 	// ClassOf).
 	Err error
+	// Uses are the secrets the definition read or tried to read, each
+	// once, sorted: the daemon re-resolves it when a store reports one of
+	// them changed (resolver.ChangeNotifier).
+	Uses []SecretID
 	// fresh, token, server and the rest are the pipeline's working state.
 	fresh        bool
 	server       *workflow.Server
@@ -160,6 +165,22 @@ type Result struct {
 	svc          *workflow.Service
 	needsService bool
 	fromSecret   bool
+	uses         map[SecretID]bool
+}
+
+// SecretID names a secret in a store.
+type SecretID struct{ Store, ID string }
+
+// use records that the definition reads sr. Ids that are values (the db
+// store's) are not kept: no store reports changes to them.
+func (res *Result) use(sr resolver.StoreRef) {
+	if res.HideIDs {
+		return
+	}
+	if res.uses == nil {
+		res.uses = make(map[SecretID]bool)
+	}
+	res.uses[SecretID{sr.Store, sr.Ref.ID}] = true
 }
 
 // Name is the raw name the definition's output is named after (see
@@ -223,6 +244,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, jobs []Job) []*Result {
 	r.assemble(live)
 	r.stage(ctx, live, r.botSecrets)
 	r.stage(ctx, live, r.resolveRefs)
+	for _, res := range live {
+		for id := range res.uses {
+			res.Uses = append(res.Uses, id)
+		}
+		slices.SortFunc(res.Uses, func(a, b SecretID) int {
+			return cmp.Or(cmp.Compare(a.Store, b.Store), cmp.Compare(a.ID, b.ID))
+		})
+	}
 	if ctx.Err() != nil {
 		for _, res := range live {
 			if !res.ok() && errors.Is(res.Err, context.Canceled) {

@@ -148,6 +148,7 @@ func (r *Reconciler) resolveTokens(ctx context.Context, results []*Result) {
 	refs := make([]resolver.StoreRef, len(wants))
 	fresh := false
 	for i, w := range wants {
+		w.res.use(w.ref)
 		refs[i] = w.ref
 		fresh = fresh || w.res.fresh
 	}
@@ -305,6 +306,7 @@ func (r *Reconciler) connectionSecrets(ctx context.Context, results []*Result) {
 			continue
 		}
 		sr := resolver.StoreRef{Store: res.Store, Ref: resolver.Ref{ID: id}}
+		res.use(sr)
 		wants[res] = sr
 		refs = append(refs, sr)
 		fresh = fresh || res.fresh
@@ -404,10 +406,13 @@ func (r *Reconciler) botSecrets(ctx context.Context, results []*Result) {
 			w.auth = resolver.StoreRef{Store: res.Store, Ref: resolver.Ref{ID: workflow.BotAuthProviderSecretID(cluster, workflow.DefaultBot)}}
 			w.sec = resolver.StoreRef{Store: res.Store, Ref: resolver.Ref{ID: workflow.BotSecretID(cluster, workflow.DefaultBot)}}
 			refs = append(refs, w.auth, w.sec)
+			res.use(w.auth)
+			res.use(w.sec)
 		}
 		if name, ok := res.Out.DbtServiceName(); ok {
 			w.db = resolver.StoreRef{Store: res.Store, Ref: resolver.Ref{ID: workflow.DbtSecretID(cluster, name)}}
 			refs = append(refs, w.db)
+			res.use(w.db)
 		}
 		if w.auth.Ref.ID != "" || w.db.Ref.ID != "" {
 			wants = append(wants, w)
@@ -469,6 +474,7 @@ func (r *Reconciler) resolveRefs(ctx context.Context, results []*Result) {
 		planned = append(planned, res)
 		for _, o := range res.Refs {
 			sr := resolver.StoreRef{Store: res.Store, Ref: o.Ref}
+			res.use(sr)
 			if res.fresh {
 				fresh = append(fresh, sr)
 			} else {
