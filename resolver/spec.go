@@ -34,6 +34,9 @@ type Spec struct {
 	// BatchSize is the most ids one store call fetches; 1 for stores
 	// without a batch call.
 	BatchSize int
+	// IDs is how OpenMetadata names secrets in the store; the zero value
+	// is AWS's "/"-separated scheme.
+	IDs IDScheme
 	// Open builds the store. It returns an error wrapping
 	// ErrNotConfigured (a *NotConfiguredError) when cfg leaves the store
 	// off, and any other error when a setting is wrong; cmd adds the flag
@@ -95,3 +98,51 @@ func (e *NotConfiguredError) Error() string {
 
 // Unwrap returns ErrNotConfigured.
 func (e *NotConfiguredError) Unwrap() error { return ErrNotConfigured }
+
+// IDScheme is how OpenMetadata's server names the secrets it keeps in a
+// store (Java SecretsManager.buildSecretId and the provider's override of
+// its separator and characters). omsecrets uses it to tell which ids
+// belong to a pipeline: /<cluster>/pipeline/<name>/... in AWS,
+// <cluster>-pipeline-<name>-... in Kubernetes. The zero IDScheme is
+// AWS's: "/" between parts and before the first.
+type IDScheme struct {
+	// Sep separates the parts; "/" when empty.
+	Sep string
+	// NoLeadingSep drops the separator before the first part (Azure, GCP,
+	// Kubernetes).
+	NoLeadingSep bool
+	// Clean applies the provider's character rule to one part (Azure
+	// deletes what is not [A-Za-z0-9-], Kubernetes replaces it with "-");
+	// nil keeps parts as they are.
+	Clean func(part string) string
+}
+
+// ID returns the id OpenMetadata builds from parts, lower-cased as it
+// does.
+func (s IDScheme) ID(parts ...string) string {
+	sep := s.Sep
+	if sep == "" {
+		sep = "/"
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		if s.Clean != nil {
+			p = s.Clean(p)
+		}
+		if i > 0 || !s.NoLeadingSep {
+			b.WriteString(sep)
+		}
+		b.WriteString(p)
+	}
+	return strings.ToLower(b.String())
+}
+
+// Under reports whether id is the id of parts or one below it under s.
+func (s IDScheme) Under(id string, parts ...string) bool {
+	sep := s.Sep
+	if sep == "" {
+		sep = "/"
+	}
+	base := s.ID(parts...)
+	return id == base || strings.HasPrefix(id, base+sep)
+}

@@ -15,6 +15,11 @@ mkdir -p "$defs"
 cp examples/local/*.yaml examples/local/*.json "$defs"/
 cp -r examples/local/secrets "$secrets"
 
+# The trust policy (README, "Trust boundary"): the bot JWT goes only to this
+# OpenMetadata host, and the workflow configs may name only these ids.
+export OMSECRETS_OM_HOSTS=${OMSECRETS_OM_HOSTS:-http://openmetadata-server:8585}
+export OMSECRETS_ALLOW_IDS=${OMSECRETS_ALLOW_IDS:-/openmetadata/bot/ingestion-bot/*,/openmetadata/database/*,/openmetadata/messaging/*}
+
 # Resolved secrets belong in memory: use tmpfs where there is one.
 extra=()
 if [ -d /dev/shm ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then

@@ -54,7 +54,7 @@ func TestDagRunnerReadsTheSidecarsFiles(t *testing.T) {
 	def := filepath.Join(defs, "mysql_prod_metadata.json")
 	require.NoError(t, os.WriteFile(def, pipelineJSON(t, om, "mysql_prod_metadata", "mysql_prod"), 0o644))
 
-	r := omsecrets(t, awsEnv(srv), "run", "--once", "--out-dir", out, def)
+	r := omsecrets(t, omEnv(om, srv), "run", "--once", "--out-dir", out, def)
 	require.Equal(t, 0, r.code, r.stderr)
 	run := runDAG(t, def, out)
 	require.Nil(t, run.Error, "the task refused a current output: %v", run.Error)
@@ -70,7 +70,7 @@ func TestDagRunnerReadsTheSidecarsFiles(t *testing.T) {
 	// The service is deleted: the next attempt fails, the output stays as
 	// the last good one, and the task refuses it.
 	om.DeleteService("databaseService", "mysql_prod")
-	r = omsecrets(t, awsEnv(srv), "run", "--once", "--out-dir", out, def)
+	r = omsecrets(t, omEnv(om, srv), "run", "--once", "--out-dir", out, def)
 	require.Equal(t, 1, r.code, r.stderr)
 	run = runDAG(t, def, out)
 	require.NotNil(t, run.Error, "a stale output was accepted")

@@ -29,6 +29,7 @@ func TestExamplesGolden(t *testing.T) {
 	for _, in := range inputs {
 		t.Run(filepath.Base(in), func(t *testing.T) {
 			r := omsecrets(t, nil, "resolve", "--provider", "file", "--file-dir", filepath.Join(examplesDir, "secrets"),
+				"--om-hosts", "http://openmetadata-server:8585", "--allow-ids", "/openmetadata/*",
 				"--out-dir", out, "--allow-disk", in)
 			require.Equal(t, 0, r.code, r.stderr)
 			name := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in)) + ".json"

@@ -59,6 +59,9 @@ var omFlags = []flagSpec{
 	{"om-jwt-file", "OM_JWT_FILE", "file holding the bot JWT; overrides the definitions' jwtToken, read anew for every batch"},
 	{"om-layout", "OM_LAYOUT", "where service connections come from: auto, references or connection-secret (OpenMetadata 0.12-0.13)"},
 	{"om-host-port", "OM_HOST_PORT", "OpenMetadata API URL (ending in /api) overriding the definitions' hostPort"},
+	{"om-hosts", "OM_HOSTS", "comma-separated OpenMetadata URLs the bot JWT may be sent to: a definition whose hostPort is none of them is refused (--om-host-port is always allowed)"},
+	{"om-cluster", "OM_CLUSTER", "OpenMetadata's clusterName: pipeline and bot secret ids are built with it, and definitions naming another cluster are refused"},
+	{"allow-ids", "ALLOW_IDS", `comma-separated glob patterns ("*" matches across "/") of secret ids a definition file may reference beyond a pipeline's own; workflow configs are held to them when set`},
 	{"om-ca-file", "OM_CA_FILE", "PEM file of CA certificates to trust for the OpenMetadata API"},
 	{"om-timeout", "OM_TIMEOUT", "time limit for one OpenMetadata API request"},
 }
@@ -110,12 +113,7 @@ func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
 			fs.BoolVar(&cfg.Once, s.name, cfg.Once, usage)
 		case "watch-dirs":
 			fs.Func(s.name, usage, func(v string) error {
-				cfg.WatchDirs = nil
-				for d := range strings.SplitSeq(v, ",") {
-					if d = strings.TrimSpace(d); d != "" {
-						cfg.WatchDirs = append(cfg.WatchDirs, d)
-					}
-				}
+				cfg.WatchDirs = splitList(v)
 				return nil
 			})
 		case "refresh-interval":
@@ -138,6 +136,18 @@ func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
 			fs.StringVar(&cfg.OMLayout, s.name, cfg.OMLayout, usage)
 		case "om-host-port":
 			fs.StringVar(&cfg.OMHostPort, s.name, cfg.OMHostPort, usage)
+		case "om-hosts":
+			fs.Func(s.name, usage, func(v string) error {
+				cfg.OMHosts = splitList(v)
+				return nil
+			})
+		case "om-cluster":
+			fs.StringVar(&cfg.OMCluster, s.name, cfg.OMCluster, usage)
+		case "allow-ids":
+			fs.Func(s.name, usage, func(v string) error {
+				cfg.AllowIDs = splitList(v)
+				return nil
+			})
 		case "om-ca-file":
 			fs.StringVar(&cfg.OMCAFile, s.name, cfg.OMCAFile, usage)
 		case "om-timeout":
@@ -146,6 +156,17 @@ func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
 			panic("flag without a config field: " + s.name)
 		}
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for d := range strings.SplitSeq(v, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // parseCommand loads the environment, binds specs and the store settings

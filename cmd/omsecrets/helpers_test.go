@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,9 +22,25 @@ type result struct {
 // environment.
 func omsecrets(t *testing.T, environ []string, args ...string) result {
 	t.Helper()
+	environ = withPolicy(environ)
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, environ, &out, &errb)
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// fixtureHost is the OpenMetadata host of the fixtures' workflow configs.
+const fixtureHost = "http://om:8585"
+
+// withPolicy adds the trust policy the fixtures need, OMSECRETS_OM_HOSTS
+// allowing fixtureHost, unless environ sets one: the tests of the policy
+// set their own.
+func withPolicy(environ []string) []string {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "OMSECRETS_OM_HOSTS=") {
+			return environ
+		}
+	}
+	return append(slices.Clone(environ), "OMSECRETS_OM_HOSTS="+fixtureHost)
 }
 
 // writeFiles creates files (relative path → content) under dir.

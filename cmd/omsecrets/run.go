@@ -117,6 +117,10 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	s.logger.Info("omsecrets running", "version", buildVersion(), "watch_dirs", strings.Join(cfg.WatchDirs, ","),
 		"output_dir", cfg.OutputDir, "http", httpAddr(ln), "refresh", cfg.RefreshInterval, "layout", cfg.OMLayout)
 
+	if len(cfg.AllowIDs) == 0 {
+		s.logger.Warn("no --allow-ids / " + config.Prefix + "ALLOW_IDS: self-contained workflow configs in the watch dirs may reference any secret the stores can read (IngestionPipeline files are held to their own pipeline's and bot's secrets)")
+	}
+
 	// The watcher, the daemon and the HTTP server run until ctx is done
 	// (SIGTERM or SIGINT); a failing watcher stops all of them.
 	g, gctx := errgroup.WithContext(ctx)

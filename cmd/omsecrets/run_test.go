@@ -70,7 +70,7 @@ func TestRunOnce(t *testing.T) {
 	for _, name := range []string{"mysql_prod_metadata", "mysql_prod_metadata_2"} {
 		require.NoError(t, os.WriteFile(filepath.Join(defs, name+".json"), pipelineJSON(t, om, name, "mysql_prod"), 0o644))
 	}
-	r := omsecrets(t, awsEnv(srv), "run", "--once", "--watch-dirs", defs, "--out-dir", out)
+	r := omsecrets(t, omEnv(om, srv), "run", "--once", "--watch-dirs", defs, "--out-dir", out)
 	require.Equal(t, 0, r.code, r.stderr)
 	data, err := os.ReadFile(filepath.Join(out, "mysql_prod_metadata.json"))
 	require.NoError(t, err)
@@ -82,14 +82,14 @@ func TestRunOnce(t *testing.T) {
 
 	// A file names just that definition (a KubernetesExecutor pod's own DAG).
 	single := t.TempDir()
-	r = omsecrets(t, awsEnv(srv), "run", "--once", "--out-dir", single, filepath.Join(defs, "mysql_prod_metadata_2.json"))
+	r = omsecrets(t, omEnv(om, srv), "run", "--once", "--out-dir", single, filepath.Join(defs, "mysql_prod_metadata_2.json"))
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, []string{"mysql_prod_metadata_2.json", "mysql_prod_metadata_2.status"}, dirNames(t, single), "that definition's output and freshness file only")
 	assert.Contains(t, readFile(t, filepath.Join(single, "mysql_prod_metadata_2.status")), `"mode": "once"`)
 
 	// One definition failing makes --once exit 1; the other is written.
 	require.NoError(t, os.WriteFile(filepath.Join(defs, "gone.json"), pipelineJSON(t, om, "gone", "no_such_service"), 0o644))
-	r = omsecrets(t, awsEnv(srv), "run", "--once", "--out-dir", t.TempDir(), defs)
+	r = omsecrets(t, omEnv(om, srv), "run", "--once", "--out-dir", t.TempDir(), defs)
 	assert.Equal(t, 1, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "no_such_service")
 }
@@ -130,7 +130,7 @@ func TestRunDaemon(t *testing.T) {
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"run", "--watch-dirs", defs, "--out-dir", out, "--http-addr", "127.0.0.1:0",
-			"--watch-quiet", "20ms", "--log-format", "json"}, awsEnv(srv), &stdout, &stderr)
+			"--watch-quiet", "20ms", "--log-format", "json"}, omEnv(om, srv), &stdout, &stderr)
 	}()
 
 	addr := regexp.MustCompile(`"http":"([0-9.:]+)"`)
@@ -220,7 +220,7 @@ func TestCheckPipelines(t *testing.T) {
 	require.NoError(t, os.WriteFile(good, pipelineJSON(t, om, "mysql_prod_metadata", "mysql_prod"), 0o644))
 	require.NoError(t, os.WriteFile(gone, pipelineJSON(t, om, "gone", "no_such_service"), 0o644))
 
-	r := omsecrets(t, awsEnv(srv), "check", good, gone)
+	r := omsecrets(t, omEnv(om, srv), "check", good, gone)
 	assert.Equal(t, 1, r.code, r.stderr)
 	assert.Regexp(t, `mysql_prod_metadata\.json\s+source\.serviceConnection\.config\.authType\.password\s+secret:/openmetadata/database/mysql_prod/authtype/password\s+aws\s+ok`, r.stdout)
 	assert.Regexp(t, `mysql_prod_metadata\.json\s+workflowConfig\.openMetadataServerConfig\.securityConfig\.jwtToken\s+secret:/openmetadata/bot/ingestion-bot/config/jwttoken\s+aws\s+ok`, r.stdout)
@@ -231,7 +231,7 @@ func TestCheckPipelines(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 2, "check writes nothing")
 
-	r = omsecrets(t, awsEnv(srv), "check", good)
+	r = omsecrets(t, omEnv(om, srv), "check", good)
 	assert.Equal(t, 0, r.code, r.stderr)
 }
 
@@ -246,7 +246,7 @@ func TestResolveTakesPipelines(t *testing.T) {
 	require.NoError(t, os.WriteFile(def, pipelineJSON(t, om, "mysql prod.metadata", "mysql_prod"), 0o644))
 
 	out := t.TempDir()
-	r := omsecrets(t, awsEnv(srv), "resolve", "--out-dir", out, def)
+	r := omsecrets(t, omEnv(om, srv), "resolve", "--out-dir", out, def)
 	require.Equal(t, 0, r.code, r.stderr)
 	data := readFile(t, filepath.Join(out, "mysql_prod_metadata.json"))
 	assert.Contains(t, data, `"password": "PLANTED-pw"`)
@@ -254,12 +254,17 @@ func TestResolveTakesPipelines(t *testing.T) {
 	schematest.RequireValid(t, "resolve of a pipeline", []byte(data))
 
 	single := filepath.Join(t.TempDir(), "task.json")
-	r = omsecrets(t, awsEnv(srv), "resolve", "--out", single, "--om-timeout", "5s", def)
+	r = omsecrets(t, omEnv(om, srv), "resolve", "--out", single, "--om-timeout", "5s", def)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, data, readFile(t, single), "the same config, whichever way it is named")
 
-	r = omsecrets(t, awsEnv(srv), "resolve", "--redact", "--out", "-", def)
+	r = omsecrets(t, omEnv(om, srv), "resolve", "--redact", "--out", "-", def)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, `"password": "[redacted]"`)
 	assert.NotContains(t, r.stdout+r.stderr, "PLANTED")
+}
+
+// omEnv is awsEnv with om allowed as the OpenMetadata host.
+func omEnv(om *omtest.Server, srv *awstest.Server) []string {
+	return append(awsEnv(srv), "OMSECRETS_OM_HOSTS="+om.URL())
 }

@@ -79,7 +79,19 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 		}
 		popts.CAPEM = ca
 	}
+	for _, h := range cfg.OMHosts {
+		if _, err := reconcile.ParseHost(h); err != nil {
+			return nil, usagef("--om-hosts / %sOM_HOSTS: %w", config.Prefix, err)
+		}
+	}
 	ropt := reconcile.Options{
+		Policy: reconcile.Policy{
+			AllowIDs:      cfg.AllowIDs,
+			RestrictHosts: true,
+			Hosts:         cfg.OMHosts,
+			Cluster:       cfg.OMCluster,
+		},
+		EnvPrefix: config.Prefix,
 		Resolver:  res,
 		Providers: providers,
 		Missing:   st.missing,
@@ -101,7 +113,7 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 	}
 	recon, err := reconcile.New(ropt)
 	if err != nil {
-		return nil, &usageError{err}
+		return nil, usagef("--allow-ids / %sALLOW_IDS: %w", config.Prefix, err)
 	}
 	return &session{cfg: cfg, logger: logger, res: res, recon: recon}, nil
 }

@@ -98,6 +98,18 @@ type Config struct {
 	// OMCAFile is a PEM file of CA certificates trusted for the
 	// OpenMetadata API, in addition to the definitions' sslConfig.
 	OMCAFile string `env:"OM_CA_FILE"`
+	// OMHosts are the OpenMetadata URLs the bot JWT may be sent to: a
+	// definition whose hostPort is not one of them (scheme, host and port
+	// compared) is refused, unless OMHostPort pins the host.
+	OMHosts []string `env:"OM_HOSTS" envSeparator:","`
+	// OMCluster is OpenMetadata's clusterName: the ids of a pipeline's
+	// and a bot's secrets are built with it, and a definition naming
+	// another cluster is refused.
+	OMCluster string `env:"OM_CLUSTER" envDefault:"openmetadata"`
+	// AllowIDs are glob patterns ("*" matches across "/") of secret ids a
+	// definition file may reference beyond a pipeline's own; self-contained
+	// workflow configs are held to them when set.
+	AllowIDs []string `env:"ALLOW_IDS" envSeparator:","`
 	// OMTimeout bounds one OpenMetadata API request attempt.
 	OMTimeout time.Duration `env:"OM_TIMEOUT" envDefault:"30s"`
 }
@@ -328,6 +340,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("om_layout", c.OMLayout),
 		slog.String("om_host_port", c.OMHostPort),
+		slog.Any("om_hosts", c.OMHosts),
+		slog.String("om_cluster", c.OMCluster),
+		slog.Any("allow_ids", c.AllowIDs),
 		slog.Bool("om_jwt_file_set", c.OMJWTFile != ""),
 	)
 }

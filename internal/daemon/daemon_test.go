@@ -93,18 +93,23 @@ func TestOnceFailuresAreOneLineAndKeepOthers(t *testing.T) {
 	broken := h.writeDef("broken.json", []byte(`{"name": "broken", "pipelineType": "metadata",`))
 	missing := h.writeDef("missing.json", h.pipeline("missing", func(p map[string]any) {
 		srv := p["openMetadataServerConnection"].(map[string]any)
-		srv["securityConfig"] = map[string]any{"jwtToken": "secret:/openmetadata/bot/nobody/config/jwttoken"}
+		srv["securityConfig"] = map[string]any{"jwtToken": "secret:/openmetadata/bot/ingestion-bot/config/missing"}
+	}))
+	otherBot := h.writeDef("other_bot.json", h.pipeline("other_bot", func(p map[string]any) {
+		srv := p["openMetadataServerConnection"].(map[string]any)
+		srv["securityConfig"] = map[string]any{"jwtToken": "secret:/openmetadata/bot/admin-bot/config/jwttoken"}
 	}))
 
-	failed := h.d.Once(context.Background(), []string{good, gone, broken, missing})
-	assert.Equal(t, 3, failed)
+	failed := h.d.Once(context.Background(), []string{good, gone, broken, missing, otherBot})
+	assert.Equal(t, 4, failed)
 	assert.NotNil(t, h.output("good.json"))
 	for _, tt := range []struct {
 		path, class, want string
 	}{
 		{gone, "om_not_found", `pipeline "gone": databaseService "no_such_service"`},
 		{broken, "invalid", "broken.json"},
-		{missing, "not_found", "bot JWT secret:/openmetadata/bot/nobody/config/jwttoken"},
+		{missing, "not_found", "bot JWT secret:/openmetadata/bot/ingestion-bot/config/missing"},
+		{otherBot, "forbidden_ref", `bot JWT secret:/openmetadata/bot/admin-bot/config/jwttoken: reference not allowed: not pipeline "other_bot"'s own secret`},
 	} {
 		st, ok := h.board.Get(tt.path)
 		require.True(t, ok, tt.path)

@@ -90,7 +90,7 @@ func newDaemonWorld(b *testing.B, args ...string) *daemonWorld {
 	w.cmd.Env = []string{
 		"AWS_REGION=" + w.aws.Region, "AWS_ACCESS_KEY_ID=" + w.aws.AccessKey,
 		"AWS_SECRET_ACCESS_KEY=" + w.aws.SecretKey, "AWS_ENDPOINT_URL=" + w.aws.URL(),
-		"HOME=" + b.TempDir(),
+		"HOME=" + b.TempDir(), "OMSECRETS_OM_HOSTS=" + w.om.URL(),
 	}
 	w.cmd.Stderr = w.stderr
 	if err := w.cmd.Start(); err != nil {

@@ -16,7 +16,7 @@ import (
 // deployments share them: one bot JWT for all, 10 warehouse credentials
 // each used by many pipelines, and 6 references unique to the pipeline.
 func benchDefs(n int) ([][]byte, map[string]string) {
-	values := map[string]string{"/bot/jwt": "jwt"}
+	values := map[string]string{"/openmetadata/bot/ingestion-bot/config/jwttoken": "jwt"}
 	var docs [][]byte
 	for i := range n {
 		shared := fmt.Sprintf("/warehouse/%d/password", i%10)
@@ -29,7 +29,7 @@ func benchDefs(n int) ([][]byte, map[string]string) {
 		}
 		doc := fmt.Sprintf(`{"source":{"type":"mysql","serviceConnection":{"config":{"type":"Mysql","authType":{"password":"secret:%s"},
 "sslConfig":{"caCertificate":%q,"sslCertificate":%q,"sslKey":%q},"connectionArguments":{"a":%q,"b":%q,"c":%q}}}},
-"workflowConfig":{"openMetadataServerConfig":{"securityConfig":{"jwtToken":"secret:/bot/jwt"}}}}`, append([]any{shared}, own...)...)
+"workflowConfig":{"openMetadataServerConfig":{"securityConfig":{"jwtToken":"secret:/openmetadata/bot/ingestion-bot/config/jwttoken"}}}}`, append([]any{shared}, own...)...)
 		docs = append(docs, []byte(doc))
 	}
 	return docs, values

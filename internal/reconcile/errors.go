@@ -146,7 +146,12 @@ type Failure struct {
 }
 
 // Class names the failure's error class (see resolver.Class).
-func (f Failure) Class() string { return resolver.Class(f.Err) }
+func (f Failure) Class() string {
+	if errors.Is(f.Err, ErrForbiddenRef) {
+		return ClassForbiddenRef
+	}
+	return resolver.Class(f.Err)
+}
 
 func (f Failure) Error() string {
 	var b strings.Builder

@@ -55,7 +55,7 @@ func pipelineJSON(name, service string) string {
 	return fmt.Sprintf(`{"id":"9e555cea-6a5a-4fe5-a9ad-4ff65efc8289","name":%q,"pipelineType":"metadata",
 "fullyQualifiedName":"%s.%s","sourceConfig":{"config":{"type":"DatabaseMetadata"}},
 "openMetadataServerConnection":{"clusterName":"openmetadata","type":"OpenMetadata","hostPort":"http://om:8585/api",
-"authProvider":"openmetadata","securityConfig":{"jwtToken":"secret:/bot/jwt"},"secretsManagerProvider":"aws"},
+"authProvider":"openmetadata","securityConfig":{"jwtToken":"secret:/openmetadata/bot/ingestion-bot/config/jwttoken"},"secretsManagerProvider":"aws"},
 "airflowConfig":{},"service":{"id":"891b373d-a253-4639-ad54-fc17491a7d5d","type":"databaseService","name":%q,"fullyQualifiedName":%q},
 "loggerLevel":"INFO","deployed":true,"enabled":true}`, name, service, name, service, service)
 }
@@ -65,7 +65,7 @@ func pipelineJSON(name, service string) string {
 // reference is resolved before the fetch and sent as the token.
 func TestReconcilePipelinesShareOneFetch(t *testing.T) {
 	t.Parallel()
-	store := resolvertest.NewBatchFake(map[string]string{"/bot/jwt": "planted-jwt", "/db/pw": "planted-pw"}, 20)
+	store := resolvertest.NewBatchFake(map[string]string{"/openmetadata/bot/ingestion-bot/config/jwttoken": "planted-jwt", "/db/pw": "planted-pw"}, 20)
 	om := &services{svcs: map[string]*omclient.Service{"mysql_prod": mysqlService("secret:/db/pw")}}
 	r := newReconciler(map[string]resolver.Getter{"aws": store}, reconcile.Options{Services: om})
 	a := parse(t, "a.json", pipelineJSON("a_metadata", "mysql_prod"))
@@ -88,7 +88,7 @@ func TestReconcilePipelinesShareOneFetch(t *testing.T) {
 // retry soon, derived from the errors, not from strings.
 func TestReconcileTypedOutcomes(t *testing.T) {
 	t.Parallel()
-	store := resolvertest.NewFake(map[string]string{"/bot/jwt": "jwt"})
+	store := resolvertest.NewFake(map[string]string{"/openmetadata/bot/ingestion-bot/config/jwttoken": "jwt"})
 	tests := []struct {
 		name      string
 		om        reconcile.Services
@@ -136,7 +136,7 @@ func TestReconcileHintsAreTheCallers(t *testing.T) {
 	om := &services{svcs: map[string]*omclient.Service{"mysql_prod": {Service: workflow.Service{
 		EntityType: "databaseService", ID: "891b373d-a253-4639-ad54-fc17491a7d5d", Name: "mysql_prod", FQN: "mysql_prod", ServiceType: "Mysql",
 	}}}}
-	store := resolvertest.NewFake(map[string]string{"/bot/jwt": "jwt"})
+	store := resolvertest.NewFake(map[string]string{"/openmetadata/bot/ingestion-bot/config/jwttoken": "jwt"})
 	r := newReconciler(map[string]resolver.Getter{"aws": store}, reconcile.Options{
 		Services: om, Layout: reconcile.LayoutReferences,
 		Hints: map[error]string{reconcile.ErrHiddenConnection: "set THE-HINT"},

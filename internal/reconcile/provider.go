@@ -66,6 +66,9 @@ func NewProviders(specs []resolver.Spec) Providers {
 	return p
 }
 
+// IDs returns how OpenMetadata names secrets in store.
+func (p Providers) IDs(store string) resolver.IDScheme { return p.specs[store].IDs }
+
 // StoreFor returns the store name that serves provider.
 func (p Providers) StoreFor(provider string) (string, error) {
 	if s, ok := p.stores[provider]; ok {

@@ -87,6 +87,12 @@ type Options struct {
 	// Timeout bounds each stage of a batch: bot JWTs, OpenMetadata
 	// fetches, connection secrets, bot secrets, references.
 	Timeout time.Duration
+	// Policy is the trust boundary: which references a definition file
+	// may hold and where the bot JWT may go.
+	Policy Policy
+	// EnvPrefix is the prefix of the environment twins the messages name
+	// ("OMSECRETS_").
+	EnvPrefix string
 	// Hints are added to the messages of the sentinel errors they key
 	// (ErrNoToken, ErrHiddenConnection): what to set, in the caller's
 	// words (flags, variables).
@@ -96,7 +102,8 @@ type Options struct {
 // Reconciler turns definition files into resolved workflow configs. It
 // writes nothing. It is safe for concurrent use.
 type Reconciler struct {
-	opts Options
+	opts   Options
+	policy *compiled
 }
 
 // New returns a Reconciler for opts.
@@ -113,7 +120,12 @@ func New(opts Options) (*Reconciler, error) {
 	}
 	opts.Workers = cmp.Or(max(opts.Workers, 0), DefaultWorkers)
 	opts.Timeout = cmp.Or(max(opts.Timeout, 0), DefaultTimeout)
-	return &Reconciler{opts: opts}, nil
+	opts.EnvPrefix = cmp.Or(opts.EnvPrefix, "OMSECRETS_")
+	policy, err := compilePolicy(opts.Policy)
+	if err != nil {
+		return nil, err // names the pattern or host
+	}
+	return &Reconciler{opts: opts, policy: policy}, nil
 }
 
 // Format is the output format.

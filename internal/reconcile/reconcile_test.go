@@ -82,12 +82,12 @@ func newReconciler(stores map[string]resolver.Getter, opts reconcile.Options) *r
 
 func TestReconcileSharesFetchesAcrossDefinitions(t *testing.T) {
 	t.Parallel()
-	values := map[string]string{"/bot/jwt": "planted-jwt-1"}
+	values := map[string]string{"/openmetadata/bot/ingestion-bot/config/jwttoken": "planted-jwt-1"}
 	var defs []reconcile.Job
 	for i := range 30 {
 		id := fmt.Sprintf("/db/%d/password", i%5) // 5 credentials shared by 30 pipelines
 		values[id] = fmt.Sprintf("planted-pw-%d", i%5)
-		defs = append(defs, parse(t, fmt.Sprintf("p%d.yaml", i), config("secret:"+id, "secret:/bot/jwt", "aws-ssm")))
+		defs = append(defs, parse(t, fmt.Sprintf("p%d.yaml", i), config("secret:"+id, "secret:/openmetadata/bot/ingestion-bot/config/jwttoken", "aws-ssm")))
 	}
 	store := resolvertest.NewBatchFake(values, 10)
 	r := newReconciler(map[string]resolver.Getter{"aws-ssm": store}, reconcile.Options{})
@@ -205,12 +205,12 @@ func TestReconcileNoStoreCallsWhenPlanFails(t *testing.T) {
 
 func TestRefreshFetchesAgainWhereReconcileUsesTheCache(t *testing.T) {
 	t.Parallel()
-	values := map[string]string{"/bot/jwt": "planted-jwt", "/db/pw": "planted-pw-1"}
+	values := map[string]string{"/openmetadata/bot/ingestion-bot/config/jwttoken": "planted-jwt", "/db/pw": "planted-pw-1"}
 	store := resolvertest.NewBatchFake(values, 10)
 	r := newReconciler(nil, reconcile.Options{Resolver: resolver.New(resolver.Options{
 		Stores: map[string]resolver.Getter{"aws": store}, CacheTTL: time.Hour,
 	})})
-	job := parse(t, "p.yaml", config("secret:/db/pw", "secret:/bot/jwt", "aws"))
+	job := parse(t, "p.yaml", config("secret:/db/pw", "secret:/openmetadata/bot/ingestion-bot/config/jwttoken", "aws"))
 	defs := func() []reconcile.Job { return []reconcile.Job{job} }
 	ctx := context.Background()
 	res := r.Reconcile(ctx, defs())

@@ -59,6 +59,15 @@ func (r *Reconciler) prepare(results []*Result) {
 			_, res.needsService = def.NeedsService()
 		}
 		overrides := r.opts.HostPort != "" || r.opts.JWT != nil
+		// The sidecar sends a bot JWT to the server connection's host when
+		// it calls the API, and hands one to the ingestion task (which
+		// sends it there) when it resolved or supplied it. A literal
+		// token in the file is the writer's own.
+		if srv, err := def.Server(); err == nil && (res.needsService || r.opts.JWT != nil || resolver.IsRef(srv.JWTToken)) {
+			if !r.checkServer(res, srv) {
+				continue
+			}
+		}
 		if !res.needsService && !overrides {
 			continue
 		}
@@ -139,6 +148,13 @@ func (r *Reconciler) resolveTokens(ctx context.Context, results []*Result) {
 		if err != nil {
 			res.fail(resolver.Class(err), fmt.Errorf("%s: %s: %w", res.Path, serverField(res.Def, "securityConfig.jwtToken"), err))
 			continue
+		}
+		if r.opts.JWT == nil {
+			// The reference is the definition file's own.
+			if err := r.checkRef(res, ref); err != nil {
+				res.fail(ClassForbiddenRef, fmt.Errorf("%s: %s: bot JWT %s: %w", res.Path, serverField(res.Def, "securityConfig.jwtToken"), res.Label(ref), err))
+				continue
+			}
 		}
 		wants = append(wants, want{res, resolver.StoreRef{Store: res.Store, Ref: ref}})
 	}
@@ -511,6 +527,14 @@ func (r *Reconciler) collect(res *Result) bool {
 	var failures []Failure
 	for _, e := range resolver.Unjoin(err) {
 		failures = append(failures, fieldFailure(e))
+	}
+	for _, o := range occ {
+		if fromOpenMetadata(res, o.Path) {
+			continue
+		}
+		if err := r.checkRef(res, o.Ref); err != nil {
+			failures = append(failures, Failure{Field: o.Path, Ref: res.Label(o.Ref), Store: res.Store, Err: err})
+		}
 	}
 	if len(failures) > 0 {
 		res.Err = &DefinitionError{Path: res.Path, Failures: failures}
