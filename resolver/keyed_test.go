@@ -144,3 +144,17 @@ func TestOnChangeIsOptional(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, st.Gets(), "the change dropped the cached value")
 }
+
+// A JSON secret with a lone surrogate escape would have its key's value
+// altered by the decoder: bad_ref instead.
+func TestJSONSecretWithLoneSurrogateIsRefused(t *testing.T) {
+	t.Parallel()
+	st := &resolvertest.Fake{Values: map[string]string{"j": `{"password":"ab\udc80cd"}`, "ok": `{"password":"\ud83d\ude00"}`}}
+	r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"s": st}})
+	_, err := r.Resolve(t.Context(), []resolver.StoreRef{{Store: "s", Ref: resolver.Ref{ID: "j", Key: "password"}}})
+	require.ErrorIs(t, err, resolver.ErrBadRef)
+	assert.Contains(t, err.Error(), "surrogate")
+	vals, err := r.Resolve(t.Context(), []resolver.StoreRef{{Store: "s", Ref: resolver.Ref{ID: "ok", Key: "password"}}})
+	require.NoError(t, err)
+	assert.Equal(t, "😀", vals[resolver.StoreRef{Store: "s", Ref: resolver.Ref{ID: "ok", Key: "password"}}].Value())
+}

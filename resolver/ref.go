@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Prefix marks a string value as a secret reference.
@@ -38,8 +39,29 @@ func (r Ref) Label(hideID bool) string {
 	if hideID {
 		return Ref{ID: Redacted, Key: r.Key}.String()
 	}
-	return r.String()
+	return Ref{ID: Clip(r.ID), Key: Clip(r.Key)}.String()
 }
+
+// maxLabel bounds the id and the key in a Label, so that a huge id
+// written in a definition is not repeated whole in every log line.
+const maxLabel = 256
+
+// Clip shortens s to 256 bytes (at a rune boundary) plus a note of its
+// length: for printing ids, keys and field paths a definition chose.
+func Clip(s string) string {
+	if len(s) <= maxLabel {
+		return s
+	}
+	cut := maxLabel
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…[%d bytes]", s[:cut], len(s))
+}
+
+// MaxRefLen bounds a reference: no store holds ids this long (AWS
+// allows 2048 bytes, Kubernetes 253, Azure 127, GCP 255).
+const MaxRefLen = 8192
 
 // IsRef reports whether s is a secret reference, that is whether it starts
 // with "secret:". A "secret:" later in a string is plain text.
@@ -66,6 +88,9 @@ func ParseRef(s string) (Ref, error) {
 	}
 	if hasKey && key == "" {
 		return Ref{}, fmt.Errorf("%w: empty key after '#'", ErrBadRef)
+	}
+	if len(rest) > MaxRefLen {
+		return Ref{}, fmt.Errorf("%w: reference longer than %d bytes", ErrBadRef, MaxRefLen)
 	}
 	if strings.ContainsFunc(rest, notPrintable) {
 		return Ref{}, fmt.Errorf("%w: unprintable character in reference", ErrBadRef)

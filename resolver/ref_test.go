@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -136,4 +137,24 @@ func FuzzParseRef(f *testing.F) {
 		assert.NoError(t, err)
 		assert.Equal(t, ref, again)
 	})
+}
+
+// TestHugeIDsAreBounded: a reference longer than any store's ids is
+// bad_ref, and labels (what logs, errors and status print) are clipped.
+func TestHugeIDsAreBounded(t *testing.T) {
+	t.Parallel()
+	huge := "/" + strings.Repeat("x", 200000)
+	_, err := resolver.ParseRef("secret:" + huge)
+	require.ErrorIs(t, err, resolver.ErrBadRef)
+	assert.Contains(t, err.Error(), "longer than 8192 bytes")
+	assert.Less(t, len(err.Error()), 100)
+
+	ref, err := resolver.ParseRef("secret:/" + strings.Repeat("é", 1000) + "#k")
+	require.NoError(t, err)
+	label := ref.Label(false)
+	assert.Less(t, len(label), 320)
+	assert.Contains(t, label, "…[2001 bytes]#k")
+	assert.True(t, utf8.ValidString(label), "clipped at a rune boundary")
+	short := resolver.Ref{ID: "/a/b", Key: "k"}
+	assert.Equal(t, short.String(), short.Label(false))
 }

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
+
+	"omsecrets/internal/jsoncheck"
 )
 
 // nullValue is the literal OpenMetadata stores for an unset secret; it
@@ -482,6 +484,10 @@ func derive(v Secret, key string) (Secret, error) {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(v.Value()), &obj); err != nil || obj == nil {
 			return Secret{}, fmt.Errorf("%w: secret is not a JSON object, cannot select key %q", ErrBadRef, key)
+		}
+		if jsoncheck.LoneSurrogate([]byte(v.Value())) >= 0 {
+			// encoding/json would turn it into U+FFFD unseen.
+			return Secret{}, fmt.Errorf("%w: secret is JSON with a \\u escape of half a UTF-16 surrogate pair, cannot select key %q", ErrBadRef, key)
 		}
 		raw, ok := obj[key]
 		if !ok {

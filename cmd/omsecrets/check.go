@@ -9,6 +9,7 @@ import (
 
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
+	"omsecrets/resolver"
 )
 
 // runCheck resolves every reference of every definition, of either kind,
@@ -34,10 +35,16 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEFINITION\tFIELD\tREFERENCE\tSTORE\tOUTCOME")
 	refs, failed := 0, 0
+	// Cells are clipped (resolver.Clip) so that a definition with a huge
+	// key or id does not make the table pad every row to it; the loop
+	// stops when the command is cancelled (SIGTERM).
 	for _, r := range results {
+		if ctx.Err() != nil {
+			break
+		}
 		for _, o := range r.Refs {
 			refs++
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Path, o.Path, r.Label(o.Ref), r.Store, reconcile.ClassOf(r.Outcomes[o.Ref]))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", resolver.Clip(r.Path), resolver.Clip(o.Path), r.Label(o.Ref), r.Store, reconcile.ClassOf(r.Outcomes[o.Ref]))
 		}
 		if r.Err == nil || len(r.Refs) > 0 {
 			continue
@@ -47,11 +54,11 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		var de *reconcile.DefinitionError
 		if errors.As(r.Err, &de) {
 			for _, f := range de.Failures {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Path, orDash(f.Field), orDash(f.Ref), orDash(r.Store), f.Class())
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", resolver.Clip(r.Path), orDash(resolver.Clip(f.Field)), orDash(f.Ref), orDash(r.Store), f.Class())
 			}
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\n", r.Path, r.Class())
+		fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\n", resolver.Clip(r.Path), r.Class())
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write standard output: %w", err)

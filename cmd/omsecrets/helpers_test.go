@@ -22,9 +22,16 @@ type result struct {
 // environment.
 func omsecrets(t *testing.T, environ []string, args ...string) result {
 	t.Helper()
+	return omsecretsCtx(t, context.Background(), environ, args...)
+}
+
+// omsecretsCtx is omsecrets with a context: cancelling it is what SIGTERM
+// does to the command.
+func omsecretsCtx(t *testing.T, ctx context.Context, environ []string, args ...string) result {
+	t.Helper()
 	environ = withPolicy(environ)
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, environ, &out, &errb)
+	code := run(ctx, args, environ, &out, &errb)
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 

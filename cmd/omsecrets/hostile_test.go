@@ -47,6 +47,17 @@ func TestHostileSettings(t *testing.T) {
 		{name: "fresh-for negative", args: []string{"run", "--once", "--fresh-for", "-5s", "--out-dir", f.out, f.def}, want: "--fresh-for"},
 		{name: "fresh-for not a duration", args: []string{"run", "--once", "--out-dir", f.out, f.def}, environ: []string{"OMSECRETS_FRESH_FOR=soon"}, want: "OMSECRETS_FRESH_FOR"},
 		{name: "unknown store flag", args: append(base, "--vault-addr", "x", f.def), want: "vault-addr"},
+		{name: "group beyond gid_t", args: []string{"resolve", "--provider", "file", "--file-dir", f.store, "--out-dir", f.out, "--allow-disk", "--group", "4294967296", f.def}, want: "0 to 4294967294"},
+		{name: "group all ones", args: []string{"resolve", "--provider", "file", "--file-dir", f.store, "--out-dir", f.out, "--allow-disk", "--group", "4294967295", f.def}, want: "--group"},
+		{name: "group negative", args: []string{"resolve", "--provider", "file", "--file-dir", f.store, "--out-dir", f.out, "--allow-disk", "--group", "-1", f.def}, want: "--group"},
+		{name: "group huge", args: []string{"resolve", "--provider", "file", "--file-dir", f.store, "--out-dir", f.out, "--allow-disk", "--group", strings.Repeat("9", 100), f.def}, want: "--group"},
+		{name: "om-hosts without a scheme", args: append(base, "--om-hosts", "om:8585", f.def), want: "--om-hosts"},
+		{name: "om-hosts with a user", args: append(base, "--om-hosts", "http://"+planted+"@om:8585", f.def), want: "--om-hosts"},
+		{name: "om-hosts file URL", args: append(base, "--om-hosts", "file:///etc/passwd", f.def), want: "--om-hosts"},
+		{name: "om-hosts from the environment", args: append(base, f.def), environ: []string{"OMSECRETS_OM_HOSTS=ftp://om"}, want: "OMSECRETS_OM_HOSTS"},
+		{name: "allow-ids with a control character", args: append(base, "--allow-ids", "/a/*,[31m", f.def), want: "--allow-ids"},
+		{name: "om-ca-file a fifo", args: append(base, "--om-ca-file", fifo, f.def), want: "--om-ca-file"},
+		{name: "om-ca-file /dev/zero", args: append(base, "--om-ca-file", "/dev/zero", f.def), want: "not a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

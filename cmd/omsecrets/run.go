@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"io"
 	"net"
 	"net/http"
@@ -74,6 +75,13 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		paths, err := definitionFiles(cfg.WatchDirs)
 		if err != nil {
 			return &usageError{err}
+		}
+		if len(paths) == 0 {
+			// An init container must not let the task start without its
+			// config.
+			s.logger.Error("no definitions: nothing to resolve", "watch_dirs", strings.Join(cfg.WatchDirs, ","),
+				"reads", "*.json, *.yaml and *.yml files")
+			return errFailed
 		}
 		return s.once(ctx, out, paths, board, rec)
 	}
@@ -177,10 +185,15 @@ var daemonOutputFlags = slices.DeleteFunc(slices.Clone(outputFlags), func(f flag
 func definitionFiles(args []string) ([]string, error) {
 	var files, dirs []string
 	for _, a := range args {
-		if fi, err := os.Stat(a); err == nil && fi.Mode().IsRegular() {
-			files = append(files, a)
-		} else {
+		// Anything there that is not a directory is a definition: the
+		// pipeline refuses what is not a regular file (a FIFO, a device,
+		// a symlink loop) with a message naming it.
+		fi, err := os.Stat(a)
+		switch {
+		case err == nil && fi.IsDir(), errors.Is(err, fs.ErrNotExist):
 			dirs = append(dirs, a)
+		default:
+			files = append(files, a)
 		}
 	}
 	found, err := watch.Scan(dirs)

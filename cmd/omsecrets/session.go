@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"omsecrets/internal/config"
@@ -14,6 +13,7 @@ import (
 	"omsecrets/internal/omclient"
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
+	"omsecrets/internal/safefile"
 	"omsecrets/resolver"
 )
 
@@ -73,7 +73,7 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 		popts.Observe = so.metrics.OMRequest
 	}
 	if cfg.OMCAFile != "" {
-		ca, err := os.ReadFile(cfg.OMCAFile)
+		ca, err := safefile.Read(cfg.OMCAFile, maxCAFile)
 		if err != nil {
 			return nil, usagef("--om-ca-file / %sOM_CA_FILE: %w", config.Prefix, err)
 		}
@@ -118,13 +118,19 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 	return &session{cfg: cfg, logger: logger, res: res, recon: recon}, nil
 }
 
+// Bounds of the files the settings name.
+const (
+	maxJWTFile = 64 << 10 // a JWT is a few kilobytes
+	maxCAFile  = 4 << 20  // Debian's whole CA bundle is about 200 KiB
+)
+
 // jwtFile returns a function reading the bot JWT from path anew on every
 // call, so a rotated token is picked up without a restart.
 func jwtFile(path string) func() (string, error) {
 	return func() (string, error) {
-		data, err := os.ReadFile(path)
+		data, err := safefile.Read(path, maxJWTFile)
 		if err != nil {
-			return "", fmt.Errorf("--om-jwt-file / %sOM_JWT_FILE: %w", config.Prefix, err)
+			return "", fmt.Errorf("--om-jwt-file / %sOM_JWT_FILE %s: %w", config.Prefix, path, err)
 		}
 		tok := strings.TrimSpace(string(data))
 		if tok == "" {

@@ -305,13 +305,24 @@ func (c Config) Level() (slog.Level, error) {
 	return l, err
 }
 
+// maxGID is the largest group id: gid_t is uint32 and its all-ones value
+// means "no change".
+const maxGID = 1<<32 - 2
+
 // GroupID returns the numeric id of OutputGroup, or -1 when it is empty.
 func (c Config) GroupID() (int, error) {
 	if c.OutputGroup == "" {
 		return -1, nil
 	}
-	if id, err := strconv.Atoi(c.OutputGroup); err == nil && id >= 0 {
-		return id, nil
+	if c.OutputGroup[0] >= '0' && c.OutputGroup[0] <= '9' || c.OutputGroup[0] == '-' || c.OutputGroup[0] == '+' {
+		// A number: a gid_t is 32 bits, and (gid_t)-1 means "no change"
+		// to chown, so 0 to 4294967294. Larger numbers used to wrap
+		// (4294967296 became group 0).
+		id, err := strconv.ParseUint(c.OutputGroup, 10, 32)
+		if err != nil || id > maxGID {
+			return -1, fmt.Errorf("%w %q: a numeric group id is 0 to %d", ErrInvalidGroup, c.OutputGroup, uint64(maxGID))
+		}
+		return int(id), nil
 	}
 	g, err := user.LookupGroup(c.OutputGroup)
 	if err != nil {

@@ -86,6 +86,17 @@ func TestGroupID(t *testing.T) {
 	if id, err = c.GroupID(); err == nil {
 		assert.Equal(t, 0, id)
 	}
+	c.OutputGroup = "4294967294"
+	id, err = c.GroupID()
+	require.NoError(t, err)
+	assert.Equal(t, 4294967294, id)
+	// Out of gid_t's range: these used to wrap (4294967296 to group 0).
+	for _, bad := range []string{"4294967295", "4294967296", "8589934592", "-1", "+0", "99999999999999999999999", "1e3", "0x10"} {
+		c.OutputGroup = bad
+		_, err := c.GroupID()
+		require.ErrorIs(t, err, ErrInvalidGroup, bad)
+		assert.Contains(t, err.Error(), "0 to 4294967294", bad)
+	}
 }
 
 func TestLevel(t *testing.T) {

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
+
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"omsecrets/internal/safefile"
 	"omsecrets/internal/workflow"
 )
 
@@ -103,6 +104,9 @@ func (p *Pool) client(srv *workflow.Server) (*Client, error) {
 	return c, nil
 }
 
+// maxCAFile bounds a CA file sslConfig names.
+const maxCAFile = 4 << 20
+
 // caPEM returns the CA certificates to trust for srv: its sslConfig's
 // caCertificate (PEM text, or the path of a PEM file in older payloads)
 // and the pool's own.
@@ -113,7 +117,7 @@ func (p *Pool) caPEM(srv *workflow.Server) ([]byte, error) {
 	case strings.Contains(ca, "-----BEGIN"):
 		out = append(out, ca...)
 	default:
-		data, err := os.ReadFile(ca)
+		data, err := safefile.Read(ca, maxCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("sslConfig certificate file: %w", err)
 		}

@@ -150,13 +150,19 @@ func (f Failure) Class() string {
 	if errors.Is(f.Err, ErrForbiddenRef) {
 		return ClassForbiddenRef
 	}
-	return resolver.Class(f.Err)
+	c := resolver.Class(f.Err)
+	if c == "error" && f.Ref == "" {
+		// A field that is wrong in itself (too deep, a duplicate key,
+		// not representable in JSON): the definition cannot be used.
+		return ClassInvalid
+	}
+	return c
 }
 
 func (f Failure) Error() string {
 	var b strings.Builder
 	if f.Field != "" {
-		b.WriteString(f.Field + ": ")
+		b.WriteString(resolver.Clip(f.Field) + ": ")
 	}
 	if f.Ref != "" {
 		fmt.Fprintf(&b, "%s (store %s): ", f.Ref, f.Store)
@@ -206,6 +212,10 @@ func (e *DefinitionError) Unwrap() []error {
 // per failure of a *DefinitionError, naming its field, reference and
 // store, or one line for any other error. extra attributes are added to
 // every line. Messages name ids and fields, never values.
+// maxLoggedFailures bounds the lines LogFailure writes for one
+// definition.
+const maxLoggedFailures = 10
+
 func LogFailure(logger *slog.Logger, path string, err error, extra ...any) {
 	var de *DefinitionError
 	if !errors.As(err, &de) {
@@ -213,10 +223,17 @@ func LogFailure(logger *slog.Logger, path string, err error, extra ...any) {
 		logger.Error("definition not resolved", attrs...)
 		return
 	}
-	for _, f := range de.Failures {
+	for i, f := range de.Failures {
+		if i == maxLoggedFailures {
+			// Thousands of failing references must not flood the log:
+			// the rest are counted (check lists them all).
+			attrs := append([]any{"definition", path, "class", ClassOf(err), "more_problems", len(de.Failures) - i}, extra...)
+			logger.Error("definition not resolved: further problems not logged", attrs...)
+			return
+		}
 		attrs := []any{"definition", path, "class", f.Class()}
 		if f.Field != "" {
-			attrs = append(attrs, "field", f.Field)
+			attrs = append(attrs, "field", resolver.Clip(f.Field))
 		}
 		if f.Ref != "" {
 			attrs = append(attrs, "reference", f.Ref, "store", f.Store)

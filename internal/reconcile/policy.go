@@ -81,20 +81,36 @@ var DefaultBots = []string{workflow.DefaultBot}
 func ParseHost(raw string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return "", fmt.Errorf("%q is not a URL", raw)
+		return "", errors.New("not a URL")
 	}
 	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", fmt.Errorf("%q: an OpenMetadata host is an http:// or https:// URL", raw)
-	}
-	if u.Hostname() == "" || u.User != nil {
-		return "", fmt.Errorf("%q: no host, or a user in the URL", raw)
+	switch {
+	case u.User != nil:
+		// Never echoed: the user part may hold a password.
+		return "", errors.New("a URL with a user or password in it")
+	case scheme != "http" && scheme != "https":
+		return "", fmt.Errorf("%q: an OpenMetadata host is an http:// or https:// URL", resolver.Clip(raw))
+	case u.Hostname() == "":
+		return "", fmt.Errorf("%q: no host", resolver.Clip(raw))
 	}
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[scheme]
 	}
 	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), nil
+}
+
+// printable returns a definition's hostPort as it may be printed: its
+// user part, which may hold a password, redacted, and clipped.
+func printable(hostPort string) string {
+	if u, err := url.Parse(hostPort); err == nil && u.User != nil {
+		u.User = nil
+		return resolver.Clip(strings.Replace(u.String(), "://", "://"+resolver.Redacted+"@", 1))
+	}
+	if strings.Contains(hostPort, "@") {
+		return resolver.Redacted
+	}
+	return resolver.Clip(hostPort)
 }
 
 // compiled is a Policy ready for use.
@@ -239,7 +255,7 @@ func (r *Reconciler) checkServer(res *Result, srv *workflow.Server) bool {
 	p := r.opts.EnvPrefix
 	if r.opts.HostPort == "" && !r.policy.hostAllowed(srv.HostPort) {
 		res.fail(ClassForbiddenHost, fmt.Errorf("%s: %s: %w: %q; the bot JWT is sent only to the hosts of --om-hosts / %sOM_HOSTS, or to --om-host-port / %sOM_HOST_PORT",
-			res.Path, serverField(res.Def, "hostPort"), ErrForbiddenHost, srv.HostPort, p, p))
+			res.Path, serverField(res.Def, "hostPort"), ErrForbiddenHost, printable(srv.HostPort), p, p))
 		return false
 	}
 	if r.policy.Cluster != "" && !strings.EqualFold(srv.ClusterName, r.policy.Cluster) {

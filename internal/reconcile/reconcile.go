@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"omsecrets/internal/omclient"
 	"omsecrets/internal/render"
+	"omsecrets/internal/safefile"
 	"omsecrets/internal/workflow"
 	"omsecrets/resolver"
 )
@@ -32,6 +32,10 @@ const (
 	// the store (OpenMetadata 0.12-0.13, which hid connections from bots).
 	LayoutConnectionSecret = "connection-secret"
 )
+
+// MaxDefinitionSize bounds a definition file: OpenMetadata's
+// IngestionPipeline JSONs and workflow configs are kilobytes.
+const MaxDefinitionSize = 4 << 20
 
 // Defaults.
 const (
@@ -284,13 +288,13 @@ func (r *Reconciler) stage(ctx context.Context, results []*Result, run func(cont
 // load reads and parses a job's file.
 func (r *Reconciler) load(j Job) *Result {
 	res := &Result{Path: j.Path, fresh: j.Fresh, Outcomes: make(map[resolver.Ref]error)}
-	data, err := os.ReadFile(j.Path)
+	data, err := safefile.Read(j.Path, MaxDefinitionSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		res.Gone = true
 		return res
 	}
 	if err != nil {
-		res.fail(ClassInvalid, fmt.Errorf("%s: read: %w", j.Path, errors.Unwrap(err)))
+		res.fail(ClassInvalid, fmt.Errorf("%s: read: %w", j.Path, err))
 		return res
 	}
 	sum := sha256.Sum256(data)

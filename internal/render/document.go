@@ -112,6 +112,11 @@ func (w *walker) walk(n *yaml.Node, path []string, depth int) {
 		}
 	case yaml.ScalarNode:
 		if !isString(n) {
+			if resolver.IsRef(n.Value) || n.Value == resolver.Mask {
+				// "!custom secret:x" would otherwise be written out
+				// unresolved: fail closed.
+				w.fail(path, fmt.Errorf("%w: a secret: reference (or the mask) tagged %s; write it as a plain string", ErrNotJSON, n.ShortTag()))
+			}
 			return
 		}
 		switch {

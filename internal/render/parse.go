@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"omsecrets/internal/jsoncheck"
 )
 
 // Format is an input or output encoding.
@@ -57,6 +60,13 @@ func Parse(data []byte, f Format) (*Document, error) {
 			f = JSON
 		}
 	}
+	// Both decoders would turn invalid UTF-8 (and JSON's lone surrogate
+	// escapes) into U+FFFD, and the output would differ from the input
+	// without a word.
+	if !utf8.Valid(data) {
+		line, col := position(data, int64(firstInvalid(data)))
+		return nil, fmt.Errorf("%w: line %d column %d: not valid UTF-8", ErrSyntax, line, col)
+	}
 	var root *yaml.Node
 	var err error
 	if f == JSON {
@@ -67,7 +77,59 @@ func Parse(data []byte, f Format) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f == JSON {
+		if off := jsoncheck.LoneSurrogate(data); off >= 0 {
+			line, col := position(data, int64(off))
+			return nil, fmt.Errorf("%w: line %d column %d: a \\u escape of half a UTF-16 surrogate pair, which JSON decoders turn into U+FFFD", ErrSyntax, line, col)
+		}
+	} else if err := checkKeys(root, 0); err != nil {
+		return nil, err
+	}
 	return &Document{root: root, format: f}, nil
+}
+
+// firstInvalid returns the offset of the first byte of data that is not
+// valid UTF-8.
+func firstInvalid(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(data)
+}
+
+// checkKeys refuses YAML mapping keys that are not scalars ("? [a]",
+// "? {a: b}"): JSON has only string keys, and such keys would all become
+// "" there.
+func checkKeys(n *yaml.Node, depth int) error {
+	if depth > MaxDepth*2 {
+		return nil // the walk reports documents this deep
+	}
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if err := checkKeys(c, depth+1); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.AliasNode && k.Alias != nil {
+				k = k.Alias
+			}
+			if k.Kind != yaml.ScalarNode {
+				return fmt.Errorf("%w: line %d column %d: a mapping key that is a sequence or mapping; keys must be strings", ErrSyntax, n.Content[i].Line, n.Content[i].Column)
+			}
+			if err := checkKeys(n.Content[i+1], depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func parseYAML(data []byte) (*yaml.Node, error) {

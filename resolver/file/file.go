@@ -142,9 +142,19 @@ func relPath(id string) (string, error) {
 // mapError maps an error opening, inspecting or reading the file of id to a
 // resolver error class.
 func mapError(id string, err error) error {
-	switch {
-	case isEscape(err):
+	if isEscape(err) {
 		return fmt.Errorf("secret %q: path leaves the store directory: %w", id, resolver.ErrPermission)
+	}
+	// The errno alone: a PathError repeats the path, which may be long.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	switch {
+	case errors.Is(err, syscall.ENAMETOOLONG), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EISDIR),
+		errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.EINVAL):
+		// The id names what can never be read: not worth a retry.
+		return fmt.Errorf("secret %q: %w: %w", id, err, resolver.ErrBadRef)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		return fmt.Errorf("secret %q: %w: %w", id, err, resolver.ErrNotFound)
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):

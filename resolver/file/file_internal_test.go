@@ -41,7 +41,8 @@ func TestMapError(t *testing.T) {
 		{name: "EPERM", err: pathErr(syscall.EPERM), want: resolver.ErrPermission},
 		{name: "os.Root escape", err: escape, want: resolver.ErrPermission},
 		{name: "EIO", err: pathErr(syscall.EIO), want: resolver.ErrUnavailable},
-		{name: "ELOOP", err: pathErr(syscall.ELOOP), want: resolver.ErrUnavailable},
+		{name: "ELOOP", err: pathErr(syscall.ELOOP), want: resolver.ErrBadRef},
+		{name: "ENAMETOOLONG", err: pathErr(syscall.ENAMETOOLONG), want: resolver.ErrBadRef},
 		{name: "EMFILE", err: pathErr(syscall.EMFILE), want: resolver.ErrUnavailable},
 		{name: "plain error", err: errors.New("read failed"), want: resolver.ErrUnavailable},
 	} {
@@ -51,6 +52,7 @@ func TestMapError(t *testing.T) {
 			assert.ErrorIs(t, got, tc.want)
 			assert.Equal(t, resolver.Class(tc.want), resolver.Class(got))
 			assert.Contains(t, got.Error(), `secret "/db/password"`)
+			assert.Equal(t, 1, strings.Count(got.Error(), "db/password"), "the path is not repeated")
 		})
 	}
 	assert.Contains(t, mapError("/x", escape).Error(), "path leaves the store directory")

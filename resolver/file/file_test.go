@@ -417,8 +417,24 @@ func TestGetSymlinkLoop(t *testing.T) {
 	require.NoError(t, os.Symlink("a", filepath.Join(dir, "b")))
 	_, err := s.Get(t.Context(), "/a")
 	require.Error(t, err)
-	assert.ErrorIs(t, err, resolver.ErrUnavailable)
+	assert.ErrorIs(t, err, resolver.ErrBadRef, "a loop never resolves: permanent, not retried")
+	assert.False(t, resolver.Transient(err))
 	assert.Contains(t, err.Error(), `"/a"`)
+}
+
+// TestGetNameTooLong: a path element longer than the filesystem allows
+// can never be read: bad_ref, not retried, and the message names the id
+// once.
+func TestGetNameTooLong(t *testing.T) {
+	t.Parallel()
+	s, dir := newStore(t, nil)
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "openmetadata"), 0o700))
+	id := "/openmetadata/" + strings.Repeat("x", 300)
+	_, err := s.Get(t.Context(), id)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, resolver.ErrBadRef)
+	assert.False(t, resolver.Transient(err))
+	assert.Equal(t, 1, strings.Count(err.Error(), strings.Repeat("x", 300)))
 }
 
 // TestGetReadsAnew checks that a changed file is seen on the next Get.

@@ -11,11 +11,9 @@ package tlsroots
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"syscall"
+
+	"omsecrets/internal/safefile"
 )
 
 // Var is the variable naming an extra PEM bundle.
@@ -37,7 +35,7 @@ func Pool(env map[string]string) (*x509.CertPool, error) {
 	if path == "" {
 		return pool, nil
 	}
-	pem, err := readBundle(path)
+	pem, err := safefile.Read(path, maxBundle)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", Var, path, err)
 	}
@@ -45,28 +43,4 @@ func Pool(env map[string]string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s %s: no PEM certificate in the file", Var, path)
 	}
 	return pool, nil
-}
-
-func readBundle(path string) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO must not wait for a writer.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxBundle+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxBundle {
-		return nil, fmt.Errorf("larger than %d bytes", maxBundle)
-	}
-	return b, nil
 }
