@@ -44,7 +44,7 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		}
 		for _, o := range r.Refs {
 			refs++
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", resolver.Clip(r.Path), resolver.Clip(o.Path), r.Label(o.Ref), r.Store, reconcile.ClassOf(r.Outcomes[o.Ref]))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", resolver.Clip(r.Path), resolver.Clip(o.Path), r.Label(o.Ref), r.StoreOf(o.Ref), reconcile.ClassOf(r.Outcomes[o.Ref]))
 		}
 		if r.Err == nil || len(r.Refs) > 0 {
 			continue

@@ -24,6 +24,7 @@ var commonFlags = []flagSpec{
 	{"provider", "PROVIDER", "secrets manager provider for every reference (db, file, env, or an OpenMetadata provider); default: the definition's secretsManagerProvider, else db"},
 	{"format", "FORMAT", "output format: json or yaml (default json, or yaml for an --out ending in .yaml/.yml)"},
 	{"timeout", "TIMEOUT", "time limit for each stage of a batch (bot JWTs, OpenMetadata fetches, connection secrets, references)"},
+	{"routes", "ROUTES", `send ids under a prefix to another store: "prefix=store[|fallback],...", longest prefix wins; the fallback is asked for ids the store does not have (migrations)`},
 	{"cache-ttl", "CACHE_TTL", "how long a fetched secret is reused (0 disables the cache)"},
 	{"rate-limits", "RATE_LIMITS", `client-side store rate limits, "store=calls_per_second[:burst],..." (defaults: ` + defaultLimitsHelp() + ")"},
 	{"concurrency", "CONCURRENCY", "store calls in flight at most"},
@@ -103,6 +104,8 @@ func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
 			fs.StringVar(&cfg.OutputGroup, s.name, cfg.OutputGroup, usage)
 		case "redact":
 			fs.BoolVar(&cfg.Redact, s.name, cfg.Redact, usage)
+		case "routes":
+			fs.StringVar(&cfg.Routes, s.name, cfg.Routes, usage)
 		case "cache-ttl":
 			fs.DurationVar(&cfg.CacheTTL, s.name, cfg.CacheTTL, usage)
 		case "rate-limits":

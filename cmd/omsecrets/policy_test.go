@@ -91,3 +91,46 @@ func TestPolicyUsageErrors(t *testing.T) {
 		assert.Contains(t, first, tt.want, "the first line names the setting")
 	}
 }
+
+// TestRoutesInCheckAndResolve: a route sends one reference to another
+// store; check's STORE column says where each went, and resolve writes
+// values from both stores.
+func TestRoutesInCheckAndResolve(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	writeFiles(t, filepath.Dir(f.def), map[string]string{filepath.Base(f.def): workflowConfig("secret:/platform/db/password", "secret:/bot/jwt")})
+	environ := []string{"OMSECRETS_SECRET_PLATFORM_DB_PASSWORD=routed-env-value"}
+	r := omsecrets(t, environ, "check", "--provider", "file", "--file-dir", f.store, "--routes", "/platform/=env", f.def)
+	require.Equal(t, 0, r.code, r.stderr)
+	var platform, bot string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		switch {
+		case strings.Contains(l, "secret:/platform/db/password"):
+			platform = l
+		case strings.Contains(l, "secret:/bot/jwt"):
+			bot = l
+		}
+	}
+	assert.Regexp(t, `\benv\s+ok\s*$`, platform)
+	assert.Regexp(t, `\bfile\s+ok\s*$`, bot)
+
+	r = omsecrets(t, environ, append(f.args("--routes", "/platform/=env"), f.def)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	got := readFile(t, filepath.Join(f.out, "mysql_prod.json"))
+	assert.Contains(t, got, `"password": "routed-env-value"`)
+	assert.Contains(t, got, `"jwtToken": "jwt-value"`)
+	assert.NotContains(t, r.stderr, "routed-env-value")
+
+	for _, tt := range []struct{ routes, want string }{
+		{"/platform/=vault", `unknown store "vault"`},
+		{"/platform/=aws", "the aws store is not configured"},
+		{"/platform/=db", "cannot be routed to"},
+		{"/a/=env,/a/=file", "routed twice"},
+	} {
+		r := omsecrets(t, environ, "check", "--provider", "file", "--file-dir", f.store, "--routes", tt.routes, f.def)
+		assert.Equal(t, 2, r.code, r.stderr)
+		first, _, _ := strings.Cut(r.stderr, "\n")
+		assert.Contains(t, first, "--routes / OMSECRETS_ROUTES")
+		assert.Contains(t, first, tt.want)
+	}
+}

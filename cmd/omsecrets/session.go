@@ -79,6 +79,17 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 		}
 		popts.CAPEM = ca
 	}
+	routes, err := reconcile.ParseRoutes(cfg.Routes, providers.Stores(), res.HidesIDs)
+	if err != nil {
+		return nil, usagef("--routes / %sROUTES: %w", config.Prefix, err)
+	}
+	for _, rt := range routes {
+		for _, name := range []string{rt.Store, rt.Fallback} {
+			if err := st.missing[name]; err != nil {
+				return nil, usagef("--routes / %sROUTES: route %s: %w", config.Prefix, rt.Prefix, err)
+			}
+		}
+	}
 	for _, h := range cfg.OMHosts {
 		if _, err := reconcile.ParseHost(h); err != nil {
 			return nil, usagef("--om-hosts / %sOM_HOSTS: %w", config.Prefix, err)
@@ -92,6 +103,7 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 			Cluster:       cfg.OMCluster,
 		},
 		EnvPrefix: config.Prefix,
+		Routes:    routes,
 		Resolver:  res,
 		Providers: providers,
 		Missing:   st.missing,

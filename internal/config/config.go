@@ -51,6 +51,9 @@ type Config struct {
 	// CacheTTL is how long a fetched secret is reused; 0 disables the
 	// cache.
 	CacheTTL time.Duration `env:"CACHE_TTL" envDefault:"5m"`
+	// Routes sends secret ids under a prefix to a store other than the
+	// definition's provider names: "prefix=store[|fallback],...".
+	Routes string `env:"ROUTES"`
 	// RateLimits overrides stores' client-side rate limits, as
 	// "store=calls_per_second[:burst],..." (0 = unlimited).
 	RateLimits string `env:"RATE_LIMITS"`
@@ -345,6 +348,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("timeout", c.Timeout),
 		slog.Duration("cache_ttl", c.CacheTTL),
 		slog.String("rate_limits", c.RateLimits),
+		slog.String("routes", c.Routes),
 		slog.Any("watch_dirs", c.WatchDirs),
 		slog.Duration("refresh_interval", c.RefreshInterval),
 		slog.Int("workers", c.Workers),

@@ -244,7 +244,7 @@ func (d *Daemon) record(res *reconcile.Result, now time.Time) {
 	}
 	for _, o := range res.Refs {
 		st.Refs = append(st.Refs, status.Ref{
-			Field: o.Path, Ref: res.Label(o.Ref), Store: res.Store,
+			Field: o.Path, Ref: res.Label(o.Ref), Store: res.StoreOf(o.Ref),
 			Outcome: reconcile.ClassOf(res.Outcomes[o.Ref]),
 		})
 	}

@@ -212,7 +212,7 @@ func fromOpenMetadata(res *Result, path string) bool {
 // holds, or nil when the policy admits it. The message does not name the
 // file, field or reference: callers do.
 func (r *Reconciler) checkRef(res *Result, ref resolver.Ref) error {
-	if res.HideIDs {
+	if r.opts.Resolver.HidesIDs(r.routed(resolver.StoreRef{Store: res.Store, Ref: ref}).Store) {
 		return nil // the db store: the id is the value itself, no store call
 	}
 	c := r.policy

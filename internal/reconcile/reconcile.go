@@ -91,6 +91,9 @@ type Options struct {
 	// Timeout bounds each stage of a batch: bot JWTs, OpenMetadata
 	// fetches, connection secrets, bot secrets, references.
 	Timeout time.Duration
+	// Routes send ids under a prefix to another store than the
+	// definition's provider names (see ParseRoutes).
+	Routes []Route
 	// Policy is the trust boundary: which references a definition file
 	// may hold and where the bot JWT may go.
 	Policy Policy
@@ -182,6 +185,25 @@ type Result struct {
 	needsService bool
 	fromSecret   bool
 	uses         map[SecretID]bool
+	// stores maps each reference of Refs to the store it was routed to,
+	// and hides says which of those stores' ids are values.
+	stores    map[resolver.Ref]string
+	fallbacks map[resolver.Ref]string
+	hides     map[string]bool
+}
+
+// StoreOf returns the store ref of Refs was resolved in: the
+// definition's Store unless a route sent it elsewhere; "store|fallback"
+// for a route with a fallback.
+func (res *Result) StoreOf(ref resolver.Ref) string {
+	st, ok := res.stores[ref]
+	if !ok {
+		return res.Store
+	}
+	if fb := res.fallbacks[ref]; fb != "" {
+		return st + "|" + fb
+	}
+	return st
 }
 
 // SecretID names a secret in a store.
@@ -223,7 +245,12 @@ func (res *Result) Transient() bool { return Transient(res.Err) }
 
 // Label returns ref as it may be printed: with its id redacted when the
 // store's ids are values.
-func (res *Result) Label(ref resolver.Ref) string { return ref.Label(res.HideIDs) }
+func (res *Result) Label(ref resolver.Ref) string {
+	if st, ok := res.stores[ref]; ok {
+		return ref.Label(res.hides[st])
+	}
+	return ref.Label(res.HideIDs)
+}
 
 // Fresh reports whether the job asked for fresh values (a refresh).
 func (res *Result) Fresh() bool { return res.fresh }

@@ -164,11 +164,11 @@ func (r *Reconciler) resolveTokens(ctx context.Context, results []*Result) {
 	refs := make([]resolver.StoreRef, len(wants))
 	fresh := false
 	for i, w := range wants {
-		w.res.use(w.ref)
+		r.use(w.res, w.ref)
 		refs[i] = w.ref
 		fresh = fresh || w.res.fresh
 	}
-	vals, errs := r.lookup(ctx, fresh, refs)
+	vals, errs := r.lookupRouted(ctx, fresh, refs)
 	for _, w := range wants {
 		v, ok := vals[w.ref]
 		if !ok || v.IsNull() || v.Value() == "" {
@@ -322,7 +322,7 @@ func (r *Reconciler) connectionSecrets(ctx context.Context, results []*Result) {
 			continue
 		}
 		sr := resolver.StoreRef{Store: res.Store, Ref: resolver.Ref{ID: id}}
-		res.use(sr)
+		r.use(res, sr)
 		wants[res] = sr
 		refs = append(refs, sr)
 		fresh = fresh || res.fresh
@@ -330,7 +330,7 @@ func (r *Reconciler) connectionSecrets(ctx context.Context, results []*Result) {
 	if len(refs) == 0 {
 		return
 	}
-	vals, errs := r.lookup(ctx, fresh, refs)
+	vals, errs := r.lookupRouted(ctx, fresh, refs)
 	for res, sr := range wants {
 		v, ok := vals[sr]
 		if !ok || v.IsNull() {
@@ -422,13 +422,13 @@ func (r *Reconciler) botSecrets(ctx context.Context, results []*Result) {
 			w.auth = resolver.StoreRef{Store: res.Store, Ref: resolver.Ref{ID: workflow.BotAuthProviderSecretID(cluster, workflow.DefaultBot)}}
 			w.sec = resolver.StoreRef{Store: res.Store, Ref: resolver.Ref{ID: workflow.BotSecretID(cluster, workflow.DefaultBot)}}
 			refs = append(refs, w.auth, w.sec)
-			res.use(w.auth)
-			res.use(w.sec)
+			r.use(res, w.auth)
+			r.use(res, w.sec)
 		}
 		if name, ok := res.Out.DbtServiceName(); ok {
 			w.db = resolver.StoreRef{Store: res.Store, Ref: resolver.Ref{ID: workflow.DbtSecretID(cluster, name)}}
 			refs = append(refs, w.db)
-			res.use(w.db)
+			r.use(res, w.db)
 		}
 		if w.auth.Ref.ID != "" || w.db.Ref.ID != "" {
 			wants = append(wants, w)
@@ -438,7 +438,7 @@ func (r *Reconciler) botSecrets(ctx context.Context, results []*Result) {
 	if len(refs) == 0 {
 		return
 	}
-	vals, errs := r.lookup(ctx, fresh, refs)
+	vals, errs := r.lookupRouted(ctx, fresh, refs)
 	for _, w := range wants {
 		res := w.res
 		if w.auth.Ref.ID != "" {
@@ -490,7 +490,7 @@ func (r *Reconciler) resolveRefs(ctx context.Context, results []*Result) {
 		planned = append(planned, res)
 		for _, o := range res.Refs {
 			sr := resolver.StoreRef{Store: res.Store, Ref: o.Ref}
-			res.use(sr)
+			r.use(res, sr)
 			if res.fresh {
 				fresh = append(fresh, sr)
 			} else {
@@ -507,7 +507,7 @@ func (r *Reconciler) resolveRefs(ctx context.Context, results []*Result) {
 		if len(g.refs) == 0 {
 			continue
 		}
-		v, e := r.lookup(ctx, g.fresh, g.refs)
+		v, e := r.lookupRouted(ctx, g.fresh, g.refs)
 		for k, s := range v {
 			values[k] = s
 		}
@@ -528,12 +528,23 @@ func (r *Reconciler) collect(res *Result) bool {
 	for _, e := range resolver.Unjoin(err) {
 		failures = append(failures, fieldFailure(e))
 	}
+	res.stores = make(map[resolver.Ref]string, len(occ))
+	res.fallbacks = make(map[resolver.Ref]string)
+	res.hides = make(map[string]bool)
+	for _, o := range occ {
+		st, fb := r.route(res.Store, o.Ref.ID)
+		res.stores[o.Ref] = st
+		if fb != "" {
+			res.fallbacks[o.Ref] = fb
+		}
+		res.hides[st] = r.opts.Resolver.HidesIDs(st)
+	}
 	for _, o := range occ {
 		if fromOpenMetadata(res, o.Path) {
 			continue
 		}
 		if err := r.checkRef(res, o.Ref); err != nil {
-			failures = append(failures, Failure{Field: o.Path, Ref: res.Label(o.Ref), Store: res.Store, Err: err})
+			failures = append(failures, Failure{Field: o.Path, Ref: res.Label(o.Ref), Store: res.StoreOf(o.Ref), Err: err})
 		}
 	}
 	if len(failures) > 0 {
@@ -552,7 +563,7 @@ func (r *Reconciler) render(res *Result, values map[resolver.StoreRef]resolver.S
 		sr := resolver.StoreRef{Store: res.Store, Ref: o.Ref}
 		if err := errs[sr]; err != nil {
 			res.Outcomes[o.Ref] = err
-			failures = append(failures, Failure{Field: o.Path, Ref: res.Label(o.Ref), Store: res.Store, Err: err})
+			failures = append(failures, Failure{Field: o.Path, Ref: res.Label(o.Ref), Store: res.StoreOf(o.Ref), Err: err})
 			continue
 		}
 		res.Outcomes[o.Ref] = nil
