@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"omsecrets/internal/reconcile"
+	"omsecrets/internal/safefile"
 	"omsecrets/sink"
 )
 
@@ -354,7 +355,8 @@ func (o *outputs) statusOwnedLocked(name string) bool {
 // holds; without one the output counts as from unknown bytes, so a task
 // checking the digest never takes it as current.
 func (o *outputs) readGood(name string) good {
-	data, err := os.ReadFile(o.path(statusName(name)))
+	// A FIFO or a device planted under the name must not hang start-up.
+	data, err := safefile.Read(o.path(statusName(name)), maxStatusSize)
 	if err != nil {
 		return good{}
 	}

@@ -2,11 +2,19 @@ package daemon
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"omsecrets/sink"
 )
 
 func TestParseGood(t *testing.T) {
@@ -49,4 +57,29 @@ func FuzzParseGood(f *testing.F) {
 			t.Fatalf("half a result: %+v", g)
 		}
 	})
+}
+
+// TestReadGoodRefusesSpecialFiles: a FIFO or a device planted where a
+// freshness file belongs reads as nothing known, at once.
+func TestReadGoodRefusesSpecialFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	snk, err := sink.New(sink.Options{Dir: dir, Group: -1, AllowDisk: true})
+	require.NoError(t, err)
+	o := newOutputs(snk, ".json", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "a.status"), 0o600))
+	require.NoError(t, os.Symlink("/dev/zero", filepath.Join(dir, "b.status")))
+	done := make(chan good, 2)
+	go func() {
+		done <- o.readGood("a.json")
+		done <- o.readGood("b.json")
+	}()
+	for range 2 {
+		select {
+		case g := <-done:
+			assert.Equal(t, good{}, g)
+		case <-time.After(5 * time.Second):
+			t.Fatal("readGood hangs on a special file")
+		}
+	}
 }
