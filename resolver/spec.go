@@ -117,6 +117,20 @@ type IDScheme struct {
 	Clean func(part string) string
 }
 
+// KeepOnly returns an IDScheme.Clean that deletes from a part every
+// character but ASCII letters, digits and those in extra, as
+// OpenMetadata's Azure and GCP secrets managers do.
+func KeepOnly(extra string) func(string) string {
+	return func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(extra, r)) {
+				return r
+			}
+			return -1
+		}, s)
+	}
+}
+
 // ID returns the id OpenMetadata builds from parts, lower-cased as it
 // does.
 func (s IDScheme) ID(parts ...string) string {

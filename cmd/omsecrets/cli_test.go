@@ -174,7 +174,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "bad format", args: []string{"resolve", "--format", "toml", "--out", "-", f.def}, code: 2, want: "must be json or yaml"},
 		{name: "bad log level", args: []string{"check", "--log-level", "loud", f.def}, code: 2, want: "LOG_LEVEL"},
 		{name: "bad env value", args: []string{"check", f.def}, env: []string{"OMSECRETS_TIMEOUT=soon"}, code: 2, want: "TIMEOUT"},
-		{name: "unknown provider", args: []string{"check", "--provider", "vault", f.def}, code: 2, want: `unknown secrets manager provider "vault"`},
+		{name: "unknown provider", args: []string{"check", "--provider", "consul", f.def}, code: 2, want: `unknown secrets manager provider "consul"`},
 		{name: "file provider without dir", args: []string{"check", "--provider", "file", f.def}, code: 2, want: "--file-dir"},
 		{name: "missing file store dir", args: []string{"check", "--provider", "file", "--file-dir", "/nonexistent/store", f.def}, code: 2, want: "FILE_DIR"},
 		{name: "unknown group", args: []string{"resolve", "--group", "no-such-group-xyz", "--out", "-", f.def}, code: 2, want: "no such group"},

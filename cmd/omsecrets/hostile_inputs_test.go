@@ -275,12 +275,12 @@ func (c hostileCase) args(w *hostileWorld, cmd string) []string {
 		args = []string{"check", "--provider", "file", "--file-dir", w.store, w.def}
 	}
 	if c.class == "unknown_store" {
-		args = slices_delete(args, "--provider", "file")
+		args = withoutFlag(args, "--provider", "file")
 	}
 	return args
 }
 
-func slices_delete(args []string, flag, value string) []string {
+func withoutFlag(args []string, flag, value string) []string {
 	var out []string
 	for i := 0; i < len(args); i++ {
 		if args[i] == flag && i+1 < len(args) && args[i+1] == value {

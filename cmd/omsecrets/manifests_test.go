@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,7 +53,9 @@ func TestManifestsUseRealFlags(t *testing.T) {
 			}
 		}
 	}
-	readYAML(t, "../../examples/kubernetes/worker-sidecar.yaml", &deployment)
+	workers, err := filepath.Glob("../../examples/kubernetes/worker-sidecar*.yaml")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(workers), 3, "the AWS, AKS and GKE worker sidecars")
 	var compose struct {
 		Services map[string]struct {
 			Command     []string
@@ -75,15 +80,18 @@ func TestManifestsUseRealFlags(t *testing.T) {
 		}
 		calls = append(calls, invocation{"kubernetes pod template", c.Args, environ})
 	}
-	for _, c := range deployment.Spec.Template.Spec.InitContainers {
-		if c.Name != "omsecrets" {
-			continue
+	for _, path := range workers {
+		readDeployment(t, path, &deployment)
+		for _, c := range deployment.Spec.Template.Spec.InitContainers {
+			if c.Name != "omsecrets" {
+				continue
+			}
+			var environ []string
+			for _, e := range c.Env {
+				environ = append(environ, e.Name+"="+e.Value)
+			}
+			calls = append(calls, invocation{filepath.Base(path), c.Args, environ})
 		}
-		var environ []string
-		for _, e := range c.Env {
-			environ = append(environ, e.Name+"="+e.Value)
-		}
-		calls = append(calls, invocation{"kubernetes worker sidecar", c.Args, environ})
 	}
 	var sidecar struct {
 		Services map[string]struct {
@@ -115,10 +123,15 @@ func TestManifestsUseRealFlags(t *testing.T) {
 		environ = append(environ, k+"="+v)
 	}
 	calls = append(calls, invocation{"compose file", svc.Command, environ})
-	require.Len(t, calls, 4)
+	require.Len(t, calls, 3+len(workers))
 
 	for _, c := range calls {
 		require.NotEmpty(t, c.args, c.where)
+		// Every example sets a trust policy: the hosts the bot JWT may go
+		// to (README, "Trust boundary").
+		assert.True(t, slices.ContainsFunc(c.environ, func(kv string) bool {
+			return strings.HasPrefix(kv, config.Prefix+"OM_HOSTS=") || strings.HasPrefix(kv, config.Prefix+"OM_HOST_PORT=")
+		}) || slices.Contains(c.args, "--om-hosts"), "%s sets no OpenMetadata host policy", c.where)
 		for _, kv := range c.environ {
 			name, _, _ := strings.Cut(kv, "=")
 			if strings.HasPrefix(name, config.Prefix) {
@@ -134,6 +147,26 @@ func TestManifestsUseRealFlags(t *testing.T) {
 		}
 		assert.NotEmpty(t, pos, "%s names a definition", c.where)
 		assert.NotEmpty(t, cfg.Provider, c.where)
+	}
+}
+
+// readDeployment decodes the Deployment of a multi-document YAML file
+// (the worker sidecars may come with their RBAC objects).
+func readDeployment(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		require.NoError(t, err, "%s has no Deployment", path)
+		var kind struct{ Kind string }
+		require.NoError(t, doc.Decode(&kind), path)
+		if kind.Kind == "Deployment" {
+			require.NoError(t, doc.Decode(v), path)
+			return
+		}
 	}
 }
 
@@ -202,15 +235,6 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 	}
 	readYAML(t, "../../examples/kubernetes/pod-template.yaml", &podTemplate)
 	readYAML(t, "../../examples/kubernetes/pod-template-dag-runner.yaml", &dagRunner)
-	var worker struct {
-		Spec struct {
-			Template struct {
-				Metadata meta
-				Spec     podSpec
-			}
-		}
-	}
-	readYAML(t, "../../examples/kubernetes/worker-sidecar.yaml", &worker)
 	pods := []struct {
 		where string
 		meta  meta
@@ -218,7 +242,24 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 	}{
 		{"kubernetes pod template", podTemplate.Metadata, podTemplate.Spec},
 		{"kubernetes DAG runner pod template", dagRunner.Metadata, dagRunner.Spec},
-		{"kubernetes worker sidecar", worker.Spec.Template.Metadata, worker.Spec.Template.Spec},
+	}
+	workers, err := filepath.Glob("../../examples/kubernetes/worker-sidecar*.yaml")
+	require.NoError(t, err)
+	for _, path := range workers {
+		var worker struct {
+			Spec struct {
+				Template struct {
+					Metadata meta
+					Spec     podSpec
+				}
+			}
+		}
+		readDeployment(t, path, &worker)
+		pods = append(pods, struct {
+			where string
+			meta  meta
+			spec  podSpec
+		}{filepath.Base(path), worker.Spec.Template.Metadata, worker.Spec.Template.Spec})
 	}
 	for _, pod := range pods {
 		secretVolumes := map[string]bool{}
@@ -232,10 +273,15 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 				}
 			}
 		}
+		// The identity webhooks' per-container switches: EKS pod identity
+		// (","-separated) and Azure workload identity (";"-separated).
+		// GKE's metadata server has none (worker-sidecar-gke.yaml says so).
 		skipped := map[string]bool{}
-		for _, name := range strings.Split(pod.meta.Annotations["eks.amazonaws.com/skip-containers"], ",") {
+		for _, name := range strings.FieldsFunc(pod.meta.Annotations["eks.amazonaws.com/skip-containers"]+";"+pod.meta.Annotations["azure.workload.identity/skip-containers"],
+			func(r rune) bool { return r == ',' || r == ';' }) {
 			skipped[strings.TrimSpace(name)] = true
 		}
+		perContainer := !strings.Contains(pod.where, "gke")
 		var omsecrets, airflow int
 		for _, c := range append(append([]k8sContainer{}, pod.spec.InitContainers...), pod.spec.Containers...) {
 			where := pod.where + " container " + c.Name
@@ -246,8 +292,8 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 			}
 			airflow++
 			assert.Equal(t, airflowImage, c.Image, "%s runs the DAG runner's image", where)
-			if pod.spec.ServiceAccountName != "" {
-				assert.True(t, skipped[c.Name], "%s must not get the service account's IAM role (eks.amazonaws.com/skip-containers)", where)
+			if pod.spec.ServiceAccountName != "" && perContainer {
+				assert.True(t, skipped[c.Name], "%s must not get the service account's cloud identity (skip-containers)", where)
 			}
 			assert.Empty(t, c.EnvFrom, "%s takes no variables from Secrets or ConfigMaps", where)
 			for _, e := range c.Env {

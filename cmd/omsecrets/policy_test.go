@@ -122,7 +122,8 @@ func TestRoutesInCheckAndResolve(t *testing.T) {
 	assert.NotContains(t, r.stderr, "routed-env-value")
 
 	for _, tt := range []struct{ routes, want string }{
-		{"/platform/=vault", `unknown store "vault"`},
+		{"/platform/=consul", `unknown store "consul"`},
+		{"/platform/=vault", "the vault store is not configured (set --vault-addr"},
 		{"/platform/=aws", "the aws store is not configured"},
 		{"/platform/=db", "cannot be routed to"},
 		{"/a/=env,/a/=file", "routed twice"},

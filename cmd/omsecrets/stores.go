@@ -14,9 +14,12 @@ import (
 	"omsecrets/resolver"
 	"omsecrets/resolver/awssm"
 	"omsecrets/resolver/awsssm"
+	"omsecrets/resolver/azurekv"
 	"omsecrets/resolver/db"
 	"omsecrets/resolver/envvar"
 	"omsecrets/resolver/file"
+	"omsecrets/resolver/gcpsm"
+	"omsecrets/resolver/vault"
 )
 
 // storeTable is every store omsecrets can build. Adding a store is its
@@ -30,6 +33,9 @@ var storeTable = []resolver.Spec{
 	file.Spec,
 	awssm.Spec,
 	awsssm.Spec,
+	azurekv.Spec,
+	gcpsm.Spec,
+	vault.Spec,
 }
 
 // providers is the provider table of storeTable.

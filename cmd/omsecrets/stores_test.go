@@ -12,7 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"omsecrets/internal/awstest"
+	"omsecrets/internal/azuretest"
 	"omsecrets/internal/config"
+	"omsecrets/internal/gcptest"
+	"omsecrets/internal/vaulttest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/resolvertest"
 )
@@ -60,6 +63,40 @@ var storeFixtures = map[string]storeFixture{
 			{Name: "name", ID: "/openmetadata/db/password", Want: "table-sm-value"},
 			{Name: "missing", ID: "/openmetadata/missing", WantErr: resolver.ErrNotFound},
 			{Name: "denied", ID: "/openmetadata/denied", WantErr: resolver.ErrPermission},
+		}
+	},
+	"azure-kv": func(t *testing.T) ([]string, []resolvertest.Case) {
+		srv := azuretest.New(t)
+		srv.PutSecret("openmetadata-database-mysqlprod-password", "table-azure-value")
+		srv.Deny("openmetadata-denied")
+		return srv.Env(), []resolvertest.Case{
+			{Name: "name", ID: "openmetadata-database-mysqlprod-password", Want: "table-azure-value"},
+			{Name: "missing", ID: "openmetadata-missing", WantErr: resolver.ErrNotFound},
+			{Name: "denied", ID: "openmetadata-denied", WantErr: resolver.ErrPermission},
+			{Name: "never a Key Vault name", ID: "/openmetadata/database/x", WantErr: resolver.ErrBadRef},
+		}
+	},
+	"gcp": func(t *testing.T) ([]string, []resolvertest.Case) {
+		srv := gcptest.New(t)
+		srv.PutSecret("openmetadata_database_mysqlprod_password", "table-gcp-value")
+		srv.DenyID("openmetadata_denied")
+		return srv.Env(), []resolvertest.Case{
+			{Name: "name", ID: "openmetadata_database_mysqlprod_password", Want: "table-gcp-value"},
+			{Name: "missing", ID: "openmetadata_missing", WantErr: resolver.ErrNotFound},
+			{Name: "denied", ID: "openmetadata_denied", WantErr: resolver.ErrPermission},
+			{Name: "never a GCP id", ID: "/openmetadata/database/x", WantErr: resolver.ErrBadRef},
+		}
+	},
+	"vault": func(t *testing.T) ([]string, []resolvertest.Case) {
+		srv := vaulttest.New(t)
+		srv.Put("openmetadata/db/password", map[string]any{"value": "table-vault-value", "username": "table-vault-user"})
+		srv.DenyPath("secret/data/openmetadata/denied")
+		return srv.Env(), []resolvertest.Case{
+			// A KV path's fields, as one JSON object (resolver.KeyedValues).
+			{Name: "path", ID: "/openmetadata/db/password", Want: `{"username":"table-vault-user","value":"table-vault-value"}`},
+			{Name: "missing", ID: "/openmetadata/missing", WantErr: resolver.ErrNotFound},
+			{Name: "denied", ID: "/openmetadata/denied", WantErr: resolver.ErrPermission},
+			{Name: "dot segment", ID: "/openmetadata/../sys/x", WantErr: resolver.ErrBadRef},
 		}
 	},
 	"aws-ssm": func(t *testing.T) ([]string, []resolvertest.Case) {

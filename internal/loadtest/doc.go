@@ -7,6 +7,13 @@
 //     and the way OpenMetadata's Python ingestion does it (one
 //     GetSecretValue/GetParameter per reference occurrence, no cache,
 //     sequential), against internal/awstest over HTTP.
+//   - BenchmarkAzure*, BenchmarkGCP*, BenchmarkVault*: the same fleet
+//     against internal/azuretest (Key Vault over TLS, azidentity's real
+//     credential), internal/gcptest (Secret Manager over gRPC and TLS,
+//     a real service-account token exchange) and internal/vaulttest
+//     (KV version 2, two fields per path), beside the one-call-per-
+//     occurrence way (for GCP a new client per read, as OpenMetadata's
+//     GCP manager does).
 //   - BenchmarkDaemon*: the omsecrets binary running `run` against
 //     internal/omtest and internal/awstest: latency from a definition
 //     write to its output file, and the idle CPU and RSS of a daemon
