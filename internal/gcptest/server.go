@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"omsecrets/internal/testca"
 )
 
 // Operations the Server counts (Calls, CallLog).
@@ -73,7 +74,7 @@ type Server struct {
 	lis      *trackingListener
 	tokenSrv *httptest.Server
 	mdSrv    *httptest.Server
-	ca       *testCA
+	ca       *testca.CA
 	dir      string
 	caFile   string
 	keyFile  string
@@ -175,7 +176,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	}
 	s.Email = serviceAccountName + "@" + s.Project + ".iam.gserviceaccount.com"
 
-	ca, err := newTestCA()
+	ca, err := testca.New("gcptest")
 	if err != nil {
 		tb.Fatalf("gcptest: %v", err)
 	}
@@ -188,7 +189,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	}
 	s.keyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 
-	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.Server}, MinVersion: tls.VersionTLS12}
 
 	s.tokenSrv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveToken))
 	s.tokenSrv.TLS = serverTLS.Clone()
@@ -212,7 +213,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	tb.Cleanup(s.grpcSrv.Stop)
 
 	s.caFile = filepath.Join(s.dir, "ca.pem")
-	if err := os.WriteFile(s.caFile, ca.caPEM, 0o600); err != nil {
+	if err := os.WriteFile(s.caFile, ca.PEM, 0o600); err != nil {
 		tb.Fatalf("gcptest: %v", err)
 	}
 	s.keyFile = s.WriteKeyFile(nil)
@@ -253,13 +254,13 @@ func (s *Server) MetadataHost() string { return strings.TrimPrefix(s.mdSrv.URL, 
 func (s *Server) CAFile() string { return s.caFile }
 
 // CAPEM returns that CA's certificate in PEM.
-func (s *Server) CAPEM() []byte { return slices.Clone(s.ca.caPEM) }
+func (s *Server) CAPEM() []byte { return slices.Clone(s.ca.PEM) }
 
 // ServerTLS returns a server TLS configuration with a certificate for
 // 127.0.0.1 signed by the Server's CA, for a test's own endpoint that
 // clients trusting CAFile accept.
 func (s *Server) ServerTLS() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{s.ca.server}, MinVersion: tls.VersionTLS12}
+	return &tls.Config{Certificates: []tls.Certificate{s.ca.Server}, MinVersion: tls.VersionTLS12}
 }
 
 // KeyFile returns the path of the service account key file New wrote.

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"omsecrets/internal/testca"
 )
 
 // Mask is what OpenMetadata returns to non-bots in place of a secret
@@ -128,12 +130,12 @@ func New(tb testing.TB, opts ...Option) *Server {
 	// expected in tests; keep them off stderr.
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if cfg.tls {
-		ca, err := newTestCA()
+		ca, err := testca.New("omtest")
 		if err != nil {
 			tb.Fatalf("omtest: generate TLS certificates: %v", err)
 		}
-		s.caPEM = ca.caPEM
-		s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}
+		s.caPEM = ca.PEM
+		s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server}, MinVersion: tls.VersionTLS12}
 		s.srv.StartTLS()
 	} else {
 		s.srv.Start()

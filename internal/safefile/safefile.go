@@ -47,7 +47,7 @@ func Read(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))
+		return nil, fmt.Errorf("%w (%s)", ErrNotRegular, Kind(fi.Mode()))
 	}
 	if fi.Size() > max {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, fi.Size(), max)
@@ -66,8 +66,9 @@ func Read(path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// kind names a non-regular file mode.
-func kind(m fs.FileMode) string {
+// Kind names a non-regular file mode for messages: "a FIFO", "a
+// directory".
+func Kind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"omsecrets/internal/safefile"
 	"omsecrets/resolver"
 )
 
@@ -180,28 +181,12 @@ func isEscape(err error) bool {
 // checkFile refuses a file that is not regular or is larger than MaxSize.
 func checkFile(id string, fi fs.FileInfo) error {
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("secret %q: not a regular file but a %s: %w", id, kind(fi.Mode()), resolver.ErrBadRef)
+		return fmt.Errorf("secret %q: not a regular file but %s: %w", id, safefile.Kind(fi.Mode()), resolver.ErrBadRef)
 	}
 	if fi.Size() > MaxSize {
 		return tooLarge(id)
 	}
 	return nil
-}
-
-// kind names the type of a file that is not regular.
-func kind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	default:
-		return "special file"
-	}
 }
 
 func tooLarge(id string) error {

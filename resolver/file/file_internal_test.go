@@ -84,7 +84,7 @@ func TestOpenCheckedFIFO(t *testing.T) {
 	select {
 	case err := <-done:
 		assert.ErrorIs(t, err, resolver.ErrBadRef)
-		assert.ErrorContains(t, err, "not a regular file but a named pipe")
+		assert.ErrorContains(t, err, "not a regular file but a FIFO")
 	case <-time.After(10 * time.Second):
 		t.Fatal("opening a FIFO blocked")
 	}

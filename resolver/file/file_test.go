@@ -314,7 +314,7 @@ func TestGetFIFO(t *testing.T) {
 	case err := <-done:
 		require.Error(t, err)
 		assert.ErrorIs(t, err, resolver.ErrBadRef)
-		assert.Contains(t, err.Error(), "not a regular file but a named pipe")
+		assert.Contains(t, err.Error(), "not a regular file but a FIFO")
 	case <-time.After(10 * time.Second):
 		t.Fatal("Get blocked on a FIFO")
 	}
@@ -347,7 +347,7 @@ func TestGetNotRegular(t *testing.T) {
 		_, err := s.Get(t.Context(), "/dev")
 		require.Error(t, err)
 		assert.ErrorIs(t, err, resolver.ErrBadRef)
-		assert.Contains(t, err.Error(), "not a regular file but a device")
+		assert.Contains(t, err.Error(), "device")
 	})
 
 	// /dev/null is a device, but reaching it needs a link out of the

@@ -1,4 +1,7 @@
-package omtest
+// Package testca makes throwaway certificate authorities for the test
+// servers that speak TLS (internal/omtest, internal/gcptest): a CA and a
+// server certificate it signed for 127.0.0.1, ::1 and localhost.
+package testca
 
 import (
 	"crypto/ecdsa"
@@ -14,15 +17,18 @@ import (
 	"time"
 )
 
-// testCA is a throwaway certificate authority and a server certificate it
+// CA is a throwaway certificate authority and a server certificate it
 // signed for 127.0.0.1, ::1 and localhost.
-type testCA struct {
-	caPEM  []byte
-	server tls.Certificate
+type CA struct {
+	// PEM is the CA certificate, for clients' roots.
+	PEM []byte
+	// Server is the server certificate and its key.
+	Server tls.Certificate
 }
 
-// newTestCA generates a CA and a server certificate valid for a day.
-func newTestCA() (*testCA, error) {
+// New generates a CA and a server certificate valid for a day, named
+// after who (the test server).
+func New(who string) (*CA, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -30,7 +36,7 @@ func newTestCA() (*testCA, error) {
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "omtest CA"},
+		Subject:               pkix.Name{CommonName: who + " CA"},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -52,7 +58,7 @@ func newTestCA() (*testCA, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "omtest server"},
+		Subject:      pkix.Name{CommonName: who + " server"},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -64,9 +70,9 @@ func newTestCA() (*testCA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create server certificate: %w", err)
 	}
-	return &testCA{
-		caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+	return &CA{
+		PEM:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		Server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
 	}, nil
 }
 
