@@ -10,6 +10,10 @@ STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 20000x
 FUZZTIME_LONG ?= 2000000x
 IMAGE       ?= omsecrets:$(VERSION)
+# The real kube-apiserver the Kubernetes store's tests run (internal/kubeapiserver, a nested
+# module), built once into .cache and found by internal/kubetest through this variable.
+KUBE_APISERVER_VERSION := v1.37.2
+export OMSECRETS_KUBE_APISERVER ?= $(CURDIR)/.cache/kube-apiserver/$(KUBE_APISERVER_VERSION)/kube-apiserver
 
 # Every fuzz target in the tree, as ./package:FuzzTarget. Budgets are execution counts (Nx):
 # with a duration, Go 1.26's fuzz coordinator can fail a clean run with
@@ -46,8 +50,18 @@ staticcheck: $(STATICCHECK)
 
 lint: fmt-check vet staticcheck
 
-unit:
+unit: kube-apiserver
 	$(GO) test -race -count=1 ./...
+
+## kube-apiserver: build the real kube-apiserver for internal/kubetest (cold: ~6 min on 2 cores); etcd comes
+## from Debian's etcd-server package.
+.PHONY: kube-apiserver
+kube-apiserver: $(OMSECRETS_KUBE_APISERVER)
+$(OMSECRETS_KUBE_APISERVER): internal/kubeapiserver/go.mod internal/kubeapiserver/go.sum internal/kubeapiserver/main.go
+	mkdir -p $(@D)
+	cd internal/kubeapiserver && CGO_ENABLED=0 $(GO) build -trimpath -o $@.tmp \
+		-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_APISERVER_VERSION) -X k8s.io/component-base/version.gitTreeState=clean" .
+	mv $@.tmp $@
 
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -64,6 +78,12 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $$($(GO) list ./... | grep -v /internal/loadtest)
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=30m ./internal/loadtest
+
+## chaos: the chaos tests at full size (internal/chaos: SIGKILL, a full tmpfs, OpenMetadata and store
+## faults, a 10-minute soak, memory at 500 and 5,000 definitions); `go test ./...` runs them short.
+.PHONY: chaos
+chaos:
+	OMSECRETS_CHAOS=full $(GO) test -run Chaos -timeout 45m -count=1 -v ./internal/chaos/
 
 ## demo: resolve examples/local with its file store into tmpfs and show the result, values redacted.
 demo: build

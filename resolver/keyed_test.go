@@ -116,7 +116,7 @@ func TestChangeDuringFetchIsNotCached(t *testing.T) {
 		}
 		return nil, nil
 	}
-	r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"k": st}, CacheTTL: time.Hour})
+	r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"k": st}, CacheTTL: time.Hour, OnChange: func(string, []string) {}})
 	a := resolver.StoreRef{Store: "k", Ref: resolver.Ref{ID: "a"}}
 	done := make(chan error, 1)
 	go func() {
@@ -132,17 +132,17 @@ func TestChangeDuringFetchIsNotCached(t *testing.T) {
 	assert.Equal(t, 2, st.Gets(), "the value fetched across the change was not cached")
 }
 
-func TestOnChangeIsOptional(t *testing.T) {
+// Without OnChange nobody re-resolves: the store is not asked to watch
+// (a one-shot command would open watches for nothing).
+func TestNoOnChangeNoWatch(t *testing.T) {
 	t.Parallel()
 	st := &notifyingFake{Fake: resolvertest.Fake{Values: map[string]string{"a": "v1"}}}
 	r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{"k": st}, CacheTTL: time.Hour})
 	_, err := r.Resolve(t.Context(), []resolver.StoreRef{{Store: "k", Ref: resolver.Ref{ID: "a"}}})
 	require.NoError(t, err)
-	st.change("a")
-	st.change()
-	_, err = r.Resolve(t.Context(), []resolver.StoreRef{{Store: "k", Ref: resolver.Ref{ID: "a"}}})
-	require.NoError(t, err)
-	assert.Equal(t, 2, st.Gets(), "the change dropped the cached value")
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	assert.Nil(t, st.fn, "Notify was not called")
 }
 
 // A JSON secret with a lone surrogate escape would have its key's value

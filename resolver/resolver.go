@@ -150,9 +150,14 @@ func New(opts Options) *Resolver {
 		r.rand = rand.Float64
 	}
 	r.nextSweep = r.now().Add(r.ttl)
-	for name, g := range r.stores {
-		if cn, ok := g.(ChangeNotifier); ok {
-			cn.Notify(func(ids []string) { r.changed(name, ids, opts.OnChange) })
+	// Only a caller that re-resolves on changes (run's daemon) needs the
+	// stores to watch: a one-shot command would open a watch per secret
+	// for nothing.
+	if opts.OnChange != nil {
+		for name, g := range r.stores {
+			if cn, ok := g.(ChangeNotifier); ok {
+				cn.Notify(func(ids []string) { r.changed(name, ids, opts.OnChange) })
+			}
 		}
 	}
 	return r

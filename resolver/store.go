@@ -46,7 +46,8 @@ type KeyedValues interface {
 
 // ChangeNotifier is implemented by stores that learn when a secret they
 // have read changes (the Kubernetes store watches each Secret it read).
-// The Resolver calls Notify once, from New, with a function the store
+// The Resolver calls Notify once, from New (when Options.OnChange is
+// set), with a function the store
 // calls with the ids that changed; the Resolver then drops those ids from
 // its cache and passes them on to Options.OnChange, whose caller
 // re-resolves whatever used them.

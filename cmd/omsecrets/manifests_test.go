@@ -220,6 +220,7 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 	}
 	type podSpec struct {
 		ServiceAccountName string         `yaml:"serviceAccountName"`
+		AutomountToken     *bool          `yaml:"automountServiceAccountToken"`
 		InitContainers     []k8sContainer `yaml:"initContainers"`
 		Containers         []k8sContainer
 		Volumes            []struct {
@@ -268,11 +269,17 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 				secretVolumes[v.Name] = true
 			}
 			for _, src := range v.Projected.Sources {
+				// A Secret, or a service account token (the Kubernetes
+				// store's and Vault's Kubernetes auth's credential).
 				if _, ok := src["secret"]; ok {
+					secretVolumes[v.Name] = true
+				}
+				if _, ok := src["serviceAccountToken"]; ok {
 					secretVolumes[v.Name] = true
 				}
 			}
 		}
+		noAutomount := pod.spec.AutomountToken != nil && !*pod.spec.AutomountToken
 		// The identity webhooks' per-container switches: EKS pod identity
 		// (","-separated) and Azure workload identity (";"-separated).
 		// GKE's metadata server has none (worker-sidecar-gke.yaml says so).
@@ -293,7 +300,12 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 			airflow++
 			assert.Equal(t, airflowImage, c.Image, "%s runs the DAG runner's image", where)
 			if pod.spec.ServiceAccountName != "" && perContainer {
-				assert.True(t, skipped[c.Name], "%s must not get the service account's cloud identity (skip-containers)", where)
+				// The service account's credential reaches a container by
+				// a cloud identity webhook (kept out by skip-containers) or
+				// by the automounted token (kept out by not automounting
+				// it and projecting it into omsecrets alone).
+				assert.True(t, skipped[c.Name] || noAutomount,
+					"%s must not get the service account's credential (skip-containers, or automountServiceAccountToken: false)", where)
 			}
 			assert.Empty(t, c.EnvFrom, "%s takes no variables from Secrets or ConfigMaps", where)
 			for _, e := range c.Env {

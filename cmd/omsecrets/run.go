@@ -64,7 +64,11 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 			d.Changed(store, ids)
 		}
 	}
-	s, err := newSession(ctx, cfg, sv, stderr, sessionOptions{format: format, metrics: rec, onChange: onChange})
+	so := sessionOptions{format: format, metrics: rec}
+	if !cfg.Once {
+		so.onChange = onChange // a one pass has nothing to follow: no watches
+	}
+	s, err := newSession(ctx, cfg, sv, stderr, so)
 	if err != nil {
 		return err
 	}
@@ -142,6 +146,20 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	g.Go(func() error {
 		d.Run(gctx, events, w.Synced())
 		return nil
+	})
+	// Temporary files a killed write left behind hold secrets: those
+	// younger than staleTempAge at start-up go once they are that old.
+	g.Go(func() error {
+		t := time.NewTicker(sweepEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				s.sweep(out)
+			}
+		}
 	})
 	if ln != nil {
 		srv := &http.Server{Handler: board.Handler(rec.Handler()), ReadHeaderTimeout: 5 * time.Second}

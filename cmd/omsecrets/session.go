@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
+
+	"k8s.io/klog/v2"
 
 	"omsecrets/internal/config"
 	"omsecrets/internal/logging"
@@ -16,6 +19,9 @@ import (
 	"omsecrets/internal/safefile"
 	"omsecrets/resolver"
 )
+
+// klogOnce sets klog's logger once per process.
+var klogOnce sync.Once
 
 // session is what every command shares: the logger, the stores, the
 // resolver and the reconciler built from one validated configuration.
@@ -44,6 +50,10 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 		return nil, &usageError{err}
 	}
 	logger.Debug("configuration", "config", cfg)
+	// client-go (the kubernetes store) logs through klog, to stderr by
+	// default: through the session's logger instead, in its format. klog
+	// is process-wide, and a process has one session.
+	klogOnce.Do(func() { klog.SetSlogLogger(logger.With("component", "client-go")) })
 	lims, err := limits(cfg)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"omsecrets/resolver/envvar"
 	"omsecrets/resolver/file"
 	"omsecrets/resolver/gcpsm"
+	"omsecrets/resolver/k8s"
 	"omsecrets/resolver/vault"
 )
 
@@ -35,6 +36,7 @@ var storeTable = []resolver.Spec{
 	awsssm.Spec,
 	azurekv.Spec,
 	gcpsm.Spec,
+	k8s.Spec,
 	vault.Spec,
 }
 

@@ -15,6 +15,7 @@ import (
 	"omsecrets/internal/azuretest"
 	"omsecrets/internal/config"
 	"omsecrets/internal/gcptest"
+	"omsecrets/internal/kubetest"
 	"omsecrets/internal/vaulttest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/resolvertest"
@@ -85,6 +86,21 @@ var storeFixtures = map[string]storeFixture{
 			{Name: "missing", ID: "openmetadata_missing", WantErr: resolver.ErrNotFound},
 			{Name: "denied", ID: "openmetadata_denied", WantErr: resolver.ErrPermission},
 			{Name: "never a GCP id", ID: "/openmetadata/database/x", WantErr: resolver.ErrBadRef},
+		}
+	},
+	"kubernetes": func(t *testing.T) ([]string, []resolvertest.Case) {
+		c := kubetest.Shared(t)
+		ns := c.Namespace(t)
+		alice := c.User("alice")
+		c.PutValue(t, ns, "openmetadata-database-mysql-prod-authtype-password", "table-k8s-value")
+		c.PutValue(t, ns, "openmetadata-denied", "table-k8s-denied")
+		c.Grant(t, ns, alice, []string{"get"}, "openmetadata-database-mysql-prod-authtype-password", "openmetadata-missing")
+		return c.Env(t, alice, ns), []resolvertest.Case{
+			// A Secret's data keys, as one JSON object (resolver.KeyedValues).
+			{Name: "name", ID: "openmetadata-database-mysql-prod-authtype-password", Want: `{"value":"table-k8s-value"}`},
+			{Name: "missing", ID: "openmetadata-missing", WantErr: resolver.ErrNotFound},
+			{Name: "not granted", ID: "openmetadata-denied", WantErr: resolver.ErrPermission},
+			{Name: "never a Secret name", ID: "Open Metadata", WantErr: resolver.ErrBadRef},
 		}
 	},
 	"vault": func(t *testing.T) ([]string, []resolvertest.Case) {

@@ -14,6 +14,9 @@
 //     (KV version 2, two fields per path), beside the one-call-per-
 //     occurrence way (for GCP a new client per read, as OpenMetadata's
 //     GCP manager does).
+//   - BenchmarkK8s*: the fleet against a real kube-apiserver
+//     (internal/kubetest), GETs per pass beside one
+//     read_namespaced_secret per occurrence, and watch-to-notify latency.
 //   - BenchmarkDaemon*: the omsecrets binary running `run` against
 //     internal/omtest and internal/awstest: latency from a definition
 //     write to its output file, and the idle CPU and RSS of a daemon
