@@ -119,6 +119,10 @@ func (s *session) once(ctx context.Context, out *sink.File, paths []string, boar
 // belong to another omsecrets writing to the same directory.
 const staleTempAge = time.Minute
 
+// sweepEvery is how often run sweeps the output directory for temporary
+// files older than staleTempAge (one directory listing).
+const sweepEvery = 3 * time.Second
+
 // sweep removes temporary files (which hold secrets) that an interrupted
 // write left in the output directory.
 func (s *session) sweep(f *sink.File) {

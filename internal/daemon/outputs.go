@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -272,6 +274,14 @@ func (o *outputs) writeStatus(path, name string, f Freshness) {
 	_, err = o.sink.Write(statusName(name), append(data, '\n'))
 	if err != nil {
 		o.logger.Error("status file not written", "output", o.path(name), "error", err.Error())
+		if f.State != StateCurrent {
+			// The old file may still say current (a full tmpfs refuses
+			// the new one): a task must not trust the output on its
+			// word. Removing a file needs no space.
+			if rerr := o.sink.Remove(statusName(name)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				o.logger.Error("stale status file not removed", "output", o.path(name), "error", rerr.Error())
+			}
+		}
 	}
 }
 

@@ -101,6 +101,11 @@ func Transient(err error) bool {
 		}
 		return false
 	}
+	if ClassOf(err) == ClassWrite {
+		// A full tmpfs, a quota, an I/O error: worth trying again soon,
+		// not only at the next refresh.
+		return true
+	}
 	return resolver.Transient(err) || errors.Is(err, omclient.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
