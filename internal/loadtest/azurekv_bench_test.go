@@ -16,7 +16,6 @@ import (
 
 	"omsecrets/internal/azuretest"
 	"omsecrets/internal/reconcile"
-	"omsecrets/internal/render"
 	"omsecrets/resolver"
 	"omsecrets/resolver/azurekv"
 )
@@ -89,24 +88,9 @@ func azureStore(b *testing.B, srv *azuretest.Server) resolver.Getter {
 	return g
 }
 
-// azureReconciler is the reconciler cmd builds for the store: its
-// default rate limit, no OpenMetadata.
+// azureReconciler is storeReconciler for the Key Vault store.
 func azureReconciler(b *testing.B, g resolver.Getter) *reconcile.Reconciler {
-	b.Helper()
-	res := resolver.New(resolver.Options{
-		Stores:   map[string]resolver.Getter{azurekv.Name: g},
-		CacheTTL: cacheTTL,
-		Limits:   map[string]resolver.Limit{azurekv.Name: azurekv.Spec.Limit},
-	})
-	r, err := reconcile.New(reconcile.Options{
-		Resolver:  res,
-		Providers: reconcile.NewProviders([]resolver.Spec{azurekv.Spec}),
-		Format:    render.JSON,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
+	return storeReconciler(b, azurekv.Spec, g, false)
 }
 
 // BenchmarkAzureKeyVault100x8 compares, for Key Vault, omsecrets cold

@@ -22,7 +22,6 @@ import (
 
 	"omsecrets/internal/gcptest"
 	"omsecrets/internal/reconcile"
-	"omsecrets/internal/render"
 	"omsecrets/resolver"
 	"omsecrets/resolver/gcpsm"
 )
@@ -109,24 +108,9 @@ func gcpStore(b *testing.B, srv *gcptest.Server) *gcpsm.Provider {
 	return p
 }
 
-// gcpReconciler is the reconciler cmd builds for the store: its default
-// rate limit, no OpenMetadata.
+// gcpReconciler is storeReconciler for the Secret Manager store.
 func gcpReconciler(b *testing.B, g resolver.Getter) *reconcile.Reconciler {
-	b.Helper()
-	res := resolver.New(resolver.Options{
-		Stores:   map[string]resolver.Getter{gcpsm.Name: g},
-		CacheTTL: cacheTTL,
-		Limits:   map[string]resolver.Limit{gcpsm.Name: gcpsm.Spec.Limit},
-	})
-	r, err := reconcile.New(reconcile.Options{
-		Resolver:  res,
-		Providers: reconcile.NewProviders([]resolver.Spec{gcpsm.Spec}),
-		Format:    render.JSON,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
+	return storeReconciler(b, gcpsm.Spec, g, false)
 }
 
 // BenchmarkGCPSecretManager100x8 compares, for Secret Manager, omsecrets

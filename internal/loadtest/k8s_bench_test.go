@@ -15,8 +15,6 @@ import (
 
 	"omsecrets/internal/kubetest"
 	"omsecrets/internal/reconcile"
-	"omsecrets/internal/render"
-	"omsecrets/resolver"
 	"omsecrets/resolver/k8s"
 )
 
@@ -143,21 +141,7 @@ func (f *k8sFleet) reconciler(b *testing.B) *reconcile.Reconciler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	res := resolver.New(resolver.Options{
-		Stores:   map[string]resolver.Getter{k8s.Name: store},
-		CacheTTL: cacheTTL,
-		Limits:   map[string]resolver.Limit{k8s.Name: k8s.Spec.Limit},
-		OnChange: func(string, []string) {},
-	})
-	r, err := reconcile.New(reconcile.Options{
-		Resolver:  res,
-		Providers: reconcile.NewProviders([]resolver.Spec{k8s.Spec}),
-		Format:    render.JSON,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
+	return storeReconciler(b, k8s.Spec, store, true)
 }
 
 // BenchmarkK8s100x8 compares, against a real kube-apiserver, omsecrets

@@ -11,9 +11,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"omsecrets/internal/reconcile"
-	"omsecrets/internal/render"
 	"omsecrets/internal/vaulttest"
-	"omsecrets/resolver"
 	"omsecrets/resolver/vault"
 )
 
@@ -95,20 +93,7 @@ func newVaultReconciler(b *testing.B, srv *vaulttest.Server) *reconcile.Reconcil
 	if err != nil {
 		b.Fatal(err)
 	}
-	res := resolver.New(resolver.Options{
-		Stores:   map[string]resolver.Getter{vault.Name: store},
-		CacheTTL: cacheTTL,
-		Limits:   map[string]resolver.Limit{vault.Name: vault.Spec.Limit},
-	})
-	r, err := reconcile.New(reconcile.Options{
-		Resolver:  res,
-		Providers: reconcile.NewProviders([]resolver.Spec{vault.Spec}),
-		Format:    render.JSON,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
+	return storeReconciler(b, vault.Spec, store, false)
 }
 
 // BenchmarkVault100x8TwoFields compares, for Vault KV version 2 with two
