@@ -119,6 +119,10 @@ func (s *session) once(ctx context.Context, out *sink.File, paths []string, boar
 // belong to another omsecrets writing to the same directory.
 const staleTempAge = time.Minute
 
+// idleAfter is how long run waits, after its last batch, before it gives
+// the pages of its binary back to the kernel (internal/pageout).
+const idleAfter = 15 * time.Second
+
 // sweepEvery is how often run sweeps the output directory for temporary
 // files older than staleTempAge (one directory listing).
 const sweepEvery = 3 * time.Second

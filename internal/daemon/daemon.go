@@ -43,6 +43,11 @@ type Options struct {
 	FreshFor time.Duration
 	// Once marks the freshness files as written by a one-shot run.
 	Once bool
+	// OnIdle, if set, runs once each time the daemon has been idle (no
+	// batch, nothing queued) for IdleAfter after some work: after the
+	// first pass, after a refresh, after a burst of changes.
+	OnIdle    func()
+	IdleAfter time.Duration
 	// Logger, Metrics and Board receive what happens. Metrics may be nil.
 	Logger  *slog.Logger
 	Metrics *metrics.Recorder
@@ -82,17 +87,19 @@ func New(opts Options) (*Daemon, error) {
 		uses:    newUses(),
 	}
 	d.loop = &loop{
-		workers:  opts.Workers,
-		batchMax: opts.BatchMax,
-		refresh:  opts.Refresh,
-		logger:   logger,
-		metrics:  opts.Metrics,
-		board:    opts.Board,
-		run:      d.runBatch,
-		known:    d.outputs.known,
-		due:      d.dueRetries,
-		onReady:  func() { d.sweep(true) },
-		q:        newQueue(),
+		workers:   opts.Workers,
+		batchMax:  opts.BatchMax,
+		refresh:   opts.Refresh,
+		logger:    logger,
+		metrics:   opts.Metrics,
+		board:     opts.Board,
+		run:       d.runBatch,
+		known:     d.outputs.known,
+		due:       d.dueRetries,
+		onReady:   func() { d.sweep(true) },
+		onIdle:    opts.OnIdle,
+		idleAfter: opts.IdleAfter,
+		q:         newQueue(),
 	}
 	return d, nil
 }

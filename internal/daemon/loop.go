@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"omsecrets/internal/metrics"
@@ -38,6 +39,10 @@ type loop struct {
 	due func(now time.Time) []Job
 	// onReady runs once, when readiness turns true; nil for nothing.
 	onReady func()
+	// onIdle runs once whenever no batch has run for idleAfter since the
+	// last one (and once after readiness); nil for nothing.
+	onIdle    func()
+	idleAfter time.Duration
 
 	q *queue
 }
@@ -81,6 +86,10 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 		})
 	}
 
+	// lastBatch is when the last batch ended (UnixNano); idleDone is set
+	// once onIdle ran for it.
+	var lastBatch atomic.Int64
+	var idleDone atomic.Bool
 	for range l.workers {
 		wg.Go(func() {
 			for {
@@ -92,7 +101,26 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 				l.run(ctx, jobs)
 				l.metrics.ResolveDuration(time.Since(start))
 				l.q.done(jobs)
+				lastBatch.Store(time.Now().UnixNano())
+				idleDone.Store(false)
 				checkReady()
+			}
+		})
+	}
+	if l.onIdle != nil && l.idleAfter > 0 {
+		wg.Go(func() {
+			t := time.NewTicker(l.idleAfter / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-t.C:
+					last := lastBatch.Load()
+					if last != 0 && l.q.idle() && now.Sub(time.Unix(0, last)) >= l.idleAfter && idleDone.CompareAndSwap(false, true) {
+						l.onIdle()
+					}
+				}
 			}
 		})
 	}

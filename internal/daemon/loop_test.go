@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,4 +115,32 @@ func TestJitterAroundBounds(t *testing.T) {
 	}
 	assert.Greater(t, len(seen), 100, "jitter varies")
 	assert.Equal(t, time.Duration(0), jitterAround(0))
+}
+
+// TestLoopOnIdleOncePerQuietSpell: onIdle runs once after work has been
+// followed by idleAfter of quiet, not again while nothing happens, and
+// again after the next batch's quiet.
+func TestLoopOnIdleOncePerQuietSpell(t *testing.T) {
+	t.Parallel()
+	rr := &recordingRun{}
+	l := newTestLoop(rr, time.Hour, nil)
+	var idles atomic.Int32
+	l.onIdle = func() { idles.Add(1) }
+	l.idleAfter = 60 * time.Millisecond
+	events := make(chan watch.Event)
+	synced := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.serve(ctx, events, synced); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	time.Sleep(200 * time.Millisecond)
+	assert.Zero(t, idles.Load(), "no work yet: nothing to give back")
+	events <- watch.Event{Path: "a.json"}
+	close(synced)
+	require.Eventually(t, func() bool { return idles.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, int32(1), idles.Load(), "once per quiet spell")
+	events <- watch.Event{Path: "b.json"}
+	require.Eventually(t, func() bool { return idles.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
 }

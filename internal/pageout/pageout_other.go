@@ -1,0 +1,6 @@
+//go:build !linux
+
+package pageout
+
+// Text does nothing outside Linux.
+func Text() int { return 0 }
