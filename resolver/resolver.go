@@ -263,10 +263,11 @@ func (r *Resolver) resolve(ctx context.Context, refs []StoreRef, refresh bool) (
 		v, err := f.val, f.err
 		if err == nil {
 			key := sr.Ref.Key
-			if dk, keyed := r.defaultKeys[sr.Store]; keyed && key == "" {
+			dk, keyed := r.defaultKeys[sr.Store]
+			if keyed && key == "" {
 				key = dk
 			}
-			v, err = derive(v, key)
+			v, err = derive(v, key, keyed)
 		}
 		if err != nil {
 			errs = append(errs, &RefError{Store: sr.Store, Ref: sr.Ref, Err: WithoutRef(err), HideID: r.HidesIDs(sr.Store)})
@@ -475,7 +476,7 @@ func isContextErr(err error) bool {
 // derive applies the null rule, the #key selection and the mask check to a
 // stored value. Its errors never include the value or a parser message that
 // could quote it.
-func derive(v Secret, key string) (Secret, error) {
+func derive(v Secret, key string, keyed bool) (Secret, error) {
 	if v.IsNull() || v.Value() == nullValue {
 		if key != "" {
 			return Secret{}, fmt.Errorf("%w: secret is null, cannot select key %q", ErrBadRef, key)
@@ -504,6 +505,11 @@ func derive(v Secret, key string) (Secret, error) {
 			return NullSecret(), nil
 		case json.Unmarshal(raw, &s) == nil:
 			v = NewSecret(s)
+		case keyed:
+			// A keyed store's values are strings or null; it marks a value
+			// it cannot carry as text (bytes that are not UTF-8) with
+			// anything else (see KeyedValues).
+			return Secret{}, fmt.Errorf("%w: key %q holds bytes that are not UTF-8 text", ErrBadRef, key)
 		default:
 			// Numbers, booleans, objects and arrays are used as their
 			// compact JSON text: secret fields in OM's schemas are strings.

@@ -39,6 +39,9 @@ type ValueIDs interface {
 // the store holds as the literal "null"), so that references to several
 // keys of one secret share one fetch and one cache entry; "#key" selects
 // a key of that object, and a reference without "#key" selects DefaultKey.
+// A value the store cannot carry as a JSON string (bytes that are not
+// UTF-8 text) is any other JSON value, such as false: a reference to it
+// fails as bad_ref saying so.
 type KeyedValues interface {
 	// DefaultKey is the key a reference without "#key" reads ("value").
 	DefaultKey() string

@@ -44,9 +44,9 @@
 // one Secret cost one GET. client-go has already decoded the base64. A
 // value that is the literal "null" (what older OpenMetadata servers
 // stored for an empty field) is JSON null. A value that is not UTF-8 text
-// (a keystore, say) cannot be carried in the object: its key is left out,
-// so a reference to it fails as not found, and the store logs a warning
-// naming the Secret and key once.
+// (a keystore, say) cannot be carried in the object: its key holds false
+// instead, so that a reference to it fails as resolver.ErrBadRef saying
+// the key is not text, while the Secret's other keys resolve.
 //
 // # Calls
 //

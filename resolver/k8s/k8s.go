@@ -93,8 +93,7 @@ type Store struct {
 	forbiddenLogged, limitLogged atomic.Bool
 	// legacyWatch is set once the API server refused sendInitialEvents
 	// (no WatchList feature); see client.watch.
-	legacyWatch  atomic.Bool
-	binaryLogged sync.Map // name + "\x00" + key -> true
+	legacyWatch atomic.Bool
 }
 
 // client is one generation of the API client: a new one is built when
@@ -335,21 +334,18 @@ func (s *Store) reconnect(old *client) (*client, error) {
 
 // encode returns data as the JSON object KeyedValues promises.
 func (s *Store) encode(name string, data map[string][]byte) string {
-	obj := make(map[string]*string, len(data))
+	obj := make(map[string]any, len(data))
 	for k, v := range data {
-		if !utf8.Valid(v) {
-			if _, seen := s.binaryLogged.LoadOrStore(name+"\x00"+k, true); !seen {
-				s.logger.Warn("Secret data key holds bytes that are not UTF-8 text; references to it fail as not found",
-					"secret", name, "key", k)
-			}
-			continue
-		}
-		if string(v) == "null" {
+		switch {
+		case !utf8.Valid(v):
+			// Not text (a keystore, say): marked, so that a reference to
+			// it is bad_ref saying so (resolver.KeyedValues).
+			obj[k] = false
+		case string(v) == "null":
 			obj[k] = nil // JSON null, as the KeyedValues contract asks
-			continue
+		default:
+			obj[k] = string(v)
 		}
-		str := string(v)
-		obj[k] = &str
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {

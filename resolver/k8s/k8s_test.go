@@ -237,20 +237,20 @@ func TestBinaryData(t *testing.T) {
 	f := newFixture(t)
 	f.c.PutSecret(t, f.ns, "tls", map[string][]byte{"keystore.jks": {0xfe, 0xed, 0xfe, 0xed, 0x00, 0xff}, "password": []byte("pw")})
 	f.grant(t, []string{"get"}, "tls")
-	var logs resolvertest.LogBuffer
-	s := f.store(t, nil, k8s.Options{Logger: logger(&logs)})
-	for range 2 {
-		v, err := s.Get(t.Context(), "tls")
-		require.NoError(t, err)
-		assert.Equal(t, `{"password":"pw"}`, v.Value())
-	}
-	assert.Equal(t, 1, strings.Count(logs.String(), "not UTF-8 text"), "warned once:\n%s", logs.String())
-	assert.Contains(t, logs.String(), "key=keystore.jks")
+	s := f.store(t, nil, k8s.Options{})
+	v, err := s.Get(t.Context(), "tls")
+	require.NoError(t, err)
+	assert.Equal(t, `{"keystore.jks":false,"password":"pw"}`, v.Value(), "the key that is not text is marked, not carried")
 
 	r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{k8s.Name: s}})
 	ref := resolver.StoreRef{Store: k8s.Name, Ref: resolver.Ref{ID: "tls", Key: "keystore.jks"}}
-	_, err := r.Resolve(t.Context(), []resolver.StoreRef{ref})
-	assert.ErrorIs(t, err, resolver.ErrNotFound)
+	_, err = r.Resolve(t.Context(), []resolver.StoreRef{ref})
+	require.ErrorIs(t, err, resolver.ErrBadRef)
+	assert.Contains(t, err.Error(), `key "keystore.jks" holds bytes that are not UTF-8 text`)
+	pw := resolver.StoreRef{Store: k8s.Name, Ref: resolver.Ref{ID: "tls", Key: "password"}}
+	vals, err := r.Resolve(t.Context(), []resolver.StoreRef{pw})
+	require.NoError(t, err)
+	assert.Equal(t, "pw", vals[pw].Value(), "the other keys of the Secret resolve")
 }
 
 // TestFaults puts the fault-injecting proxy between the store and the
