@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -103,7 +104,10 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		// initialisation, the code of a pass) resident that the idle
 		// sidecar does not touch: give them back (internal/pageout).
 		OnIdle: func() {
-			s.logger.Debug("idle: gave back the binary's resident pages", "mappings", pageout.Text())
+			// The pass's garbage too: collected and returned now rather
+			// than at the runtime's leisure.
+			debug.FreeOSMemory()
+			s.logger.Debug("idle: gave back the binary's resident pages and the heap's free ones", "mappings", pageout.Text())
 		},
 		IdleAfter: idleAfter,
 	})
