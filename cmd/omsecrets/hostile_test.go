@@ -59,6 +59,20 @@ func TestHostileSettings(t *testing.T) {
 		{name: "allow-ids with a control character", args: append(base, "--allow-ids", "/a/*,\x1b[31m", f.def), want: "--allow-ids"},
 		{name: "om-ca-file a fifo", args: append(base, "--om-ca-file", fifo, f.def), want: "--om-ca-file"},
 		{name: "om-ca-file /dev/zero", args: append(base, "--om-ca-file", "/dev/zero", f.def), want: "not a regular file"},
+		{name: "kubeconfig a fifo", args: append(base, "--kubernetes-kubeconfig-path", fifo, f.def), want: "not a regular file"},
+		{name: "kubeconfig /dev/zero", args: append(base, "--kubernetes-kubeconfig-path", "/dev/zero", f.def), want: "not a regular file"},
+		{name: "kubeconfig missing", args: append(base, "--kubernetes-kubeconfig-path", "/nonexistent/kubeconfig", f.def), want: "--kubernetes-kubeconfig-path"},
+		{name: "kubernetes in-cluster not a boolean", args: append(base, "--kubernetes-in-cluster", "maybe", f.def), want: "kubernetes-in-cluster"},
+		{name: "vault cacert a fifo", args: append(base, "--vault-addr", "https://127.0.0.1:1", "--vault-cacert", fifo, f.def), want: "not a regular file"},
+		{name: "vault skip verify refused", args: append(base, "--vault-addr", "https://127.0.0.1:1", f.def), environ: []string{"VAULT_SKIP_VERIFY=true"}, want: "VAULT_SKIP_VERIFY"},
+		{name: "vault kv version", args: append(base, "--vault-addr", "https://127.0.0.1:1", "--vault-kv-version", "3", f.def), want: "--vault-kv-version"},
+		{name: "gcp credentials a fifo", args: append(base, "--gcp-project-id", "my-project", f.def), environ: []string{"GOOGLE_APPLICATION_CREDENTIALS=" + fifo}, want: "GOOGLE_APPLICATION_CREDENTIALS"},
+		{name: "gcp project with a newline", args: append(base, "--gcp-project-id", "p\n"+planted, f.def), want: "--gcp-project-id"},
+		{name: "azure vault url not https", args: append(base, "--azure-key-vault-url", "http://"+planted+".example/", f.def), want: "--azure-key-vault-url"},
+		{name: "azure client secret without tenant", args: append(base, "--azure-key-vault-name", "kv", f.def), environ: []string{"AZURE_CLIENT_SECRET=" + planted}, want: "azure"},
+		{name: "routes to an unknown store", args: append(base, "--routes", "/a/=nosuch", f.def), want: "--routes"},
+		{name: "routes with a control character", args: append(base, "--routes", "/a\x01/=file", f.def), want: "--routes"},
+		{name: "routes fallback to itself", args: append(base, "--om-hosts", "http://om:8585", "--routes", "/a/=file|file", f.def), want: "fallback is the store itself"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

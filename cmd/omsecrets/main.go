@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -45,10 +46,22 @@ Run "omsecrets resolve -h" for the flags. Every flag has an OMSECRETS_* environm
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A stop that does not come within stopGrace (a read stuck in the
+	// kernel, which no context can end) ends the process anyway: SIGTERM
+	// always means a prompt exit.
+	go func() {
+		<-ctx.Done()
+		time.Sleep(stopGrace)
+		fmt.Fprintf(os.Stderr, "omsecrets: not stopped %s after the signal: exiting\n", stopGrace)
+		os.Exit(1)
+	}()
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// stopGrace bounds the time from SIGTERM or SIGINT to the exit.
+const stopGrace = 10 * time.Second
 
 // usageError is a command-line or configuration mistake: exit code 2.
 type usageError struct{ err error }

@@ -50,6 +50,7 @@ func TestSIGTERMEndsEveryCommand(t *testing.T) {
 		{"resolve a FIFO", append([]string{"resolve", "--out", "-"}, append(file, fifo)...)},
 		{"resolve /dev/zero", append([]string{"resolve", "--out", "-"}, append(file, zero)...)},
 		{"run --once with a FIFO JWT file", append([]string{"run", "--once", "--allow-disk", "--out-dir", outDir, "--om-jwt-file", jwtFIFO}, append(file, defs)...)},
+		{"check with a FIFO kubeconfig", append([]string{"check", "--kubernetes-kubeconfig-path", jwtFIFO}, append(file, filepath.Join(defs, "good.yaml"))...)},
 		{"run daemon", append([]string{"run", "--allow-disk", "--out-dir", outDir, "--watch-dirs", defs, "--http-addr", "off"}, file...)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,7 +70,7 @@ func TestSIGTERMEndsEveryCommand(t *testing.T) {
 				t.Fatalf("still running %s after SIGTERM:\n%s", exitBound, stderr.String())
 			}
 			assert.NotContains(t, stderr.String(), "PLANTED")
-			if strings.Contains(tt.name, "FIFO") || strings.Contains(tt.name, "zero") {
+			if strings.Contains(tt.name, "FIFO") || strings.Contains(tt.name, "zero") || strings.Contains(tt.name, "kubeconfig") {
 				assert.Contains(t, stderr.String(), "not a regular file", "the input was refused, not waited on")
 			}
 		})

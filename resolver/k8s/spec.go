@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"omsecrets/internal/safefile"
 	"omsecrets/resolver"
 )
 
@@ -209,6 +210,9 @@ func source(cfg resolver.StoreConfig, files podFiles) (Source, error) {
 	return Source{}, &resolver.NotConfiguredError{Store: Name, Need: []string{InClusterSetting.Name, KubeconfigSetting.Name}}
 }
 
+// maxKubeconfig bounds the kubeconfig, token and namespace files read.
+const maxKubeconfig = 4 << 20
+
 func isFile(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular()
@@ -246,7 +250,7 @@ func inClusterSource(env map[string]string, files podFiles) Source {
 		Describe:  "in-cluster service account",
 		InCluster: true,
 		Load: func() (*rest.Config, error) {
-			token, err := os.ReadFile(files.token)
+			token, err := safefile.Read(files.token, maxKubeconfig)
 			if err != nil {
 				return nil, fmt.Errorf("read the service account token: %w", err)
 			}
@@ -270,6 +274,17 @@ func kubeconfigSource(rules *clientcmd.ClientConfigLoadingRules, describe string
 	return Source{
 		Describe: "kubeconfig " + describe,
 		Load: func() (*rest.Config, error) {
+			// client-go reads the files with os.ReadFile: a FIFO would
+			// hang it, deaf to SIGTERM. Refuse what is not a bounded
+			// regular file first.
+			for _, p := range append([]string{rules.ExplicitPath}, rules.Precedence...) {
+				if p == "" {
+					continue
+				}
+				if _, err := safefile.Read(p, maxKubeconfig); err != nil {
+					return nil, fmt.Errorf("kubeconfig %s: %w", p, err)
+				}
+			}
 			raw, err := rules.Load()
 			if err != nil {
 				return nil, fmt.Errorf("load kubeconfig: %w", err)
@@ -291,7 +306,7 @@ func kubeconfigSource(rules *clientcmd.ClientConfigLoadingRules, describe string
 func namespace(setting, file string) (string, error) {
 	ns := strings.TrimSpace(setting)
 	if ns == "" {
-		b, err := os.ReadFile(file)
+		b, err := safefile.Read(file, maxKubeconfig)
 		switch {
 		case err == nil:
 			ns = strings.TrimSpace(string(b))
