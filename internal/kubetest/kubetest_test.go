@@ -245,7 +245,9 @@ func TestProxy(t *testing.T) {
 	p.SetDown(false)
 	require.NoError(t, get())
 
-	w, err := cs.CoreV1().Secrets(ns).Watch(t.Context(), metav1.ListOptions{FieldSelector: "metadata.name=s"})
+	// ResourceVersion "0": start from any state, with the existing object
+	// as ADDED, not through WatchList (which Debian's etcd refuses).
+	w, err := cs.CoreV1().Secrets(ns).Watch(t.Context(), metav1.ListOptions{FieldSelector: "metadata.name=s", ResourceVersion: "0"})
 	require.NoError(t, err)
 	defer w.Stop()
 	select {
