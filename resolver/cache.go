@@ -16,6 +16,10 @@ const cacheJitter = 0.1
 type cacheEntry struct {
 	val     Secret
 	expires time.Time // the entry is used while now is before expires
+	// fetched is when the value was read from the store; hold is until
+	// when the entry is kept past expires so that a Refresh can have a
+	// ChangeLister vouch for it (hold == expires for other stores).
+	fetched, hold time.Time
 }
 
 // flight is one fetch of a (store, id) in progress. Its owner (the
@@ -44,23 +48,49 @@ func (r *Resolver) cacheGet(k storeID, now time.Time) (Secret, bool) {
 		return Secret{}, false
 	}
 	if !now.Before(e.expires) {
-		delete(r.cache, k)
+		if !now.Before(e.hold) {
+			delete(r.cache, k)
+		}
 		return Secret{}, false
 	}
 	return e.val, true
+}
+
+// life returns a new entry's jittered lifetime.
+func (r *Resolver) life() time.Duration {
+	return r.ttl - time.Duration(r.rand()*cacheJitter*float64(r.ttl))
+}
+
+// holdFor is how long past expiry an entry of store is held.
+func (r *Resolver) holdFor(store string) time.Duration {
+	if r.check.Keep <= 0 {
+		return 0
+	}
+	if _, ok := r.stores[store].(ChangeLister); !ok {
+		return 0
+	}
+	return r.check.Keep
+}
+
+// cacheRenew gives e, the entry of k a store vouched for, a new lifetime
+// from now, keeping its fetched time. r.mu must be held.
+func (r *Resolver) cacheRenew(k storeID, e cacheEntry, now time.Time) {
+	e.expires = now.Add(r.life())
+	e.hold = e.expires.Add(r.holdFor(k.store))
+	r.cache[k] = e
 }
 
 // cachePut stores v under k with a jittered expiry, and sweeps expired
 // entries at most once per TTL so that ids nobody asks for any more do
 // not stay in memory. r.mu must be held.
 func (r *Resolver) cachePut(k storeID, v Secret, now time.Time) {
-	life := r.ttl - time.Duration(r.rand()*cacheJitter*float64(r.ttl))
-	r.cache[k] = cacheEntry{val: v, expires: now.Add(life)}
+	expires := now.Add(r.life())
+	r.cache[k] = cacheEntry{val: v, expires: expires, fetched: now, hold: expires.Add(r.holdFor(k.store))}
 	if now.Before(r.nextSweep) {
 		return
 	}
 	for key, e := range r.cache {
-		if !now.Before(e.expires) {
+		if !now.Before(e.hold) {
 			delete(r.cache, key)
 		}
 	}

@@ -68,6 +68,10 @@ type Options struct {
 	// must not block: it is called from the store's goroutines.
 	OnChange func(store string, ids []string)
 
+	// ChangeCheck says how Refresh uses stores that can list their
+	// changes (see ChangeLister); its zero value turns that off.
+	ChangeCheck ChangeCheck
+
 	// Now is the clock of the cache; time.Now if nil. Rate limits and
 	// retry waits use the real clock.
 	Now func() time.Time
@@ -75,6 +79,39 @@ type Options struct {
 	// jitter; math/rand/v2's Float64 if nil. It must be safe for
 	// concurrent use.
 	Rand func() float64
+}
+
+// ChangeCheck configures change-detecting refresh: a Refresh asks each
+// store that is a ChangeLister which of the cached ids it is about to
+// fetch are unchanged, and serves those from the cache instead of
+// fetching them. Off unless Keep is positive.
+type ChangeCheck struct {
+	// Keep is how long past its cache expiry a value stays held so that
+	// a refresh can still vouch for it; set it above the refresh interval
+	// (cmd uses twice the interval). 0 turns change detection off.
+	Keep time.Duration
+	// MaxAge bounds how long a value is served on the store's word alone:
+	// a value fetched longer ago is fetched again whatever the listing
+	// says, which bounds the harm of a listing that lags (Secrets
+	// Manager's ListSecrets is eventually consistent). 0 means
+	// DefaultChangeMaxAge.
+	MaxAge time.Duration
+}
+
+// DefaultChangeMaxAge is ChangeCheck.MaxAge's default.
+const DefaultChangeMaxAge = time.Hour
+
+// RateObserver is an Observer that also hears each change of a store's
+// adaptive rate limit (see Limit), in calls per second.
+type RateObserver interface {
+	StoreRate(store string, perSecond float64)
+}
+
+// ChangeObserver is an Observer that also hears each change listing a
+// Refresh made: of asked cached ids, vouched were found unchanged; on is
+// false once the store refused the listing and is refreshed in full.
+type ChangeObserver interface {
+	ChangeCheck(store string, asked, vouched int, on bool)
 }
 
 // Resolver resolves references against a set of stores. It fetches each
@@ -96,6 +133,10 @@ type Resolver struct {
 	observer    Observer
 	now         func() time.Time
 	rand        func() float64
+	check       ChangeCheck
+	// listOff holds the stores whose change listing was refused: they
+	// are refreshed in full from then on.
+	listOff sync.Map
 
 	mu        sync.Mutex
 	cache     map[storeID]cacheEntry
@@ -119,6 +160,7 @@ func New(opts Options) *Resolver {
 		observer:    opts.Observer,
 		now:         opts.Now,
 		rand:        opts.Rand,
+		check:       opts.ChangeCheck,
 		cache:       make(map[storeID]cacheEntry),
 		flights:     make(map[storeID]*flight),
 	}
@@ -131,8 +173,18 @@ func New(opts Options) *Resolver {
 			r.defaultKeys[name] = kv.DefaultKey()
 		}
 		if lim := newLimiter(opts.Limits[name]); lim != nil {
+			if ro, ok := opts.Observer.(RateObserver); ok {
+				lim.onRate = func(perSecond float64) { ro.StoreRate(name, perSecond) }
+				ro.StoreRate(name, lim.perSecond())
+			}
 			r.limits[name] = lim
 		}
+	}
+	if r.check.Keep < 0 {
+		r.check.Keep = 0
+	}
+	if r.check.MaxAge <= 0 {
+		r.check.MaxAge = DefaultChangeMaxAge
 	}
 	if r.concurrency <= 0 {
 		r.concurrency = DefaultConcurrency
@@ -307,6 +359,10 @@ func (r *Resolver) round(ctx context.Context, keys []storeID, refresh bool, resu
 	var waits []joined
 	owned := make(map[string][]string) // store → ids this call fetches
 	flights := make(map[storeID]*flight)
+	var vouched map[storeID]time.Time // fetched time of the entry vouched for
+	if refresh {
+		vouched = r.vouch(ctx, keys)
+	}
 
 	r.mu.Lock()
 	now := r.now()
@@ -318,6 +374,16 @@ func (r *Resolver) round(ctx context.Context, keys []storeID, refresh bool, resu
 		}
 		// Ids that are values have nothing to fetch: no cache, no sharing.
 		if !hidesIDs(g) {
+			if at, ok := vouched[k]; ok {
+				// The store vouched for the value it last returned: serve
+				// the held entry (unless a change report dropped or a fetch
+				// replaced it meanwhile) and give it a new lifetime.
+				if e, held := r.cache[k]; held && e.fetched.Equal(at) {
+					r.cacheRenew(k, e, now)
+					results[k] = fetched{val: e.val}
+					continue
+				}
+			}
 			if r.ttl > 0 && !refresh {
 				v, hit := r.cacheGet(k, now)
 				lookups = append(lookups, lookup{k.store, hit})
@@ -386,6 +452,106 @@ func (r *Resolver) round(ctx context.Context, keys []storeID, refresh bool, resu
 	return again
 }
 
+// vouch asks each ChangeLister store among keys which of its held cache
+// entries (see ChangeCheck) are unchanged, and returns them with the
+// fetched time of the entry the store vouched for. A store that refuses
+// the listing is refreshed in full from then on, said once in the log;
+// one that cannot list now is refreshed in full this time.
+func (r *Resolver) vouch(ctx context.Context, keys []storeID) map[storeID]time.Time {
+	if r.check.Keep <= 0 {
+		return nil
+	}
+	type candidate struct {
+		ids []string
+		at  map[string]time.Time
+	}
+	cands := make(map[string]*candidate)
+	r.mu.Lock()
+	now := r.now()
+	for _, k := range keys {
+		g, ok := r.stores[k.store]
+		if !ok {
+			continue
+		}
+		if _, ok := g.(ChangeLister); !ok || hidesIDs(g) {
+			continue
+		}
+		if _, off := r.listOff.Load(k.store); off {
+			continue
+		}
+		e, held := r.cache[k]
+		if !held || !now.Before(e.hold) || now.Sub(e.fetched) >= r.check.MaxAge {
+			continue
+		}
+		c := cands[k.store]
+		if c == nil {
+			c = &candidate{at: make(map[string]time.Time)}
+			cands[k.store] = c
+		}
+		c.ids = append(c.ids, k.id)
+		c.at[k.id] = e.fetched
+	}
+	r.mu.Unlock()
+
+	out := make(map[storeID]time.Time)
+	for _, store := range slices.Sorted(maps.Keys(cands)) {
+		c := cands[store]
+		cl := r.stores[store].(ChangeLister)
+		same, err := cl.Unchanged(ctx, c.ids, pacer{r, store})
+		co, observed := r.observer.(ChangeObserver)
+		switch {
+		case errors.Is(err, ErrPermission):
+			r.listOff.Store(store, true)
+			r.logger.WarnContext(ctx, "change detection off: the store refused to list its changes, so every refresh reads each secret; grant the listing permission to save calls",
+				"store", store, "error", WithoutRef(err))
+			if observed {
+				co.ChangeCheck(store, len(c.ids), 0, false)
+			}
+			continue
+		case err != nil:
+			r.logger.DebugContext(ctx, "change listing failed: refreshing in full this time", "store", store, "ids", len(c.ids), "result", Class(err), "error", WithoutRef(err))
+			if observed {
+				co.ChangeCheck(store, len(c.ids), 0, true)
+			}
+			continue
+		}
+		n := 0
+		for _, id := range same {
+			if at, ok := c.at[id]; ok {
+				out[storeID{store, id}] = at
+				delete(c.at, id) // a duplicate counts once
+				n++
+			}
+		}
+		r.logger.DebugContext(ctx, "change listing", "store", store, "ids", len(c.ids), "unchanged", n)
+		if observed {
+			co.ChangeCheck(store, len(c.ids), n, true)
+		}
+	}
+	return out
+}
+
+// pacer is the Pacer a ChangeLister's requests go through.
+type pacer struct {
+	r     *Resolver
+	store string
+}
+
+// Call implements Pacer.
+func (p pacer) Call(ctx context.Context, op string, do func(context.Context) error) error {
+	lim := p.r.limits[p.store]
+	if err := lim.acquire(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	err := do(ctx)
+	p.r.observer.StoreCall(p.store, op, 0, Class(err), time.Since(start))
+	if err == nil || errors.Is(err, ErrThrottled) {
+		lim.feedback(err != nil)
+	}
+	return err
+}
+
 // fetchAll fetches the ids of each store, in chunks of the store's
 // MaxBatch (read now: a store may lower it after a refused batch) or one
 // by one, at most r.concurrency at once, and records an outcome for each.
@@ -436,6 +602,9 @@ func (r *Resolver) callBatch(ctx context.Context, store string, bg BatchGetter, 
 	}
 	r.logger.DebugContext(ctx, "store batch get", "store", store, "ids", len(ids), "found", len(vals), "result", Class(err))
 	r.observer.StoreCall(store, "batch", len(ids), Class(whole), d)
+	if whole == nil || errors.Is(whole, ErrThrottled) {
+		r.limits[store].feedback(whole != nil)
+	}
 	for _, id := range ids {
 		switch v, ok := vals[id]; {
 		case ok:
@@ -464,6 +633,9 @@ func (r *Resolver) callGet(ctx context.Context, store string, g Getter, id strin
 
 	r.logger.DebugContext(ctx, "store get", "store", store, "ref", Ref{ID: id}.Label(r.HidesIDs(store)), "result", Class(err))
 	r.observer.StoreCall(store, "get", 1, Class(err), d)
+	if err == nil || errors.Is(err, ErrThrottled) {
+		r.limits[store].feedback(err != nil)
+	}
 	out[id] = fetched{val: v, err: WithoutRef(err)}
 	return nil
 }

@@ -66,3 +66,41 @@ type ChangeNotifier interface {
 	Getter
 	Notify(fn func(ids []string))
 }
+
+// ChangeLister is implemented by stores that can tell, for fewer calls
+// than reading them, which secrets they returned before are unchanged:
+// Secrets Manager through ListSecrets, Parameter Store through
+// DescribeParameters, Kubernetes through its watch. Refresh asks it
+// first (see Options.ChangeCheck) and fetches only the ids it cannot
+// vouch for, serving the others from the values it read last.
+type ChangeLister interface {
+	Getter
+	// Unchanged returns the ids among ids whose current value is the one
+	// this store value last returned for them (by Get or GetBatch). An id
+	// it never returned, or cannot vouch for, is left out; leaving out
+	// too many costs a fetch, vouching wrongly serves a stale value.
+	//
+	// Every request it makes to the store goes through p.Call, which
+	// waits for the store's rate limit and records the call. It returns
+	// an error wrapping ErrPermission when the store refuses the listing
+	// (the Resolver then logs that once and refreshes that store in
+	// full), and any other error when it could not list now (the
+	// Resolver then refreshes those ids in full this time). It must not
+	// spend more calls than a full read of ids would: it gives up with an
+	// error instead.
+	Unchanged(ctx context.Context, ids []string, p Pacer) ([]string, error)
+	// FullReadCalls is the number of calls a full read of n ids takes
+	// (ceil(n / MaxBatch) for a batching store), the budget of Unchanged.
+	FullReadCalls(n int) int
+}
+
+// Pacer makes the requests of a ChangeLister under the Resolver's rate
+// limit of that store, counting them in its metrics and its adaptive
+// rate.
+type Pacer interface {
+	// Call waits for the store's rate limit, then calls do once and
+	// records its outcome as one call of operation op ("list"). It
+	// returns do's error, or an error wrapping ErrUnavailable if the
+	// limit allowed no call before ctx ended.
+	Call(ctx context.Context, op string, do func(context.Context) error) error
+}

@@ -28,6 +28,7 @@ var commonFlags = []flagSpec{
 	{"cache-ttl", "CACHE_TTL", "how long a fetched secret is reused (0 disables the cache)"},
 	{"rate-limits", "RATE_LIMITS", `client-side store rate limits, "store=calls_per_second[:burst],..." (defaults: ` + defaultLimitsHelp() + ")"},
 	{"concurrency", "CONCURRENCY", "store calls in flight at most"},
+	{"adaptive-rate", "ADAPTIVE_RATE", "halve a store's rate limit when it throttles and climb back slowly, so a fleet of sidecars settles on the store's shared quota (false: fixed rates)"},
 	{"log-level", "LOG_LEVEL", "debug, info, warn or error"},
 	{"log-format", "LOG_FORMAT", "text or json"},
 }
@@ -52,6 +53,9 @@ var runFlags = []flagSpec{
 	{"watch-quiet", "WATCH_QUIET", "a changed definition is picked up after this long without further changes"},
 	{"watch-max-wait", "WATCH_MAX_WAIT", "... and at most this long after its first change"},
 	{"rescan-interval", "RESCAN_INTERVAL", "full rescan of the watch dirs, the safety net for lost file events (0 disables)"},
+	{"change-detection", "CHANGE_DETECTION", "refresh asks the stores that can list their changes (aws, aws-ssm, kubernetes) which secrets changed and fetches only those (false: read every secret)"},
+	{"change-max-age", "CHANGE_MAX_AGE", "a secret read longer ago than this is read again at the next refresh whatever the store's listing says"},
+	{"start-jitter", "START_JITTER", "delay the first pass by a random time up to this, so sidecars started together do not call the store at once (0 disables)"},
 	{"fresh-for", "FRESH_FOR", "how long after its last successful resolution an output counts as current in its .status file (default twice --refresh-interval)"},
 }
 
@@ -112,6 +116,14 @@ func bind(fs *flag.FlagSet, cfg *config.Config, specs []flagSpec) {
 			fs.StringVar(&cfg.RateLimits, s.name, cfg.RateLimits, usage)
 		case "concurrency":
 			fs.IntVar(&cfg.Concurrency, s.name, cfg.Concurrency, usage)
+		case "adaptive-rate":
+			fs.BoolVar(&cfg.AdaptiveRate, s.name, cfg.AdaptiveRate, usage)
+		case "change-detection":
+			fs.BoolVar(&cfg.ChangeDetection, s.name, cfg.ChangeDetection, usage)
+		case "change-max-age":
+			fs.DurationVar(&cfg.ChangeMaxAge, s.name, cfg.ChangeMaxAge, usage)
+		case "start-jitter":
+			fs.DurationVar(&cfg.StartJitter, s.name, cfg.StartJitter, usage)
 		case "once":
 			fs.BoolVar(&cfg.Once, s.name, cfg.Once, usage)
 		case "watch-dirs":

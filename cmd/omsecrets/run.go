@@ -24,6 +24,7 @@ import (
 	"omsecrets/internal/pageout"
 	"omsecrets/internal/status"
 	"omsecrets/internal/watch"
+	"omsecrets/resolver"
 )
 
 // runDaemon is `omsecrets run`: keep one resolved workflow config per
@@ -69,6 +70,11 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	so := sessionOptions{format: format, metrics: rec}
 	if !cfg.Once {
 		so.onChange = onChange // a one pass has nothing to follow: no watches
+		if cfg.ChangeDetection {
+			// Held values outlive the cache TTL until the next refresh can
+			// have the store vouch for them.
+			so.changeCheck = resolver.ChangeCheck{Keep: 2 * cfg.RefreshInterval, MaxAge: cfg.ChangeMaxAge}
+		}
 	}
 	s, err := newSession(ctx, cfg, sv, stderr, so)
 	if err != nil {
@@ -109,7 +115,8 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 			debug.FreeOSMemory()
 			s.logger.Debug("idle: gave back the binary's resident pages and the heap's free ones", "mappings", pageout.Text())
 		},
-		IdleAfter: idleAfter,
+		IdleAfter:   idleAfter,
+		StartJitter: cfg.StartJitter,
 	})
 	if err != nil {
 		return &usageError{err}

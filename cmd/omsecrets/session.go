@@ -40,6 +40,8 @@ type sessionOptions struct {
 	// onChange receives the ids a store reports changed (run's daemon
 	// re-resolves what used them); nil for none.
 	onChange func(store string, ids []string)
+	// changeCheck turns change-detecting refresh on (run's daemon).
+	changeCheck resolver.ChangeCheck
 }
 
 // newSession builds the session of cfg and the store settings sv.
@@ -69,6 +71,7 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 		Concurrency: cfg.Concurrency,
 		Limits:      lims,
 		OnChange:    so.onChange,
+		ChangeCheck: so.changeCheck,
 	}
 	if so.metrics != nil {
 		ropts.Observer = so.metrics

@@ -188,6 +188,10 @@ func limits(cfg config.Config) (map[string]resolver.Limit, error) {
 		}
 		out[store] = resolver.Limit{Rate: l.Rate, Burst: l.Burst}
 	}
+	for store, l := range out {
+		l.Fixed = !cfg.AdaptiveRate
+		out[store] = l
+	}
 	return out, nil
 }
 

@@ -59,6 +59,10 @@ type Config struct {
 	RateLimits string `env:"RATE_LIMITS"`
 	// Concurrency bounds the store calls in flight.
 	Concurrency int `env:"CONCURRENCY" envDefault:"8"`
+	// AdaptiveRate lets each store's client-side rate fall on throttling
+	// and climb back slowly (resolver.Limit), so that a fleet of sidecars
+	// settles on the store's shared quota; false keeps the rates fixed.
+	AdaptiveRate bool `env:"ADAPTIVE_RATE" envDefault:"true"`
 
 	// WatchDirs are the directories the daemon watches for definitions.
 	WatchDirs []string `env:"WATCH_DIRS" envSeparator:","`
@@ -82,6 +86,18 @@ type Config struct {
 	// RescanInterval is how often the watch dirs are rescanned in full,
 	// the safety net for lost file events; 0 disables it.
 	RescanInterval time.Duration `env:"RESCAN_INTERVAL" envDefault:"5m"`
+	// ChangeDetection makes the periodic refresh ask the stores that can
+	// list their changes (Secrets Manager, Parameter Store, Kubernetes)
+	// which secrets changed, and fetch only those; false reads every
+	// secret each refresh.
+	ChangeDetection bool `env:"CHANGE_DETECTION" envDefault:"true"`
+	// ChangeMaxAge bounds how long a value is kept on the store's word
+	// that it is unchanged: older values are read again.
+	ChangeMaxAge time.Duration `env:"CHANGE_MAX_AGE" envDefault:"1h"`
+	// StartJitter delays the daemon's first pass by a random time up to
+	// it, so that sidecars started together (a rolling restart) do not
+	// call the store at the same instant; 0 disables it.
+	StartJitter time.Duration `env:"START_JITTER" envDefault:"1s"`
 	// FreshFor is how long after its last successful resolution an output
 	// counts as current in its freshness file; 0 means twice
 	// RefreshInterval.
@@ -232,6 +248,12 @@ func (c Config) Validate() error {
 	if c.OutputFile != "" && c.OutputDir != "" {
 		bad("out", "OUTPUT_FILE", ErrOutputConflict)
 	}
+	if c.ChangeMaxAge < 0 {
+		bad("change-max-age", "CHANGE_MAX_AGE", ErrNegative)
+	}
+	if c.StartJitter < 0 {
+		bad("start-jitter", "START_JITTER", ErrNegative)
+	}
 	if c.CacheTTL < 0 {
 		bad("cache-ttl", "CACHE_TTL", ErrNegative)
 	}
@@ -351,6 +373,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("routes", c.Routes),
 		slog.Any("watch_dirs", c.WatchDirs),
 		slog.Duration("refresh_interval", c.RefreshInterval),
+		slog.Bool("adaptive_rate", c.AdaptiveRate),
+		slog.Bool("change_detection", c.ChangeDetection),
+		slog.Duration("change_max_age", c.ChangeMaxAge),
+		slog.Duration("start_jitter", c.StartJitter),
 		slog.Int("workers", c.Workers),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("om_layout", c.OMLayout),

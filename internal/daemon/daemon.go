@@ -48,6 +48,10 @@ type Options struct {
 	// first pass, after a refresh, after a burst of changes.
 	OnIdle    func()
 	IdleAfter time.Duration
+	// StartJitter delays the first pass by a random time up to it, so
+	// that sidecars started together do not call the stores at once; 0
+	// starts at once.
+	StartJitter time.Duration
 	// Logger, Metrics and Board receive what happens. Metrics may be nil.
 	Logger  *slog.Logger
 	Metrics *metrics.Recorder
@@ -63,6 +67,31 @@ type Daemon struct {
 	retries *retries
 	loop    *loop
 	uses    *uses
+
+	// handed is when the watcher handed over each definition waiting for
+	// its output, for the definition-to-output latency metric.
+	handedMu sync.Mutex
+	handed   map[string]time.Time
+}
+
+// handedOver notes that the watcher handed over path now.
+func (d *Daemon) handedOver(path string) {
+	d.handedMu.Lock()
+	defer d.handedMu.Unlock()
+	if _, ok := d.handed[path]; !ok {
+		d.handed[path] = time.Now()
+	}
+}
+
+// settled records the latency of path's hand-over, if one is waiting.
+func (d *Daemon) settled(path string, ok bool) {
+	d.handedMu.Lock()
+	at, waiting := d.handed[path]
+	delete(d.handed, path)
+	d.handedMu.Unlock()
+	if waiting && ok {
+		d.opts.Metrics.DefinitionLatency(time.Since(at))
+	}
 }
 
 // New returns a Daemon for opts.
@@ -85,21 +114,24 @@ func New(opts Options) (*Daemon, error) {
 		outputs: newOutputs(opts.Sink, "."+string(opts.Reconciler.Format()), logger),
 		retries: newRetries(opts.RetryBase, opts.Refresh),
 		uses:    newUses(),
+		handed:  make(map[string]time.Time),
 	}
 	d.loop = &loop{
-		workers:   opts.Workers,
-		batchMax:  opts.BatchMax,
-		refresh:   opts.Refresh,
-		logger:    logger,
-		metrics:   opts.Metrics,
-		board:     opts.Board,
-		run:       d.runBatch,
-		known:     d.outputs.known,
-		due:       d.dueRetries,
-		onReady:   func() { d.sweep(true) },
-		onIdle:    opts.OnIdle,
-		idleAfter: opts.IdleAfter,
-		q:         newQueue(),
+		workers:     opts.Workers,
+		batchMax:    opts.BatchMax,
+		refresh:     opts.Refresh,
+		logger:      logger,
+		metrics:     opts.Metrics,
+		board:       opts.Board,
+		run:         d.runBatch,
+		known:       d.outputs.known,
+		due:         d.dueRetries,
+		onReady:     func() { d.sweep(true) },
+		onIdle:      opts.OnIdle,
+		idleAfter:   opts.IdleAfter,
+		startJitter: max(opts.StartJitter, 0),
+		onEvent:     d.handedOver,
+		q:           newQueue(),
 	}
 	return d, nil
 }
@@ -161,6 +193,7 @@ func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 	}
 	for _, res := range results {
 		if res.Gone {
+			d.settled(res.Path, false)
 			d.forget(res.Path)
 			continue
 		}
@@ -170,6 +203,7 @@ func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 			d.write(res, now)
 		}
 		d.record(res, now)
+		d.settled(res.Path, res.Err == nil)
 	}
 	d.opts.Metrics.Outputs(d.opts.Board.Counts())
 }

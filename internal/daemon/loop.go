@@ -43,8 +43,49 @@ type loop struct {
 	// last one (and once after readiness); nil for nothing.
 	onIdle    func()
 	idleAfter time.Duration
+	// startJitter delays the first pass by a random time up to it.
+	startJitter time.Duration
+	// onEvent hears each definition the watcher hands over after
+	// readiness; nil for nothing.
+	onEvent func(path string)
 
 	q *queue
+
+	// The refresh in progress: when it started and the paths it queued
+	// that have not run yet, for the refresh duration metric.
+	refreshMu      sync.Mutex
+	refreshStart   time.Time
+	refreshPending map[string]bool
+}
+
+// refreshQueued starts tracking a refresh of paths.
+func (l *loop) refreshQueued(paths []string) {
+	l.refreshMu.Lock()
+	defer l.refreshMu.Unlock()
+	l.refreshStart = time.Now()
+	l.refreshPending = make(map[string]bool, len(paths))
+	for _, p := range paths {
+		l.refreshPending[p] = true
+	}
+}
+
+// refreshRan notes that jobs ran, and records the refresh's duration once
+// the last of its paths has.
+func (l *loop) refreshRan(jobs []Job) {
+	l.refreshMu.Lock()
+	defer l.refreshMu.Unlock()
+	if l.refreshPending == nil {
+		return
+	}
+	for _, j := range jobs {
+		if j.Fresh {
+			delete(l.refreshPending, j.Path)
+		}
+	}
+	if len(l.refreshPending) == 0 {
+		l.metrics.RefreshDuration(time.Since(l.refreshStart))
+		l.refreshPending = nil
+	}
 }
 
 // serve runs until ctx is done. It reads events until the channel is
@@ -66,6 +107,7 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 	// scan.
 	seen := make(chan struct{})
 	var readyOnce sync.Once
+	var ready atomic.Bool
 	checkReady := func() {
 		select {
 		case <-seen:
@@ -80,6 +122,7 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 				l.onReady()
 			}
 			l.board.SetReady(true)
+			ready.Store(true)
 			l.metrics.Ready(true)
 			l.metrics.FullPass(time.Now())
 			l.logger.Info("ready: first pass over the definitions finished")
@@ -90,8 +133,32 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 	// once onIdle ran for it.
 	var lastBatch atomic.Int64
 	var idleDone atomic.Bool
+	// The first pass waits a random share of startJitter, so that
+	// sidecars started together (a rolling restart, many task pods) do
+	// not all call the store in the same second.
+	start := make(chan struct{})
+	if l.startJitter > 0 {
+		d := time.Duration(rand.Int64N(int64(l.startJitter)))
+		l.logger.Debug("first pass delayed: start jitter", "delay", d)
+		wg.Go(func() {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			close(start)
+		})
+	} else {
+		close(start)
+	}
 	for range l.workers {
 		wg.Go(func() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-start:
+			}
 			for {
 				jobs := l.q.take(ctx, l.batchMax)
 				if jobs == nil {
@@ -101,6 +168,7 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 				l.run(ctx, jobs)
 				l.metrics.ResolveDuration(time.Since(start))
 				l.q.done(jobs)
+				l.refreshRan(jobs)
 				lastBatch.Store(time.Now().UnixNano())
 				idleDone.Store(false)
 				checkReady()
@@ -137,6 +205,9 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 			case ev, ok := <-events:
 				if !ok {
 					return
+				}
+				if l.onEvent != nil && ready.Load() {
+					l.onEvent(ev.Path)
 				}
 				l.q.add(ev.Path, false)
 			case <-syncedC:
@@ -191,6 +262,7 @@ func (l *loop) serve(ctx context.Context, events <-chan watch.Event, synced <-ch
 			}
 			paths := l.known()
 			l.logger.Debug("refresh", "definitions", len(paths))
+			l.refreshQueued(paths)
 			for _, p := range paths {
 				l.q.add(p, true)
 			}

@@ -32,6 +32,12 @@ type Recorder struct {
 	omDuration      *prometheus.HistogramVec
 	ready           prometheus.Gauge
 	lastPass        prometheus.Gauge
+	storeRate       *prometheus.GaugeVec
+	storeQuota      *prometheus.GaugeVec
+	changeCheck     *prometheus.GaugeVec
+	refreshIDs      *prometheus.CounterVec
+	refreshDuration prometheus.Histogram
+	defLatency      prometheus.Histogram
 }
 
 // New returns a Recorder on a new Registry, with the Go runtime and
@@ -105,7 +111,34 @@ func New() *Recorder {
 		Namespace: namespace, Name: "last_full_pass_timestamp_seconds",
 		Help: "Unix time the last full pass (start-up or refresh) finished.",
 	})
+	r.storeRate = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "store_rate_limit_calls_per_second",
+		Help: "The client-side rate limit of calls to a store now: it falls on throttling and climbs back slowly (0: unlimited).",
+	}, []string{"store"})
+	r.storeQuota = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "store_quota_calls_per_second",
+		Help: "The store's published quota for the calls omsecrets makes, shared by every client of the account (or vault, or project); absent when none is published.",
+	}, []string{"store"})
+	r.changeCheck = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "store_change_detection",
+		Help: "1 while refreshes of a store ask it which secrets changed and fetch only those; 0 once it refused the listing (full refreshes).",
+	}, []string{"store"})
+	r.refreshIDs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "refresh_ids_total",
+		Help: "Secret ids refreshed, by store and outcome: unchanged (vouched for by the store's change listing, not fetched) or fetched.",
+	}, []string{"store", "outcome"})
+	r.refreshDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "refresh_duration_seconds",
+		Help:    "Time from the start of a periodic refresh to the last of its definitions being resolved.",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+	})
+	r.defLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "definition_to_output_seconds",
+		Help:    "Time from the watcher handing over a changed definition file to its output being written.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	})
 	for _, c := range []prometheus.Collector{
+		r.storeRate, r.storeQuota, r.changeCheck, r.refreshIDs, r.refreshDuration, r.defLatency,
 		r.resolutions, r.resolveDuration, r.storeCalls, r.storeDuration, r.storeRetries,
 		r.cacheLookups, r.writes, r.outputs, r.staleOutputs, r.definitions, r.watchEvents,
 		r.omRequests, r.omDuration, r.ready, r.lastPass,
@@ -213,5 +246,51 @@ func (r *Recorder) Ready(ready bool) {
 func (r *Recorder) FullPass(t time.Time) {
 	if r != nil {
 		r.lastPass.Set(float64(t.UnixNano()) / 1e9)
+	}
+}
+
+// StoreRate records the client-side rate limit of store now, in calls per
+// second (0: unlimited).
+func (r *Recorder) StoreRate(store string, perSecond float64) {
+	if r != nil {
+		r.storeRate.WithLabelValues(store).Set(perSecond)
+	}
+}
+
+// StoreQuota records the published quota of store's calls, in calls per
+// second.
+func (r *Recorder) StoreQuota(store string, perSecond float64) {
+	if r != nil {
+		r.storeQuota.WithLabelValues(store).Set(perSecond)
+	}
+}
+
+// ChangeCheck records one refresh's change listing of store: of asked ids,
+// vouched were unchanged and not fetched; on is false once the store
+// refused the listing for good.
+func (r *Recorder) ChangeCheck(store string, asked, vouched int, on bool) {
+	if r != nil {
+		v := 0.0
+		if on {
+			v = 1
+		}
+		r.changeCheck.WithLabelValues(store).Set(v)
+		r.refreshIDs.WithLabelValues(store, "unchanged").Add(float64(vouched))
+		r.refreshIDs.WithLabelValues(store, "fetched").Add(float64(asked - vouched))
+	}
+}
+
+// RefreshDuration records the wall time of one periodic refresh.
+func (r *Recorder) RefreshDuration(d time.Duration) {
+	if r != nil {
+		r.refreshDuration.Observe(d.Seconds())
+	}
+}
+
+// DefinitionLatency records the time from a definition's change being
+// handed over by the watcher to its output being written.
+func (r *Recorder) DefinitionLatency(d time.Duration) {
+	if r != nil {
+		r.defLatency.Observe(d.Seconds())
 	}
 }

@@ -105,6 +105,10 @@ type client struct {
 // target is a watched Secret and the ids read from it.
 type target struct {
 	ids []string // distinct, in order of first read
+	// live is set while the Secret's watch is open (from a resource
+	// version no older than every read of it): every change then reaches
+	// Notify, so the value last read is current unless notified.
+	live atomic.Bool
 }
 
 // New returns a Store that reads the Secrets of opts.Namespace with
@@ -396,6 +400,45 @@ func (s *Store) changed(name string) {
 	s.mu.Unlock()
 	if len(ids) > 0 {
 		(*fn)(ids)
+	}
+}
+
+// Unchanged implements resolver.ChangeLister without a call: an id is
+// unchanged while the watch of its Secret is open, because any change
+// of it since the read was notified (and the Resolver dropped it).
+// Secrets not watched (RBAC refused the watch, the watch limit, the API
+// server unreachable) are not vouched for: the periodic refresh reads
+// them.
+func (s *Store) Unchanged(_ context.Context, ids []string, _ resolver.Pacer) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := make(map[string]bool)
+	for _, t := range s.watched {
+		if t.live.Load() {
+			for _, id := range t.ids {
+				live[id] = true
+			}
+		}
+	}
+	var out []string
+	for _, id := range ids {
+		if live[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// FullReadCalls implements resolver.ChangeLister: one GET per Secret.
+func (s *Store) FullReadCalls(n int) int { return n }
+
+// setLive marks the watch of name open or not.
+func (s *Store) setLive(name string, on bool) {
+	s.mu.Lock()
+	t := s.watched[name]
+	s.mu.Unlock()
+	if t != nil {
+		t.live.Store(on)
 	}
 }
 

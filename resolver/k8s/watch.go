@@ -116,8 +116,10 @@ func (s *Store) watchLoop(name, rv string) {
 			}
 		}
 		opened := time.Now()
+		s.setLive(name, true)
 		var gone bool
 		rv, gone = s.consume(ctx, name, w, rv)
+		s.setLive(name, false)
 		w.Stop()
 		if gone {
 			resync = true

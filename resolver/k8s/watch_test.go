@@ -275,3 +275,36 @@ func TestWatchAPIServerRestart(t *testing.T) {
 		assert.Equal(t, []string{"quiet"}, nt.ids)
 	}
 }
+
+// TestUnchangedWhileWatched: the store vouches for the ids of Secrets
+// whose watch is open, without a call, and for nothing it cannot watch
+// (RBAC refused the watch) or never read.
+func TestUnchangedWhileWatched(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.c.PutValue(t, f.ns, "watched", "1")
+	f.c.PutValue(t, f.ns, "unwatched", "2")
+	f.grant(t, []string{"get", "watch"}, "watched")
+	f.grant(t, []string{"get"}, "unwatched")
+	s := f.store(t, nil, k8s.Options{})
+	listen(s)
+	for _, id := range []string{"watched", "watched#value", "unwatched"} {
+		_, err := s.Get(t.Context(), strings.TrimSuffix(id, "#value"))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return f.c.Count(t, f.ns, "watch", "watched", f.user.Name) >= 1 }, 10*time.Second, 20*time.Millisecond)
+	before := len(f.c.Requests(t, f.ns))
+	var same []string
+	require.Eventually(t, func() bool {
+		var err error
+		same, err = s.Unchanged(t.Context(), []string{"watched", "unwatched", "never-read"}, nil)
+		return err == nil && len(same) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, []string{"watched"}, same)
+	assert.Equal(t, 7, s.FullReadCalls(7), "one GET per Secret")
+	// Unchanged asks the API server nothing (the watch requests it made
+	// meanwhile are the forbidden watch's retries, not GETs).
+	for _, r := range f.c.Requests(t, f.ns)[before:] {
+		assert.NotEqual(t, "get", r.Verb, "%+v", r)
+	}
+}
