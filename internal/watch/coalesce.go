@@ -53,6 +53,16 @@ func (c *coalescer) touch(k key, now time.Time) bool {
 	return true
 }
 
+// drop forgets k's burst, if any, and reports whether there was one.
+func (c *coalescer) drop(k key) bool {
+	if _, ok := c.pending[k]; !ok {
+		return false
+	}
+	delete(c.pending, k)
+	c.dirty = true
+	return true
+}
+
 // deadline is when b is due.
 func (c *coalescer) deadline(b burst) time.Time {
 	quiet, ceiling := b.last.Add(c.quiet), b.first.Add(c.maxWait)
@@ -154,4 +164,18 @@ func (rp *readyPaths) pop() {
 	delete(rp.set, rp.items[0])
 	rp.items[0] = ""
 	rp.items = rp.items[1:]
+}
+
+// remove takes path out wherever it is, and reports whether it was there.
+// It is linear in the number of waiting paths, which is small unless the
+// consumer is stuck, and it is called only for a path queued whole that
+// changed again (runState.hurry).
+func (rp *readyPaths) remove(path string) bool {
+	if _, ok := rp.set[path]; !ok {
+		return false
+	}
+	delete(rp.set, path)
+	i := slices.Index(rp.items, path)
+	rp.items = slices.Delete(rp.items, i, i+1)
+	return true
 }

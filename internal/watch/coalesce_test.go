@@ -78,6 +78,14 @@ func TestCoalescerNextFollowsTouches(t *testing.T) {
 	c.touch(key{path: "a"}, at(100)) // the cached answer must not stick
 	next, _ = c.next()
 	assert.Equal(t, at(400), next)
+	c.touch(key{path: "b"}, at(200))
+	assert.True(t, c.drop(key{path: "a"}))
+	assert.False(t, c.drop(key{path: "a"}), "dropped once")
+	next, _ = c.next()
+	assert.Equal(t, at(500), next, "a dropped burst no longer sets the deadline")
+	assert.True(t, c.drop(key{path: "b"}))
+	_, ok = c.next()
+	assert.False(t, ok)
 }
 
 func TestReadyPaths(t *testing.T) {
@@ -97,6 +105,17 @@ func TestReadyPaths(t *testing.T) {
 	assert.Equal(t, "a", q.head())
 	q.pop()
 	assert.Equal(t, 0, q.len())
+
+	for _, p := range []string{"a", "b", "c"} {
+		q.push(p)
+	}
+	assert.True(t, q.remove("b"))
+	assert.False(t, q.remove("b"))
+	assert.False(t, q.has("b"))
+	assert.Equal(t, 2, q.len())
+	q.pop()
+	assert.Equal(t, "c", q.head(), "the order of the others is kept")
+	assert.True(t, q.push("b"))
 }
 
 func TestEligible(t *testing.T) {

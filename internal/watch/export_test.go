@@ -19,3 +19,7 @@ func SetBlind(w *Watcher, blind bool) { w.hooks.blind.Store(blind) }
 
 // Dropped is the number of events dropped while blind.
 func Dropped(w *Watcher) int64 { return w.hooks.dropped.Load() }
+
+// SetFastJSON turns off (or back on) the fast path that hands a whole JSON
+// definition over without waiting for quiet. Call it before Run.
+func SetFastJSON(w *Watcher, on bool) { w.fastJSON = on }

@@ -28,10 +28,13 @@ type fakeFS struct {
 	dirs    map[string]bool
 	files   map[string]string
 	listErr map[string]error
+	// looks counts fingerprint calls per path: how often Run decided
+	// whether a path needs an Event.
+	looks map[string]int
 }
 
 func newFakeFS() *fakeFS {
-	return &fakeFS{dirs: make(map[string]bool), files: make(map[string]string), listErr: make(map[string]error)}
+	return &fakeFS{dirs: make(map[string]bool), files: make(map[string]string), listErr: make(map[string]error), looks: make(map[string]int)}
 }
 
 func (f *fakeFS) mkdir(dir string) {
@@ -102,6 +105,7 @@ func (f *fakeFS) checkDir(dir string) error {
 func (f *fakeFS) fingerprint(path string) (fingerprint, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.looks[path]++
 	data, ok := f.files[path]
 	if !ok || !f.dirs[filepath.Dir(path)] {
 		return fingerprint{}, false, nil
@@ -109,6 +113,20 @@ func (f *fakeFS) fingerprint(path string) (fingerprint, bool, error) {
 	h := fnv.New64a()
 	h.Write([]byte(data))
 	return fingerprint{size: int64(len(data)), sum: h.Sum64(), hashed: true}, true, nil
+}
+
+func (f *fakeFS) whole(path string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	data, ok := f.files[path]
+	return ok && f.dirs[filepath.Dir(path)] && completeJSONObject([]byte(data))
+}
+
+// lookCount is how often Run has decided on path so far.
+func (f *fakeFS) lookCount(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.looks[path]
 }
 
 // fakeSource is an event source the test drives.

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/fsnotify/fsnotify"
+
+	"omsecrets/internal/safefile"
 )
 
 // hashLimit is the largest file whose content is hashed. Definitions are a
@@ -54,6 +56,11 @@ type filesystem interface {
 	// dangling symlink or not a regular file. An error means it could not
 	// tell.
 	fingerprint(path string) (fp fingerprint, ok bool, err error)
+	// whole reports whether path (after symlinks) is a regular file of
+	// at most hashLimit bytes whose content is one complete JSON object
+	// (completeJSONObject). Anything else, errors included, is false:
+	// the caller then waits for quiet as for any other file.
+	whole(path string) bool
 }
 
 // errNotDir is returned by checkDir for a path that exists but is not a
@@ -129,6 +136,20 @@ func (o osFS) fingerprint(path string) (fingerprint, bool, error) {
 	}
 	fp.size, fp.sum, fp.hashed = n, h.Sum64(), true
 	return fp, true, nil
+}
+
+func (osFS) whole(path string) bool {
+	// Stat first, as fingerprint does, so that only what is a regular
+	// file at this moment is opened; safefile.Read then opens
+	// non-blocking and checks the descriptor again, which catches a FIFO
+	// or device swapped in between. An empty file (the moment after an
+	// O_TRUNC) is not read at all.
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 || fi.Size() > hashLimit {
+		return false
+	}
+	data, err := safefile.Read(path, hashLimit)
+	return err == nil && completeJSONObject(data)
 }
 
 func statPrint(fi fs.FileInfo) fingerprint {

@@ -28,6 +28,10 @@ type runState struct {
 	// whose burst is over, in order, waiting for the consumer.
 	pending *coalescer
 	ready   *readyPaths
+	// hurried marks the paths in ready that hurry queued because their
+	// content was whole, not because a burst ended: such a path is taken
+	// back out of ready if it stops being whole before it is handed over.
+	hurried map[string]bool
 	// next is the Event decided for ready's head, nil until decided. It
 	// is dropped when the head path sees another event, so what is handed
 	// over always reflects the file after its latest known event.
@@ -76,6 +80,7 @@ func newRunState(w *Watcher, src source, out chan<- Event) *runState {
 		byDir:    make(map[string]*dirState),
 		pending:  newCoalescer(w.quiet, w.maxWait),
 		ready:    newReadyPaths(),
+		hurried:  make(map[string]bool),
 		reported: make(map[string]fingerprint),
 	}
 	for _, d := range w.dirs {
@@ -270,6 +275,7 @@ func (r *runState) sent() {
 }
 
 func (r *runState) pop() {
+	delete(r.hurried, r.ready.head())
 	r.ready.pop()
 	r.next = nil
 	if r.initial > 0 {
@@ -318,7 +324,12 @@ func (r *runState) event(e fsnotify.Event, now time.Time) {
 	case eligible(base):
 		// Every op, Chmod included: a Chmod-only event ends up as no
 		// Event unless the file's fingerprint changed (decide).
-		merged = r.touch(filepath.Join(d.path, base), now)
+		path := filepath.Join(d.path, base)
+		if r.w.fastJSON && jsonName(base) {
+			merged = r.hurry(path, now)
+		} else {
+			merged = r.touch(path, now)
+		}
 	default:
 		return
 	}
@@ -339,6 +350,43 @@ func (r *runState) touch(path string, now time.Time) bool {
 		return true
 	}
 	return r.pending.touch(key{path: path}, now)
+}
+
+// hurry handles activity on a JSON definition, which need not wait for
+// quiet when its content is whole at this moment (completeJSONObject; the
+// check reads the file, bounded by hashLimit). A whole file's path is
+// queued in ready at once and its pending burst is dropped: that burst
+// was waiting for this very content, and would only hand it over again.
+// A later event starts a new burst, which tries again. Content that is
+// not whole waits for quiet as on any other file (touch), except that a
+// path hurry queued and that is no longer whole (rewritten before the
+// consumer took it) leaves ready for a new burst: it was queued for being
+// whole, so it is not handed over half-written. It reports whether the
+// event was merged.
+func (r *runState) hurry(path string, now time.Time) bool {
+	if !r.w.fs.whole(path) {
+		if r.hurried[path] {
+			r.unready(path)
+			return r.pending.touch(key{path: path}, now)
+		}
+		return r.touch(path, now)
+	}
+	if r.ready.has(path) {
+		return r.touch(path, now)
+	}
+	merged := r.pending.drop(key{path: path})
+	r.ready.push(path)
+	r.hurried[path] = true
+	return merged
+}
+
+// unready takes path out of ready, and its decision if made.
+func (r *runState) unready(path string) {
+	if r.next != nil && r.next.ev.Path == path {
+		r.next = nil
+	}
+	r.ready.remove(path)
+	delete(r.hurried, path)
 }
 
 // fire moves the bursts that are due: files to ready, directory keys to a

@@ -63,23 +63,124 @@ func TestSyncedWithNoFiles(t *testing.T) {
 	})
 }
 
+// TestQuietPeriod is about files that are not whole JSON objects, which
+// wait for quiet however they end: YAML, whose syntax marks no end, and
+// JSON that does not parse as one object (TestWholeJSONSkipsQuiet has the
+// rest).
 func TestQuietPeriod(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		path     string
+		versions [3]string
+	}{
+		{name: "yaml", path: "/d/a.yaml", versions: [3]string{"a:", "a: 1", "a: 1\nb: 2\n"}},
+		{name: "yaml name with a json object", path: "/d/a.yml", versions: [3]string{`{"a":`, `{"a":1`, `{"a":1}`}},
+		{name: "json never whole", path: "/d/a.json", versions: [3]string{`{"a":`, `{"a":1`, `{"a":1,}`}},
+		{name: "json not an object", path: "/d/a.json", versions: [3]string{`[1`, `[1,2`, `[1,2]`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, opts("/d"), 10, func(f *fakeFS, _ *fakeSource) { f.mkdir("/d") }).run()
+
+				h.create(tt.path, tt.versions[0])
+				assert.Empty(t, h.after(100*time.Millisecond))
+				h.write(tt.path, tt.versions[1])
+				assert.Empty(t, h.after(200*time.Millisecond))
+				h.write(tt.path, tt.versions[2])
+				// The quiet period restarts at each event: nothing at last+299ms.
+				assert.Empty(t, h.after(quiet-time.Millisecond))
+				assert.Equal(t, changed(tt.path), h.after(time.Millisecond))
+				assert.Empty(t, h.after(10*time.Second))
+				assert.Equal(t, 4, h.kind(KindFSEvent))
+				assert.Equal(t, 3, h.kind(KindCoalesced))
+				assert.Equal(t, 1, h.kind(KindChanged))
+			})
+		})
+	}
+}
+
+// TestWholeJSONSkipsQuiet: a .json file whose content is one complete
+// object goes at once, with no time passing, and its burst goes with it.
+func TestWholeJSONSkipsQuiet(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, opts("/d"), 10, func(f *fakeFS, _ *fakeSource) { f.mkdir("/d") }).run()
+		const p = "/d/a.json"
 
-		h.create("/d/a.json", `{"a":`)
+		h.create(p, `{"a":`)
 		assert.Empty(t, h.after(100*time.Millisecond))
-		h.write("/d/a.json", `{"a":1`)
-		assert.Empty(t, h.after(200*time.Millisecond))
-		h.write("/d/a.json", `{"a":1}`)
-		// The quiet period restarts at each event: nothing at last+299ms.
-		assert.Empty(t, h.after(quiet-time.Millisecond))
-		assert.Equal(t, changed("/d/a.json"), h.after(time.Millisecond))
+		h.write(p, `{"a":1`)
+		assert.Empty(t, h.after(100*time.Millisecond))
+		h.write(p, `{"a":1}`)
+		assert.Equal(t, changed(p), h.drain(), "whole: handed over with no time passing")
+		assert.Equal(t, 1, h.fs.lookCount(p))
 		assert.Empty(t, h.after(10*time.Second))
+		assert.Equal(t, 1, h.fs.lookCount(p), "the burst was dropped, not decided again after quiet")
 		assert.Equal(t, 4, h.kind(KindFSEvent))
-		assert.Equal(t, 3, h.kind(KindCoalesced))
-		assert.Equal(t, 1, h.kind(KindChanged))
+		assert.Equal(t, 3, h.kind(KindCoalesced), "the whole content ends the burst it joins")
+
+		// A later event starts a new burst, which tries again; whitespace
+		// after the object keeps it whole.
+		h.write(p, "{\"a\":1}\n")
+		assert.Equal(t, changed(p), h.drain())
+		// An identical whole rewrite is still no change.
+		h.write(p, "{\"a\":1}\n")
+		assert.Empty(t, h.drain())
+		// A stream of whole writes is never held back for MaxWait.
+		for i := range 10 {
+			h.write(p, fmt.Sprintf(`{"i":%d}`, i))
+			assert.Equal(t, changed(p), h.after(100*time.Millisecond))
+		}
+		// A .JSON name is JSON too (render.FormatOf ignores case).
+		h.create("/d/B.JSON", "{}")
+		assert.Equal(t, changed("/d/B.JSON"), h.drain())
+		assert.Equal(t, 13, h.kind(KindChanged))
+	})
+}
+
+// TestWholeJSONRewrittenWhileQueued: a path queued for being whole leaves
+// the queue when it is rewritten before the consumer takes it, and waits
+// for quiet (or to be whole again) like any other.
+func TestWholeJSONRewrittenWhileQueued(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, opts("/d"), 0, func(f *fakeFS, _ *fakeSource) { f.mkdir("/d") }).run()
+		const p = "/d/a.json"
+		pending := func() bool {
+			synctest.Wait()
+			select {
+			case ev := <-h.out:
+				t.Errorf("unexpected Event %v", ev)
+				return true
+			default:
+				return false
+			}
+		}
+
+		h.create(p, `{"v":1}`) // queued; nobody receives yet
+		h.write(p, `{"v":`)    // truncated and rewriting
+		time.Sleep(quiet - time.Millisecond)
+		assert.False(t, pending(), "a queued whole file that stopped being whole was handed over")
+		time.Sleep(time.Millisecond)
+		// Its new burst ends after quiet as today: the quiet period is
+		// what bounds a writer that never finishes.
+		assert.Equal(t, emitted{p, KindChanged}, h.recv())
+
+		h.write(p, `{"v":2`)
+		h.write(p, `{"v":2}`)
+		start := time.Now()
+		assert.Equal(t, emitted{p, KindChanged}, h.recv())
+		assert.Zero(t, time.Since(start), "whole again: at once")
+		// Whole, queued, rewritten whole: it keeps its place and is
+		// decided on the latest content, once.
+		h.write(p, `{"v":3}`)
+		h.write(p, `{"v":4}`)
+		assert.Equal(t, emitted{p, KindChanged}, h.recv())
+		assert.Empty(t, h.after(10*time.Second))
+		assert.Equal(t, 3, h.kind(KindChanged))
 	})
 }
 
@@ -200,8 +301,9 @@ func TestIneligibleNamesIgnored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, opts("/d"), 10, func(f *fakeFS, _ *fakeSource) { f.mkdir("/d") }).run()
 
+		// Whole JSON content, so that nothing skips quiet either.
 		for _, name := range []string{"x.txt", "x.json~", "x.json.swp", "4913", "#x.json#", "x.json.tmp", ".x.json"} {
-			h.create("/d/"+name, "data")
+			h.create("/d/"+name, "{}")
 		}
 		h.create("/other/a.json", "not ours")
 		h.create("/d/sub/a.json", "not a direct child")

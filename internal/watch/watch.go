@@ -59,7 +59,8 @@ type Options struct {
 	// Each is watched as given (cleaned); Event paths start with it.
 	Dirs []string
 	// Quiet is how long a path must see no events before its Event is
-	// emitted; 0 means DefaultQuiet.
+	// emitted; 0 means DefaultQuiet. A .json file whose content is one
+	// complete JSON object does not wait for it (see the package doc).
 	Quiet time.Duration
 	// MaxWait bounds how long after the first event of a burst its Event
 	// is emitted, however busy the path stays; 0 means DefaultMaxWait (or
@@ -104,6 +105,11 @@ type Watcher struct {
 	// synced is closed by Run once the initial scan has been emitted.
 	synced  chan struct{}
 	running atomic.Bool
+
+	// fastJSON lets a .json file whose content is whole skip the quiet
+	// period (runState.hurry). Always on outside tests, which turn it
+	// off (SetFastJSON) to measure or check the quiet period alone.
+	fastJSON bool
 
 	// fs and newSource are the filesystem and the event source; tests
 	// replace them with fakes.
@@ -165,15 +171,16 @@ func New(opts Options) (*Watcher, error) {
 		retry = min(retry, opts.Rescan)
 	}
 	return &Watcher{
-		dirs:    dirs,
-		quiet:   opts.Quiet,
-		maxWait: opts.MaxWait,
-		rescan:  opts.Rescan,
-		retry:   retry,
-		log:     log.With("component", "watch"),
-		observe: observe,
-		synced:  make(chan struct{}),
-		fs:      osFS{seed: maphash.MakeSeed()},
+		dirs:     dirs,
+		quiet:    opts.Quiet,
+		maxWait:  opts.MaxWait,
+		rescan:   opts.Rescan,
+		retry:    retry,
+		log:      log.With("component", "watch"),
+		observe:  observe,
+		synced:   make(chan struct{}),
+		fastJSON: true,
+		fs:       osFS{seed: maphash.MakeSeed()},
 		newSource: func() (source, error) {
 			w, err := fsnotify.NewWatcher()
 			if err != nil {
@@ -197,7 +204,8 @@ func (w *Watcher) Synced() <-chan struct{} { return w.synced }
 // may be called once.
 //
 // Run first emits one Event for every eligible file present (the initial
-// scan; see Synced), then one per coalesced change or removal.
+// scan; see Synced), then one per coalesced change or removal; a change
+// that leaves a .json file a complete JSON object is emitted at once.
 // A directory that does not exist is logged once and picked up when it
 // appears: unwatched directories are retried every 5s (or every Rescan, if
 // shorter), which costs one stat. A directory that exists but cannot be

@@ -43,13 +43,20 @@ const (
 
 // seen is an Event as the consumer sees it: the daemon reads the file
 // when it acts on an Event, and a file that is not there is a removal.
+// Data is the content at that moment, read only by a running started with
+// startReading.
 type seen struct {
 	Path string
 	Gone bool
+	Data string
 }
 
 // look is what the consumer makes of ev when it receives it.
-func look(ev watch.Event) seen {
+func look(ev watch.Event, read bool) seen {
+	if read {
+		data, err := os.ReadFile(ev.Path)
+		return seen{Path: ev.Path, Gone: errors.Is(err, os.ErrNotExist), Data: string(data)}
+	}
 	_, err := os.Stat(ev.Path)
 	return seen{Path: ev.Path, Gone: errors.Is(err, os.ErrNotExist)}
 }
@@ -70,6 +77,19 @@ type running struct {
 
 func start(t *testing.T, opts watch.Options) *running {
 	t.Helper()
+	return startWith(t, opts, false, true)
+}
+
+// startReading is start with a consumer that reads each file the moment
+// its Event arrives (seen.Data), as the daemon does; fast is the fast path
+// for whole JSON files (watch.SetFastJSON).
+func startReading(t *testing.T, opts watch.Options, fast bool) *running {
+	t.Helper()
+	return startWith(t, opts, true, fast)
+}
+
+func startWith(t *testing.T, opts watch.Options, read, fast bool) *running {
+	t.Helper()
 	r := &running{got: make(chan seen, 4096), logs: &resolvertest.LogBuffer{}, stopped: make(chan struct{})}
 	if opts.Quiet == 0 {
 		opts.Quiet = fastQuiet
@@ -80,6 +100,7 @@ func start(t *testing.T, opts watch.Options) *running {
 	opts.Logger = slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w, err := watch.New(opts)
 	require.NoError(t, err)
+	watch.SetFastJSON(w, fast)
 	r.w = w
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -87,7 +108,7 @@ func start(t *testing.T, opts watch.Options) *running {
 	out := make(chan watch.Event) // unbuffered: the consumer below paces Run
 	go func() {
 		for ev := range out {
-			r.got <- look(ev)
+			r.got <- look(ev, read)
 		}
 		close(r.stopped)
 	}()
@@ -146,15 +167,17 @@ func (r *running) take(t *testing.T, n int) []seen {
 // barrier creates a new file in dir and returns every event that arrived
 // before the barrier's own. Whatever an earlier change caused has been
 // emitted by then: its burst began before the barrier's, and bursts due at
-// the same moment are emitted in path order (zz- sorts last).
+// the same moment are emitted in path order (zz- sorts last). The barrier
+// is YAML because a whole JSON file does not wait for quiet, and would
+// overtake the bursts it is there to wait for.
 func (r *running) barrier(t *testing.T, dir string) []seen {
 	t.Helper()
-	p := filepath.Join(dir, fmt.Sprintf("zz-barrier-%d.json", r.barriers.Add(1)))
+	p := filepath.Join(dir, fmt.Sprintf("zz-barrier-%d.yaml", r.barriers.Add(1)))
 	writeFile(t, p, "{}")
 	var before []seen
 	for {
 		ev := r.next(t)
-		if ev == (seen{Path: p}) {
+		if ev.Path == p {
 			return before
 		}
 		before = append(before, ev)
