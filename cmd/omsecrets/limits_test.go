@@ -17,7 +17,7 @@ import (
 // store by store, 0 turning it off.
 func TestStoreLimits(t *testing.T) {
 	t.Parallel()
-	got, err := limits(config.Config{})
+	got, err := limits(config.Config{AdaptiveRate: true})
 	require.NoError(t, err)
 	for _, s := range storeTable {
 		if s.Limit == (resolver.Limit{}) {
@@ -30,8 +30,16 @@ func TestStoreLimits(t *testing.T) {
 	assert.Equal(t, awsssm.Spec.Limit, got[awsssm.Spec.Name])
 	assert.NotZero(t, got[awssm.Spec.Name].Rate, "the AWS stores have a default")
 
-	got, err = limits(config.Config{RateLimits: awssm.Spec.Name + "=5:2," + awsssm.Spec.Name + "=0"})
+	got, err = limits(config.Config{AdaptiveRate: true, RateLimits: awssm.Spec.Name + "=5:2," + awsssm.Spec.Name + "=0"})
 	require.NoError(t, err)
 	assert.Equal(t, resolver.Limit{Rate: 5, Burst: 2}, got[awssm.Spec.Name])
 	assert.Equal(t, resolver.Limit{}, got[awsssm.Spec.Name], "0 is unlimited")
+
+	// --adaptive-rate=false: every limit is fixed, none is added.
+	got, err = limits(config.Config{AdaptiveRate: false})
+	require.NoError(t, err)
+	for name, l := range got {
+		assert.True(t, l.Fixed, name)
+	}
+	assert.Equal(t, awssm.Spec.Limit.Rate, got[awssm.Spec.Name].Rate)
 }

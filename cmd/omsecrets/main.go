@@ -36,6 +36,10 @@ Usage:
   omsecrets run [flags] [DIR...]            the sidecar: keep a resolved config per definition in the
                                             watch dirs on tmpfs, current as files change and secrets
                                             rotate (--once: one pass, then exit)
+  omsecrets plan [flags] DEFINITION...      size a fleet: per store, the unique secret ids, calls per pass
+                                            and refresh, the fleet's rate against the store's published
+                                            quota (--pods, --refresh-interval; --from-status URL reads a
+                                            running sidecar's /status instead)
   omsecrets probe [ready|live]              ask a running "run" for /readyz or /healthz: exit 0 on 200
                                             (a healthcheck for images without curl)
   omsecrets version                         print the version
@@ -92,6 +96,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = runCheck(ctx, args[1:], environ, stdout, stderr)
 	case "run":
 		err = runDaemon(ctx, args[1:], environ, stdout, stderr)
+	case "plan":
+		err = runPlan(ctx, args[1:], environ, stdout, stderr)
 	case "probe":
 		err = runProbe(ctx, args[1:], environ, stdout, stderr)
 	case "version", "--version", "-version":

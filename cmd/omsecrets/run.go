@@ -81,6 +81,13 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		return err
 	}
 	s.sweep(out)
+	// The stores' published quotas, beside their call rates: a fleet's
+	// dashboard compares the sum of its sidecars' rates with them.
+	for _, st := range storeTable {
+		if q, ok := publishedQuota(st.Name); ok {
+			rec.StoreQuota(st.Name, q)
+		}
+	}
 
 	board := status.New()
 	if cfg.Once {

@@ -111,6 +111,8 @@ type Options struct {
 type Reconciler struct {
 	opts   Options
 	policy *compiled
+	// collectOnly stops runs at the references (see CollectOnly).
+	collectOnly bool
 }
 
 // New returns a Reconciler for opts.
@@ -137,6 +139,19 @@ func New(opts Options) (*Reconciler, error) {
 
 // Format is the output format.
 func (r *Reconciler) Format() render.Format { return r.opts.Format }
+
+// CollectOnly returns a Reconciler like r whose runs stop at the
+// references: the stages before them run as usual (bot JWTs, services,
+// connection and bot secrets are read: no config is assembled without
+// them), then each definition's references are collected, held to the
+// policy and recorded in Refs and Uses, but none is fetched, Outcomes
+// stay empty and no Output is rendered. It is for counting what a pass
+// would fetch (omsecrets plan) without spending the store's quota.
+func (r *Reconciler) CollectOnly() *Reconciler {
+	c := *r
+	c.collectOnly = true
+	return &c
+}
 
 // Job is one definition file to reconcile.
 type Job struct {

@@ -498,6 +498,9 @@ func (r *Reconciler) resolveRefs(ctx context.Context, results []*Result) {
 			}
 		}
 	}
+	if r.collectOnly {
+		return
+	}
 	values := make(map[resolver.StoreRef]resolver.Secret)
 	errs := make(map[resolver.StoreRef]error)
 	for _, g := range []struct {
