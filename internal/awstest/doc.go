@@ -2,11 +2,13 @@
 // Parameter Store and the STS call of web identity credentials, that the
 // real aws-sdk-go-v2 clients talk to over HTTP.
 //
-// A Server speaks the AWS JSON 1.1 protocol for the four read operations
+// A Server speaks the AWS JSON 1.1 protocol for the six read operations
 // omsecrets uses: secretsmanager.BatchGetSecretValue,
-// secretsmanager.GetSecretValue, AmazonSSM.GetParameters and
-// AmazonSSM.GetParameter, routed by the X-Amz-Target header. It answers the
-// way AWS does, as far as the public documentation and SDK models tell:
+// secretsmanager.GetSecretValue, secretsmanager.ListSecrets,
+// AmazonSSM.GetParameters, AmazonSSM.GetParameter and
+// AmazonSSM.DescribeParameters, routed by the X-Amz-Target header. It
+// answers the way AWS does, as far as the public documentation and SDK
+// models tell:
 //
 //   - errors are an HTTP status and a JSON body {"__type": name, "Message"
 //     or "message": text}, with the names and statuses of the AWS API
@@ -21,6 +23,23 @@
 //     InvalidParameters, and understands "name:version" and "name:label"
 //     selectors and the /aws/reference/secretsmanager/<secret> path, which
 //     requires WithDecryption as on AWS;
+//   - ListSecrets returns metadata, never values (Name, ARN, CreatedDate,
+//     LastChangedDate, DeletedDate, SecretVersionsToStages with AWSCURRENT
+//     and AWSPREVIOUS), MaxResults 1 to 100 (default 100), NextToken
+//     paging, the name filter (case-sensitive prefix, "!" negation, values
+//     ORed, at most 10 of at most 512 characters), and leaves out secrets
+//     scheduled for deletion unless IncludePlannedDeletion; PutSecret on an
+//     existing secret makes a new VersionId AWSCURRENT and moves
+//     LastChangedDate;
+//   - DescribeParameters returns ParameterMetadata (Name, ARN, Type,
+//     Version, LastModifiedDate, ...), MaxResults 1 to 50 (default 10, an
+//     assumption), NextToken paging, ParameterFilters Name
+//     (Equals, BeginsWith, Contains), Path (OneLevel, Recursive) and Type,
+//     with InvalidFilterKey, InvalidFilterOption and InvalidFilterValue;
+//     SetDescribeScanLimit models its best-effort short and empty pages;
+//   - WithQuota and SetQuota throttle each quota group (QuotaGroup, with
+//     the numbers AWS publishes in PublishedQuotas) with an account-wide
+//     token bucket, answering ThrottlingException like Throttle;
 //   - every request must carry a SigV4 Authorization header signed with the
 //     Server's credentials for its region and the operation's service: the
 //     signature is verified by signing the request again with the SDK's own
@@ -37,18 +56,23 @@
 //     credentials it issues are accepted by the signature check, with their
 //     session token, until they expire (ExpiredTokenException after).
 //
-// Tests inject faults (latency, throttling with an optional Retry-After,
-// 5xx answers, dropped connections, denied actions and ids, KMS decryption
-// failures; only latency and dropped connections apply to STS) and observe
-// the calls the Server received (per operation, the ids of each call, the
-// access key that signed it, and their times; for STS the role, session,
-// token and issued credentials of each call), so they can check a client's
-// call count and rate.
+// Tests inject faults (latency, throttling with an optional Retry-After or
+// by quota, 5xx answers, dropped connections, denied actions and ids, KMS
+// decryption failures; only latency and dropped connections apply to STS)
+// and observe the calls the Server received (per operation, the ids of
+// each call, the access key that signed it, their times and whether they
+// were throttled; the throttled count and the peak rate per quota group;
+// for STS the role, session, token and issued credentials of each call),
+// so they can check a client's call count and rate.
 //
 // The package owns nothing used in production and must only be imported
 // from tests and benchmarks. It does not model anything it was not asked
 // for: no writes through the API, no Filters in BatchGetSecretValue, no
-// cross-account ARNs, no tags, no pagination unless SetPageSize asks for
-// it, no JWT validation (a token is accepted by being the expected string)
-// and no STS operation but AssumeRoleWithWebIdentity.
+// ListSecrets filters but name (the others are refused as
+// InvalidParameterException, saying so), no KeyId, Tier, DataType or tag
+// filters in DescribeParameters, no cross-account ARNs, no tags, no
+// ListSecrets eventual consistency, no paging of BatchGetSecretValue
+// unless SetPageSize asks for it, no JWT validation (a token is accepted
+// by being the expected string) and no STS operation but
+// AssumeRoleWithWebIdentity.
 package awstest

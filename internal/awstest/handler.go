@@ -30,7 +30,12 @@ var operations = map[string]operation{
 	TargetGetSecretValue:      {service: "secretsmanager", action: ActionGetSecretValue, handle: (*Server).getSecretValue, ids: getSecretValueIDs},
 	TargetGetParameters:       {service: "ssm", action: ActionGetParameters, handle: (*Server).getParameters, ids: getParametersIDs},
 	TargetGetParameter:        {service: "ssm", action: ActionGetParameter, handle: (*Server).getParameter, ids: getParameterIDs},
+	TargetListSecrets:         {service: "secretsmanager", action: ActionListSecrets, handle: (*Server).listSecrets, ids: noIDs},
+	TargetDescribeParameters:  {service: "ssm", action: ActionDescribeParameters, handle: (*Server).describeParameters, ids: noIDs},
 }
+
+// noIDs is the ids of a listing: it names no secret.
+func noIDs([]byte) []string { return nil }
 
 // apiError is an error answer: the HTTP status, the __type and the
 // message, under the member name the service's model gives it ("Message"
@@ -112,6 +117,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Target: target, IDs: ids, AccessKey: accessKey, At: time.Now()})
+	call := callRef{index: len(s.calls) - 1, gen: s.gen}
 	latency := s.latency
 	drop := s.dropN > 0
 	if drop {
@@ -144,7 +150,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, 0)
 		return
 	}
-	if e, retryAfter := s.injectedFault(op.service); e != nil {
+	if e, retryAfter := s.fault(target, op.service, call); e != nil {
 		writeError(w, e, retryAfter)
 		return
 	}
@@ -170,11 +176,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// injectedFault returns the throttling or server error an authenticated
-// call gets, if any, consuming one of the counted ones.
-func (s *Server) injectedFault(service string) (*apiError, time.Duration) {
+// callRef names one entry of s.calls, unless Reset has forgotten it.
+type callRef struct{ index, gen int }
+
+// fault returns the throttling or server error the authenticated call of
+// target gets, if any: its quota's first, then the injected ones. A
+// throttled call is counted and marked in the call log.
+func (s *Server) fault(target, service string, call callRef) (*apiError, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	e, retryAfter := s.overQuota(target, time.Now())
+	if e == nil {
+		e, retryAfter = s.injectedFault(service)
+	}
+	if e != nil && e.code == "ThrottlingException" {
+		s.throttled++
+		if call.gen == s.gen && call.index < len(s.calls) {
+			s.calls[call.index].Throttled = true
+		}
+	}
+	return e, retryAfter
+}
+
+// injectedFault returns the throttling or server error an authenticated
+// call gets, if any, consuming one of the counted ones. Callers hold s.mu.
+func (s *Server) injectedFault(service string) (*apiError, time.Duration) {
 	switch {
 	case s.throttleAll:
 		return errThrottling(), s.retryAfter

@@ -22,6 +22,8 @@ const (
 	TargetGetSecretValue      = "secretsmanager.GetSecretValue"
 	TargetGetParameters       = "AmazonSSM.GetParameters"
 	TargetGetParameter        = "AmazonSSM.GetParameter"
+	TargetListSecrets         = "secretsmanager.ListSecrets"
+	TargetDescribeParameters  = "AmazonSSM.DescribeParameters"
 )
 
 // IAM actions for Deny.
@@ -30,6 +32,8 @@ const (
 	ActionGetSecretValue      = "secretsmanager:GetSecretValue"
 	ActionGetParameters       = "ssm:GetParameters"
 	ActionGetParameter        = "ssm:GetParameter"
+	ActionListSecrets         = "secretsmanager:ListSecrets"
+	ActionDescribeParameters  = "ssm:DescribeParameters"
 )
 
 // Default identity of a Server.
@@ -64,6 +68,8 @@ type Server struct {
 	mu          sync.Mutex
 	secrets     map[string]*secret    // by name
 	params      map[string]*parameter // by name
+	secretNames []string              // sorted names of secrets; nil when stale
+	paramNames  []string              // sorted names of params; nil when stale
 	denied      map[string]bool       // IAM actions
 	deniedIDs   map[string]bool       // names, ARNs or parameter names
 	failDecrypt map[string]bool       // names, ARNs or parameter names
@@ -75,7 +81,11 @@ type Server struct {
 	failStatus  int
 	dropN       int
 	pageSize    int
+	scanLimit   int // DescribeParameters: parameters examined per call
 	calls       []Call
+	gen         int // bumped by Reset, so late marks skip forgotten calls
+	quotas      map[string]*bucket
+	throttled   int
 
 	// STS: the role and token AssumeRoleWithWebIdentity accepts, the
 	// lifetime of what it issues, and what it issued.
@@ -94,13 +104,18 @@ type Call struct {
 	// Query request its target by name (TargetAssumeRoleWithWebIdentity).
 	Target string
 	// IDs are the secret ids or parameter names the request asked for, in
-	// request order (nil if the body did not parse); for STS, the role.
+	// request order (nil if the body did not parse, and for ListSecrets
+	// and DescribeParameters, which name none); for STS, the role.
 	IDs []string
 	// AccessKey is the access key id the request was signed with ("" if
 	// it was not signed).
 	AccessKey string
 	// At is when the request arrived.
 	At time.Time
+	// Throttled is set if the request was answered with
+	// ThrottlingException, by a quota (WithQuota) or by Throttle or
+	// SetThrottling.
+	Throttled bool
 }
 
 // Option configures a Server.
@@ -133,6 +148,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 		denied:      make(map[string]bool),
 		deniedIDs:   make(map[string]bool),
 		failDecrypt: make(map[string]bool),
+		quotas:      make(map[string]*bucket),
 
 		expiredTokens: make(map[string]bool),
 		issued:        make(map[string]issuedCredentials),
@@ -162,14 +178,19 @@ func (s *Server) Config() aws.Config {
 	}
 }
 
-// secret is one Secrets Manager secret (only its current version).
+// secret is one Secrets Manager secret: the value of its current version
+// (AWSCURRENT), and the ids of that version and of the one before it
+// (AWSPREVIOUS), which ListSecrets reports.
 type secret struct {
-	name, arn string
-	str       *string
-	binary    []byte
-	versionID string
-	created   time.Time
-	deleting  bool
+	name, arn   string
+	str         *string
+	binary      []byte
+	versionID   string
+	prevVersion string // "" for a secret with one version
+	created     time.Time
+	changed     time.Time // LastChangedDate
+	deleting    bool
+	deletedAt   time.Time // when ScheduleSecretDeletion was called
 }
 
 // parameter is one SSM parameter with all its versions.
@@ -186,7 +207,11 @@ type paramVersion struct {
 }
 
 // PutSecret stores value as the SecretString of the secret name, creating
-// it or adding a new current version, and returns its ARN.
+// it or adding a new current version, and returns its ARN. As
+// PutSecretValue does on AWS, a new version gets a new VersionId and the
+// AWSCURRENT stage, the version it replaces keeps AWSPREVIOUS, and the
+// secret's LastChangedDate is now. A secret scheduled for deletion is
+// restored.
 func (s *Server) PutSecret(name, value string) (arn string) {
 	return s.putSecret(name, &value, nil)
 }
@@ -212,8 +237,10 @@ func (s *Server) putSecret(name string, str *string, binary []byte) string {
 		s.secrets[name] = sec
 	}
 	sec.str, sec.binary = str, binary
-	sec.versionID = newUUID()
+	sec.prevVersion, sec.versionID = sec.versionID, newUUID()
+	sec.changed = time.Now()
 	sec.deleting = false
+	s.secretNames = nil
 	return sec.arn
 }
 
@@ -222,6 +249,7 @@ func (s *Server) DeleteSecret(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.secrets, name)
+	s.secretNames = nil
 }
 
 // ScheduleSecretDeletion marks the secret name for deletion: reading it
@@ -232,6 +260,8 @@ func (s *Server) ScheduleSecretDeletion(name string) {
 	defer s.mu.Unlock()
 	if sec, ok := s.secrets[name]; ok {
 		sec.deleting = true
+		sec.deletedAt = time.Now()
+		sec.changed = sec.deletedAt
 	}
 }
 
@@ -262,6 +292,7 @@ func (s *Server) putParameter(name, value, typ string) int64 {
 	}
 	p.typ = typ
 	p.versions = append(p.versions, paramVersion{value: value, modified: time.Now()})
+	s.paramNames = nil
 	return int64(len(p.versions))
 }
 
@@ -283,6 +314,7 @@ func (s *Server) DeleteParameter(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.params, name)
+	s.paramNames = nil
 }
 
 // Deny makes every call of an IAM action (see the Action constants) fail
@@ -369,6 +401,22 @@ func (s *Server) DropNext(n int) {
 	s.dropN = n
 }
 
+// SetDescribeScanLimit makes each DescribeParameters call examine at most
+// n parameters of the account (in name order, from where the NextToken
+// left off), returning those of them that match its filters and a
+// NextToken if any are left: a page can then hold fewer than MaxResults
+// parameters, or none, while more match. AWS documents this ("If the
+// service reaches an internal limit while processing the results, it
+// stops the operation and returns the matching values up to that point
+// and a NextToken") and users see it (minamijoyo/myaws#31: pages "according
+// to the number of all entries, including many empty responses"). 0, the
+// default, examines all.
+func (s *Server) SetDescribeScanLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scanLimit = n
+}
+
 // SetPageSize makes BatchGetSecretValue return at most n SecretValues per
 // call, with a NextToken for the rest (0: all at once, which is what AWS
 // does for a SecretIdList). It lets tests check that a client follows
@@ -436,14 +484,17 @@ func (s *Server) CallLog() []Call {
 	return out
 }
 
-// Reset forgets the recorded calls, WebIdentityCalls included. It keeps
-// the stored secrets and parameters, the Deny, DenyID and FailDecrypt
-// rules, any fault injection still pending and the credentials issued.
+// Reset forgets the recorded calls, WebIdentityCalls included, and zeroes
+// Throttled. It keeps the stored secrets and parameters, the Deny, DenyID
+// and FailDecrypt rules, the quotas (and what their buckets hold), any
+// fault injection still pending and the credentials issued.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
 	s.webCalls = nil
+	s.throttled = 0
+	s.gen++
 }
 
 const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

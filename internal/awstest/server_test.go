@@ -111,7 +111,7 @@ func TestRawAuthErrors(t *testing.T) {
 		{name: "unknown access key", target: awstest.TargetGetSecretValue, creds: wrongKey, service: "secretsmanager", region: s.Region, wantCode: "UnrecognizedClientException"},
 		{name: "wrong region", target: awstest.TargetGetSecretValue, creds: good, service: "secretsmanager", region: "us-east-2", wantCode: "InvalidSignatureException"},
 		{name: "wrong service", target: awstest.TargetGetSecretValue, creds: good, service: "ssm", region: s.Region, wantCode: "InvalidSignatureException"},
-		{name: "unknown operation", target: "secretsmanager.ListSecrets", creds: good, service: "secretsmanager", region: s.Region, wantCode: "UnknownOperationException"},
+		{name: "unknown operation", target: "secretsmanager.ListSecretVersionIds", creds: good, service: "secretsmanager", region: s.Region, wantCode: "UnknownOperationException"},
 		{name: "no target", target: "", creds: good, service: "secretsmanager", region: s.Region, wantCode: "UnknownOperationException"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +38,7 @@ const batchAction = "secretsmanager:BatchGetSecretValue"
 type secretsAPI interface {
 	BatchGetSecretValue(ctx context.Context, in *secretsmanager.BatchGetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.BatchGetSecretValueOutput, error)
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 }
 
 // Options configures a Provider.
@@ -58,6 +60,13 @@ type Provider struct {
 	// batchDenied is set once BatchGetSecretValue has been denied; from
 	// then on every id is read with GetSecretValue.
 	batchDenied atomic.Bool
+
+	mu sync.Mutex
+	// read holds, per id the Provider returned a value for, the secret's
+	// name and the VersionId of that value (never the value), for
+	// Unchanged. It holds one entry per id ever read successfully and
+	// not failed since: as many as the references in use.
+	read map[string]readVersion
 }
 
 // New returns a Provider that calls Secrets Manager with a client built
@@ -81,7 +90,7 @@ func newProvider(api secretsAPI, logger *slog.Logger) *Provider {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Provider{api: api, logger: logger.With("component", "awssm")}
+	return &Provider{api: api, logger: logger.With("component", "awssm"), read: make(map[string]readVersion)}
 }
 
 // MaxBatch implements resolver.BatchGetter: MaxBatch, or 1 once
@@ -103,16 +112,27 @@ func (p *Provider) Get(ctx context.Context, id string) (resolver.Secret, error) 
 	return v, nil
 }
 
-// get is Get with errors that do not name the id.
+// get is Get with errors that do not name the id. It remembers the
+// version it returned, and forgets it when id's own read fails.
 func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) {
 	if err := checkID(id); err != nil {
 		return resolver.Secret{}, err
 	}
 	out, err := p.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
-		return resolver.Secret{}, awserr.Map("GetSecretValue", err, codes)
+		err = awserr.Map("GetSecretValue", err, codes)
+		if !resolver.Transient(err) {
+			p.forget(id)
+		}
+		return resolver.Secret{}, err
 	}
-	return secretValue(out.SecretString, out.SecretBinary)
+	v, err := secretValue(out.SecretString, out.SecretBinary)
+	if err != nil {
+		p.forget(id)
+		return resolver.Secret{}, err
+	}
+	p.remember(id, aws.ToString(out.Name), aws.ToString(out.VersionId))
+	return v, nil
 }
 
 // GetBatch implements resolver.BatchGetter. It sends the ids in
@@ -172,8 +192,10 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 					return false
 				}
 				if s, err := secretValue(v.SecretString, v.SecretBinary); err != nil {
+					p.forget(id)
 					errs = append(errs, refError(id, err))
 				} else {
+					p.remember(id, name, aws.ToString(v.VersionId))
 					out[id] = s
 				}
 				return true
@@ -190,7 +212,11 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 			if i < 0 {
 				continue
 			}
-			errs = append(errs, refError(pending[i], awserr.Classify("BatchGetSecretValue", aws.ToString(e.ErrorCode), aws.ToString(e.Message), 0, 0, codes)))
+			err := awserr.Classify("BatchGetSecretValue", aws.ToString(e.ErrorCode), aws.ToString(e.Message), 0, 0, codes)
+			if !resolver.Transient(err) {
+				p.forget(pending[i])
+			}
+			errs = append(errs, refError(pending[i], err))
 			pending = slices.Delete(pending, i, i+1)
 		}
 		if len(pending) == 0 || aws.ToString(resp.NextToken) == "" {
@@ -199,6 +225,7 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 		in.NextToken = resp.NextToken
 	}
 	for _, id := range pending {
+		p.forget(id)
 		errs = append(errs, refError(id, fmt.Errorf("%w: not in the BatchGetSecretValue response", resolver.ErrNotFound)))
 	}
 	return errs

@@ -1,5 +1,6 @@
-// Package awssm implements a resolver.BatchGetter over AWS Secrets Manager,
-// the store of OpenMetadata's "aws" and "managed-aws" secrets managers.
+// Package awssm implements a resolver.BatchGetter and resolver.ChangeLister
+// over AWS Secrets Manager, the store of OpenMetadata's "aws" and
+// "managed-aws" secrets managers.
 //
 // # Ids
 //
@@ -53,6 +54,31 @@
 // by resolver/internal/awserr: a web identity token STS rejects, or a
 // token file that cannot be used, is resolver.ErrPermission; STS being
 // unreachable or failing is resolver.ErrUnavailable.
+//
+// # Change detection
+//
+// The Provider is a resolver.ChangeLister. It remembers, per id it
+// returned a value for, the secret's name and the VersionId of that value
+// (never the value; an id whose read fails is forgotten). Unchanged lists
+// the secrets under the ids' longest common name prefixes (up to 10
+// prefixes in one name filter) with ListSecrets, ListPage (100) per call,
+// and vouches for the ids whose secret's AWSCURRENT version is still the
+// one returned: 2000 ids under one prefix take 20 ListSecrets calls where
+// a full read takes 100 BatchGetSecretValue calls. It never spends more
+// calls than that full read (FullReadCalls, ceil(n / MaxBatch())): past
+// it, it gives up with an error and the Resolver reads the ids.
+//
+// Change detection needs secretsmanager:ListSecrets, an action without
+// resource-level permissions, so the policy statement's Resource is "*"
+// (it lists names and metadata, never values). Without it ListSecrets is
+// denied, Unchanged returns resolver.ErrPermission, and the Resolver
+// refreshes Secrets Manager in full, as before.
+//
+// ListSecrets is eventually consistent ("might not reflect changes from
+// the last five minutes", API reference): a secret rotated within five
+// minutes of a refresh may be vouched for once more with its old value
+// and is fetched by the first refresh after that. Secrets scheduled for
+// deletion are not listed, hence fetched (and then fail as not found).
 //
 // # Configuration
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode"
 
@@ -38,6 +39,7 @@ const batchAction = "ssm:GetParameters"
 type parametersAPI interface {
 	GetParameters(ctx context.Context, in *ssm.GetParametersInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersOutput, error)
 	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	DescribeParameters(ctx context.Context, in *ssm.DescribeParametersInput, optFns ...func(*ssm.Options)) (*ssm.DescribeParametersOutput, error)
 }
 
 // Options configures a Provider.
@@ -59,6 +61,13 @@ type Provider struct {
 	// batchDenied is set once GetParameters has been found denied as an
 	// action; from then on every name is read with GetParameter.
 	batchDenied atomic.Bool
+
+	mu sync.Mutex
+	// read holds, per id the Provider returned a value for and a listing
+	// can vouch for, the parameter's name and the Version of that value
+	// (never the value), for Unchanged: one entry per such id ever read
+	// successfully and not failed since.
+	read map[string]readVersion
 }
 
 // New returns a Provider that calls Parameter Store with a client built
@@ -77,7 +86,7 @@ func New(cfg aws.Config, opts Options) *Provider {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Provider{api: client, logger: logger.With("component", "awsssm")}
+	return &Provider{api: client, logger: logger.With("component", "awsssm"), read: make(map[string]readVersion)}
 }
 
 // MaxBatch implements resolver.BatchGetter: MaxBatch, or 1 once
@@ -107,11 +116,17 @@ func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) 
 	}
 	out, err := p.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(id), WithDecryption: aws.Bool(true)})
 	if err != nil {
-		return resolver.Secret{}, awserr.Map("GetParameter", err, codes)
+		err = awserr.Map("GetParameter", err, codes)
+		if !resolver.Transient(err) {
+			p.forget(id)
+		}
+		return resolver.Secret{}, err
 	}
 	if out.Parameter == nil || out.Parameter.Value == nil {
+		p.forget(id)
 		return resolver.Secret{}, fmt.Errorf("%w: GetParameter returned no value", resolver.ErrNotFound)
 	}
+	p.remember(id, aws.ToString(out.Parameter.Name), out.Parameter.Version)
 	return resolver.NewSecret(*out.Parameter.Value), nil
 }
 
@@ -172,8 +187,10 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 				return false
 			}
 			if prm.Value == nil {
+				p.forget(id)
 				errs = append(errs, refError(id, fmt.Errorf("%w: GetParameters returned no value", resolver.ErrNotFound)))
 			} else {
+				p.remember(id, aws.ToString(prm.Name), prm.Version)
 				out[id] = resolver.NewSecret(*prm.Value)
 			}
 			return true
@@ -187,10 +204,12 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 		if i < 0 {
 			continue
 		}
+		p.forget(pending[i])
 		errs = append(errs, refError(pending[i], fmt.Errorf("%w: GetParameters: parameter, version or label does not exist (InvalidParameters)", resolver.ErrNotFound)))
 		pending = slices.Delete(pending, i, i+1)
 	}
 	for _, id := range pending {
+		p.forget(id)
 		errs = append(errs, refError(id, fmt.Errorf("%w: not in the GetParameters response", resolver.ErrNotFound)))
 	}
 	return errs

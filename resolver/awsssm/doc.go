@@ -1,6 +1,6 @@
-// Package awsssm implements a resolver.BatchGetter over AWS Systems Manager
-// Parameter Store, the store of OpenMetadata's "aws-ssm" and
-// "managed-aws-ssm" secrets managers.
+// Package awsssm implements a resolver.BatchGetter and resolver.ChangeLister
+// over AWS Systems Manager Parameter Store, the store of OpenMetadata's
+// "aws-ssm" and "managed-aws-ssm" secrets managers.
 //
 // # Ids
 //
@@ -54,6 +54,30 @@
 // message, never a value or a response body.
 //
 // Failures to get credentials are classed as in resolver/awssm.
+//
+// # Change detection
+//
+// The Provider is a resolver.ChangeLister. It remembers, per id it
+// returned a value for, the parameter's name and the Version of that
+// value (never the value; an id whose read fails is forgotten). Unchanged
+// lists the parameters whose names begin with the ids' longest common
+// prefixes (up to 50 values of one Name BeginsWith filter) with
+// DescribeParameters, ListPage (50) per call, and vouches for the ids
+// whose parameter's Version is still the one returned: 2000 names under
+// one path take 40 DescribeParameters calls where a full read takes 200
+// GetParameters calls. A "name:3" id is vouched for while the parameter
+// keeps version 3; "name:label" ids (a label can move), Secrets Manager
+// references and ARNs are never vouched for. DescribeParameters pages are
+// best-effort and may come back short or empty; Unchanged never spends
+// more calls than a full read (FullReadCalls, ceil(n / MaxBatch())): past
+// it, it gives up with an error and the Resolver reads the names.
+//
+// Change detection needs ssm:DescribeParameters, an action without
+// resource-level permissions, so the policy statement's Resource is "*"
+// (it lists names and metadata, never values). Without it
+// DescribeParameters is denied, Unchanged returns resolver.ErrPermission,
+// and the Resolver refreshes Parameter Store in full, as before.
+// DescribeParameters has no published rate quota of its own.
 //
 // # Configuration
 //
