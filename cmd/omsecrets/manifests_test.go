@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,6 +95,17 @@ func TestManifestsUseRealFlags(t *testing.T) {
 			calls = append(calls, invocation{filepath.Base(path), c.Args, environ})
 		}
 	}
+	helm := readHelmValues(t)
+	for _, c := range helm.Airflow.Workers.ExtraInitContainers {
+		if c.Name != "omsecrets" {
+			continue
+		}
+		var environ []string
+		for _, e := range c.Env {
+			environ = append(environ, e.Name+"="+e.Value)
+		}
+		calls = append(calls, invocation{"helm values", c.Args, environ})
+	}
 	var sidecar struct {
 		Services map[string]struct {
 			Command     []string
@@ -123,7 +136,7 @@ func TestManifestsUseRealFlags(t *testing.T) {
 		environ = append(environ, k+"="+v)
 	}
 	calls = append(calls, invocation{"compose file", svc.Command, environ})
-	require.Len(t, calls, 3+len(workers))
+	require.Len(t, calls, 4+len(workers))
 
 	for _, c := range calls {
 		require.NotEmpty(t, c.args, c.where)
@@ -184,11 +197,7 @@ func readYAML(t *testing.T, path string, v any) {
 // and no Secret, so it can only run what omsecrets resolved.
 func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 	t.Parallel()
-	dockerfile, err := os.ReadFile("../../airflow/Dockerfile")
-	require.NoError(t, err)
-	pin := regexp.MustCompile(`(?m)^ARG OM_INGESTION_IMAGE=docker\.getcollate\.io/openmetadata/ingestion:(\d+\.\d+\.\d+)$`).FindSubmatch(dockerfile)
-	require.NotNil(t, pin, "airflow/Dockerfile pins OpenMetadata's ingestion image")
-	airflowImage := "omsecrets-airflow:om-" + string(pin[1])
+	airflowImage := dagRunnerImage(t)
 	// The OMSECRETS_ variables the DAG runner reads.
 	runner, err := os.ReadFile("../../airflow/omsecrets_runner.py")
 	require.NoError(t, err)
@@ -206,121 +215,24 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 		return false
 	}
 
-	type k8sContainer struct {
-		Name  string
-		Image string
-		Args  []string
-		Env   []struct {
-			Name      string
-			Value     string
-			ValueFrom map[string]any `yaml:"valueFrom"`
-		}
-		EnvFrom      []map[string]any        `yaml:"envFrom"`
-		VolumeMounts []struct{ Name string } `yaml:"volumeMounts"`
-	}
-	type podSpec struct {
-		ServiceAccountName string         `yaml:"serviceAccountName"`
-		AutomountToken     *bool          `yaml:"automountServiceAccountToken"`
-		InitContainers     []k8sContainer `yaml:"initContainers"`
-		Containers         []k8sContainer
-		Volumes            []struct {
-			Name      string
-			Secret    map[string]any
-			Projected struct{ Sources []map[string]any }
-		}
-	}
-	type meta struct{ Annotations map[string]string }
 	var podTemplate, dagRunner struct {
-		Metadata meta
+		Metadata podMeta
 		Spec     podSpec
 	}
 	readYAML(t, "../../examples/kubernetes/pod-template.yaml", &podTemplate)
 	readYAML(t, "../../examples/kubernetes/pod-template-dag-runner.yaml", &dagRunner)
-	pods := []struct {
-		where string
-		meta  meta
-		spec  podSpec
-	}{
-		{"kubernetes pod template", podTemplate.Metadata, podTemplate.Spec},
-		{"kubernetes DAG runner pod template", dagRunner.Metadata, dagRunner.Spec},
+	pods := []workerPod{
+		{where: "kubernetes pod template", meta: podTemplate.Metadata, spec: podTemplate.Spec, airflow: 1},
+		{where: "kubernetes DAG runner pod template", meta: dagRunner.Metadata, spec: dagRunner.Spec, airflow: 1},
 	}
 	workers, err := filepath.Glob("../../examples/kubernetes/worker-sidecar*.yaml")
 	require.NoError(t, err)
 	for _, path := range workers {
-		var worker struct {
-			Spec struct {
-				Template struct {
-					Metadata meta
-					Spec     podSpec
-				}
-			}
-		}
-		readDeployment(t, path, &worker)
-		pods = append(pods, struct {
-			where string
-			meta  meta
-			spec  podSpec
-		}{filepath.Base(path), worker.Spec.Template.Metadata, worker.Spec.Template.Spec})
+		pods = append(pods, readWorkerPod(t, path))
 	}
+	pods = append(pods, helmWorkerPod(t, readHelmValues(t), airflowImage))
 	for _, pod := range pods {
-		secretVolumes := map[string]bool{}
-		for _, v := range pod.spec.Volumes {
-			if v.Secret != nil {
-				secretVolumes[v.Name] = true
-			}
-			for _, src := range v.Projected.Sources {
-				// A Secret, or a service account token (the Kubernetes
-				// store's and Vault's Kubernetes auth's credential).
-				if _, ok := src["secret"]; ok {
-					secretVolumes[v.Name] = true
-				}
-				if _, ok := src["serviceAccountToken"]; ok {
-					secretVolumes[v.Name] = true
-				}
-			}
-		}
-		noAutomount := pod.spec.AutomountToken != nil && !*pod.spec.AutomountToken
-		// The identity webhooks' per-container switches: EKS pod identity
-		// (","-separated) and Azure workload identity (";"-separated).
-		// GKE's metadata server has none (worker-sidecar-gke.yaml says so).
-		skipped := map[string]bool{}
-		for _, name := range strings.FieldsFunc(pod.meta.Annotations["eks.amazonaws.com/skip-containers"]+";"+pod.meta.Annotations["azure.workload.identity/skip-containers"],
-			func(r rune) bool { return r == ',' || r == ';' }) {
-			skipped[strings.TrimSpace(name)] = true
-		}
-		perContainer := !strings.Contains(pod.where, "gke")
-		var omsecrets, airflow int
-		for _, c := range append(append([]k8sContainer{}, pod.spec.InitContainers...), pod.spec.Containers...) {
-			where := pod.where + " container " + c.Name
-			if c.Name == "omsecrets" {
-				omsecrets++
-				assert.False(t, skipped[c.Name], "%s must keep the service account's role", where)
-				continue
-			}
-			airflow++
-			assert.Equal(t, airflowImage, c.Image, "%s runs the DAG runner's image", where)
-			if pod.spec.ServiceAccountName != "" && perContainer {
-				// The service account's credential reaches a container by
-				// a cloud identity webhook (kept out by skip-containers) or
-				// by the automounted token (kept out by not automounting
-				// it and projecting it into omsecrets alone).
-				assert.True(t, skipped[c.Name] || noAutomount,
-					"%s must not get the service account's credential (skip-containers, or automountServiceAccountToken: false)", where)
-			}
-			assert.Empty(t, c.EnvFrom, "%s takes no variables from Secrets or ConfigMaps", where)
-			for _, e := range c.Env {
-				assert.False(t, credential(e.Name), "%s sets %s", where, e.Name)
-				assert.Nil(t, e.ValueFrom["secretKeyRef"], "%s reads %s from a Secret", where, e.Name)
-				if strings.HasPrefix(e.Name, config.Prefix) {
-					assert.True(t, runnerVars[e.Name], "%s sets %s, which the DAG runner does not read", where, e.Name)
-				}
-			}
-			for _, m := range c.VolumeMounts {
-				assert.False(t, secretVolumes[m.Name], "%s mounts the Secret volume %s", where, m.Name)
-			}
-		}
-		assert.Equal(t, 1, omsecrets, pod.where)
-		assert.Equal(t, 1, airflow, pod.where)
+		checkCredentialsInOmsecrets(t, pod, airflowImage, runnerVars, credential)
 	}
 
 	// The DAG runner pod resolves the task's own definition, named by the
@@ -381,4 +293,543 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 	var sidecar struct{ Services map[string]service }
 	readYAML(t, "../../examples/compose/sidecar.yml", &sidecar)
 	assert.Contains(t, sidecar.Services["omsecrets"].Environment, "AWS_ACCESS_KEY_ID")
+}
+
+// checkCredentialsInOmsecrets holds one pod to the split: the omsecrets
+// container alone gets the store credential; each Airflow container runs
+// airflowImage with no credential, no Secret and only the DAG runner's
+// OMSECRETS_ variables.
+func checkCredentialsInOmsecrets(t *testing.T, pod workerPod, airflowImage string, runnerVars map[string]bool, credential func(string) bool) {
+	t.Helper()
+	secretVolumes := map[string]bool{}
+	for _, v := range pod.spec.Volumes {
+		if v.Secret != nil {
+			secretVolumes[v.Name] = true
+		}
+		for _, src := range v.Projected.Sources {
+			// A Secret, or a service account token (the Kubernetes
+			// store's and Vault's Kubernetes auth's credential).
+			if _, ok := src["secret"]; ok {
+				secretVolumes[v.Name] = true
+			}
+			if _, ok := src["serviceAccountToken"]; ok {
+				secretVolumes[v.Name] = true
+			}
+		}
+	}
+	noAutomount := pod.spec.AutomountToken != nil && !*pod.spec.AutomountToken
+	// The identity webhooks' per-container switches: EKS pod identity
+	// (","-separated) and Azure workload identity (";"-separated).
+	// GKE's metadata server has none (worker-sidecar-gke.yaml says so).
+	skipped := map[string]bool{}
+	for _, name := range strings.FieldsFunc(pod.meta.Annotations["eks.amazonaws.com/skip-containers"]+";"+pod.meta.Annotations["azure.workload.identity/skip-containers"],
+		func(r rune) bool { return r == ',' || r == ';' }) {
+		skipped[strings.TrimSpace(name)] = true
+	}
+	perContainer := !strings.Contains(pod.where, "gke")
+	var omsecrets, airflow int
+	for _, c := range append(append([]k8sContainer{}, pod.spec.InitContainers...), pod.spec.Containers...) {
+		where := pod.where + " container " + c.Name
+		if c.Name == "omsecrets" {
+			omsecrets++
+			assert.False(t, skipped[c.Name], "%s must keep the service account's role", where)
+			continue
+		}
+		airflow++
+		assert.Equal(t, airflowImage, c.Image, "%s runs the DAG runner's image", where)
+		if pod.spec.ServiceAccountName != "" && perContainer {
+			// The service account's credential reaches a container by
+			// a cloud identity webhook (kept out by skip-containers) or
+			// by the automounted token (kept out by not automounting
+			// it and projecting it into omsecrets alone).
+			assert.True(t, skipped[c.Name] || noAutomount,
+				"%s must not get the service account's credential (skip-containers, or automountServiceAccountToken: false)", where)
+		}
+		assert.Empty(t, c.EnvFrom, "%s takes no variables from Secrets or ConfigMaps", where)
+		for _, e := range c.Env {
+			assert.False(t, credential(e.Name), "%s sets %s", where, e.Name)
+			assert.Nil(t, e.ValueFrom["secretKeyRef"], "%s reads %s from a Secret", where, e.Name)
+			if strings.HasPrefix(e.Name, config.Prefix) {
+				assert.True(t, runnerVars[e.Name], "%s sets %s, which the DAG runner does not read", where, e.Name)
+			}
+		}
+		for _, m := range c.VolumeMounts {
+			assert.False(t, secretVolumes[m.Name], "%s mounts the Secret volume %s", where, m.Name)
+		}
+	}
+	assert.Equal(t, 1, omsecrets, pod.where)
+	assert.Equal(t, pod.airflow, airflow, "%s: Airflow containers", pod.where)
+}
+
+// dagRunnerImage is the image of omsecrets' DAG runner (airflow/
+// Dockerfile) for the OpenMetadata release it pins.
+func dagRunnerImage(t *testing.T) string {
+	t.Helper()
+	dockerfile, err := os.ReadFile("../../airflow/Dockerfile")
+	require.NoError(t, err)
+	pin := regexp.MustCompile(`(?m)^ARG OM_INGESTION_IMAGE=docker\.getcollate\.io/openmetadata/ingestion:(\d+\.\d+\.\d+)$`).FindSubmatch(dockerfile)
+	require.NotNil(t, pin, "airflow/Dockerfile pins OpenMetadata's ingestion image")
+	return "omsecrets-airflow:om-" + string(pin[1])
+}
+
+// k8sContainer is the part of a Kubernetes container the manifest tests
+// read.
+type k8sContainer struct {
+	Name          string
+	Image         string
+	RestartPolicy string `yaml:"restartPolicy"`
+	Args          []string
+	Env           []struct {
+		Name      string
+		Value     string
+		ValueFrom map[string]any `yaml:"valueFrom"`
+	}
+	EnvFrom []map[string]any `yaml:"envFrom"`
+	Ports   []struct {
+		Name          string
+		ContainerPort int `yaml:"containerPort"`
+	}
+	StartupProbe   *k8sProbe `yaml:"startupProbe"`
+	LivenessProbe  *k8sProbe `yaml:"livenessProbe"`
+	ReadinessProbe *k8sProbe `yaml:"readinessProbe"`
+	Resources      struct {
+		Requests map[string]string
+		Limits   map[string]string
+	}
+	SecurityContext struct {
+		RunAsUser                *int  `yaml:"runAsUser"`
+		RunAsNonRoot             *bool `yaml:"runAsNonRoot"`
+		ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		Capabilities             struct{ Drop []string }
+	} `yaml:"securityContext"`
+	VolumeMounts []k8sVolumeMount `yaml:"volumeMounts"`
+}
+
+type k8sProbe struct {
+	HTTPGet *struct {
+		Path string
+		Port any
+	} `yaml:"httpGet"`
+}
+
+type k8sVolumeMount struct {
+	Name      string
+	MountPath string `yaml:"mountPath"`
+	ReadOnly  bool   `yaml:"readOnly"`
+}
+
+type k8sVolume struct {
+	Name     string
+	Secret   map[string]any
+	EmptyDir *struct {
+		Medium    string
+		SizeLimit string `yaml:"sizeLimit"`
+	} `yaml:"emptyDir"`
+	PersistentVolumeClaim map[string]any `yaml:"persistentVolumeClaim"`
+	Projected             struct{ Sources []map[string]any }
+}
+
+type podSpec struct {
+	ServiceAccountName string `yaml:"serviceAccountName"`
+	AutomountToken     *bool  `yaml:"automountServiceAccountToken"`
+	SecurityContext    struct {
+		FSGroup *int `yaml:"fsGroup"`
+	} `yaml:"securityContext"`
+	InitContainers []k8sContainer `yaml:"initContainers"`
+	Containers     []k8sContainer
+	Volumes        []k8sVolume
+}
+
+type podMeta struct{ Annotations map[string]string }
+
+// workerPod is one example's pod, with the number of Airflow containers it
+// has beside omsecrets.
+type workerPod struct {
+	where   string
+	meta    podMeta
+	spec    podSpec
+	airflow int
+}
+
+// readWorkerPod reads the pod template of a worker-sidecar*.yaml
+// Deployment.
+func readWorkerPod(t *testing.T, path string) workerPod {
+	t.Helper()
+	var d struct {
+		Spec struct {
+			Template struct {
+				Metadata podMeta
+				Spec     podSpec
+			}
+		}
+	}
+	readDeployment(t, path, &d)
+	return workerPod{where: filepath.Base(path), meta: d.Spec.Template.Metadata, spec: d.Spec.Template.Spec, airflow: 1}
+}
+
+const helmValuesPath = "../../examples/helm/values-openmetadata-dependencies.yaml"
+
+// helmValues is the part of examples/helm's values the tests read: the
+// openmetadata-dependencies chart's airflow: key, which holds the values of
+// the community Airflow chart.
+type helmValues struct {
+	Airflow struct {
+		Airflow struct {
+			Image struct {
+				Repository, Tag string
+			}
+			Executor string
+			Config   map[string]*string
+			ExtraEnv []struct {
+				Name, Value string
+			} `yaml:"extraEnv"`
+			PodAnnotations map[string]string `yaml:"podAnnotations"`
+		}
+		ServiceAccount struct {
+			Name        string
+			Annotations map[string]string
+		} `yaml:"serviceAccount"`
+		Workers struct {
+			Enabled         bool
+			PodAnnotations  map[string]string `yaml:"podAnnotations"`
+			SecurityContext struct {
+				FSGroup *int `yaml:"fsGroup"`
+			} `yaml:"securityContext"`
+			ExtraInitContainers []k8sContainer   `yaml:"extraInitContainers"`
+			ExtraContainers     []k8sContainer   `yaml:"extraContainers"`
+			ExtraVolumeMounts   []k8sVolumeMount `yaml:"extraVolumeMounts"`
+			ExtraVolumes        []k8sVolume      `yaml:"extraVolumes"`
+		}
+	}
+}
+
+func readHelmValues(t *testing.T) helmValues {
+	t.Helper()
+	var v helmValues
+	readYAML(t, helmValuesPath, &v)
+	return v
+}
+
+// helmWorkerPod is the worker pod the community Airflow chart (8.9.0)
+// renders from v, as its worker-statefulset.yaml and _helpers/pods.tpl
+// build it: the chart's check-db and wait-for-db-migrations init
+// containers, then workers.extraInitContainers; the airflow-worker
+// container, running airflow.image, with airflow.config (through the
+// chart's config Secret) and airflow.extraEnv as its variables, the chart's
+// dags-data and logs-data mounts and workers.extraVolumeMounts; the
+// chart's volumes and workers.extraVolumes; airflow.podAnnotations and
+// workers.podAnnotations. What the chart adds of its own (the Airflow
+// database and Redis passwords, from Secrets) is Airflow's, not a store
+// credential, and is left out. Its values are held to what airflowImage
+// and the omsecrets sidecar need.
+func helmWorkerPod(t *testing.T, v helmValues, airflowImage string) workerPod {
+	t.Helper()
+	a := v.Airflow
+	require.Equal(t, "CeleryExecutor", a.Airflow.Executor, "workers.* renders only with Celery workers")
+	require.True(t, a.Workers.Enabled, "workers.enabled: the chart's worker StatefulSet")
+	image := a.Airflow.Image.Repository + ":" + a.Airflow.Image.Tag
+	airflowContainer := func(name string) k8sContainer {
+		c := k8sContainer{Name: name, Image: image}
+		keys := make([]string, 0, len(a.Airflow.Config))
+		for k := range a.Airflow.Config {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if val := a.Airflow.Config[k]; val != nil {
+				c.Env = append(c.Env, struct {
+					Name      string
+					Value     string
+					ValueFrom map[string]any `yaml:"valueFrom"`
+				}{Name: k, Value: *val})
+			}
+		}
+		for _, e := range a.Airflow.ExtraEnv {
+			c.Env = append(c.Env, struct {
+				Name      string
+				Value     string
+				ValueFrom map[string]any `yaml:"valueFrom"`
+			}{Name: e.Name, Value: e.Value})
+		}
+		return c
+	}
+	worker := airflowContainer("airflow-worker")
+	worker.VolumeMounts = append([]k8sVolumeMount{
+		{Name: "dags-data", MountPath: "/opt/airflow/dags"},
+		{Name: "logs-data", MountPath: "/opt/airflow/logs"},
+	}, a.Workers.ExtraVolumeMounts...)
+	annotations := map[string]string{}
+	for k, val := range a.Airflow.PodAnnotations {
+		annotations[k] = val
+	}
+	for k, val := range a.Workers.PodAnnotations {
+		_, dup := annotations[k]
+		assert.False(t, dup, "%s in both airflow.podAnnotations and workers.podAnnotations: the chart writes it twice", k)
+		annotations[k] = val
+	}
+	pod := workerPod{
+		where: "helm values",
+		meta:  podMeta{Annotations: annotations},
+		spec: podSpec{
+			ServiceAccountName: a.ServiceAccount.Name,
+			InitContainers:     append([]k8sContainer{airflowContainer("check-db"), airflowContainer("wait-for-db-migrations")}, a.Workers.ExtraInitContainers...),
+			Containers:         append([]k8sContainer{worker}, a.Workers.ExtraContainers...),
+			Volumes: append([]k8sVolume{
+				{Name: "dags-data", PersistentVolumeClaim: map[string]any{"claimName": "openmetadata-dependencies-dags"}},
+				{Name: "logs-data", PersistentVolumeClaim: map[string]any{"claimName": "openmetadata-dependencies-logs"}},
+			}, a.Workers.ExtraVolumes...),
+		},
+		airflow: 3,
+	}
+	pod.spec.SecurityContext.FSGroup = a.Workers.SecurityContext.FSGroup
+	assert.Equal(t, airflowImage, image, "airflow.image is the DAG runner's image")
+	return pod
+}
+
+// checkWorkerSidecar holds a worker pod to the shape every worker sidecar
+// example has: omsecrets as a native sidecar (an init container with
+// restartPolicy: Always) that the worker waits for (startupProbe on
+// /readyz), restarted when /healthz fails, locked down, with requests and
+// a memory limit; its outputs on a memory-backed emptyDir of the pod's
+// fsGroup, which the worker mounts read-only where the DAG runner reads
+// them; and the definitions it watches mounted read-only.
+func checkWorkerSidecar(t *testing.T, pod workerPod) {
+	t.Helper()
+	where := pod.where
+	var side *k8sContainer
+	for i, c := range pod.spec.InitContainers {
+		if c.Name == "omsecrets" {
+			side = &pod.spec.InitContainers[i]
+		}
+	}
+	require.NotNil(t, side, "%s: omsecrets is an init container", where)
+	assert.Equal(t, "Always", side.RestartPolicy, "%s: a native sidecar", where)
+	var environ []string
+	for _, e := range side.Env {
+		environ = append(environ, e.Name+"="+e.Value)
+	}
+	require.NotEmpty(t, side.Args, where)
+	cfg, _, _, err := parseCommand(side.Args[0], side.Args[1:], environ, io.Discard)
+	require.NoError(t, err, where)
+	assert.False(t, cfg.Once, "%s: the sidecar keeps running", where)
+	ports := map[string]int{}
+	for _, p := range side.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	_, httpPort, err := net.SplitHostPort(cfg.HTTPAddr)
+	require.NoError(t, err, where)
+	assert.Equal(t, httpPort, strconv.Itoa(ports["omsecrets"]), "%s: the omsecrets port is --http-addr's", where)
+	for _, probe := range []struct {
+		name string
+		p    *k8sProbe
+		path string
+	}{{"startupProbe", side.StartupProbe, "/readyz"}, {"livenessProbe", side.LivenessProbe, "/healthz"}} {
+		require.NotNil(t, probe.p, "%s: %s", where, probe.name)
+		require.NotNil(t, probe.p.HTTPGet, "%s: %s", where, probe.name)
+		assert.Equal(t, probe.path, probe.p.HTTPGet.Path, "%s: %s", where, probe.name)
+		assert.Equal(t, "omsecrets", probe.p.HTTPGet.Port, "%s: %s", where, probe.name)
+	}
+	sc := side.SecurityContext
+	if assert.NotNil(t, sc.RunAsNonRoot, where) {
+		assert.True(t, *sc.RunAsNonRoot, where)
+	}
+	if assert.NotNil(t, sc.ReadOnlyRootFilesystem, where) {
+		assert.True(t, *sc.ReadOnlyRootFilesystem, where)
+	}
+	if assert.NotNil(t, sc.AllowPrivilegeEscalation, where) {
+		assert.False(t, *sc.AllowPrivilegeEscalation, where)
+	}
+	assert.Equal(t, []string{"ALL"}, sc.Capabilities.Drop, where)
+	assert.NotEmpty(t, side.Resources.Requests["memory"], where)
+	assert.NotEmpty(t, side.Resources.Limits["memory"], where)
+
+	volumes := map[string]k8sVolume{}
+	for _, v := range pod.spec.Volumes {
+		volumes[v.Name] = v
+	}
+	mounts := func(c k8sContainer) map[string]k8sVolumeMount {
+		m := map[string]k8sVolumeMount{}
+		for _, vm := range c.VolumeMounts {
+			_, ok := volumes[vm.Name]
+			assert.True(t, ok, "%s container %s mounts %s, which the pod does not have", where, c.Name, vm.Name)
+			m[vm.MountPath] = vm
+		}
+		return m
+	}
+	sideMounts := mounts(*side)
+	out, ok := sideMounts[cfg.OutputDir]
+	require.True(t, ok, "%s: omsecrets' output dir %s is a volume", where, cfg.OutputDir)
+	assert.False(t, out.ReadOnly, where)
+	ed := volumes[out.Name].EmptyDir
+	if assert.NotNil(t, ed, "%s: the outputs are on an emptyDir", where) {
+		assert.Equal(t, "Memory", ed.Medium, "%s: tmpfs", where)
+		assert.NotEmpty(t, ed.SizeLimit, where)
+	}
+	if assert.NotNil(t, pod.spec.SecurityContext.FSGroup, where) {
+		assert.Equal(t, strconv.Itoa(*pod.spec.SecurityContext.FSGroup), cfg.OutputGroup, "%s: outputs readable by the pod's fsGroup", where)
+	}
+	for _, dir := range cfg.WatchDirs {
+		m, ok := sideMounts[dir]
+		if assert.True(t, ok, "%s: watch dir %s is a volume", where, dir) {
+			assert.True(t, m.ReadOnly, "%s: omsecrets only reads %s", where, dir)
+		}
+	}
+	var workers int
+	for _, c := range pod.spec.Containers {
+		if c.Name == "omsecrets" {
+			continue
+		}
+		workers++
+		outputDir := "/omsecrets" // the DAG runner's default
+		for _, e := range c.Env {
+			if e.Name == "OMSECRETS_OUTPUT_DIR" {
+				outputDir = e.Value
+			}
+		}
+		m, ok := mounts(c)[outputDir]
+		if assert.True(t, ok, "%s container %s: the outputs at %s", where, c.Name, outputDir) {
+			assert.Equal(t, out.Name, m.Name, "%s container %s", where, c.Name)
+			assert.True(t, m.ReadOnly, "%s container %s mounts the outputs read-only", where, c.Name)
+		}
+	}
+	assert.Equal(t, 1, workers, where)
+}
+
+// TestManifestsWorkerSidecarShape applies checkWorkerSidecar to every
+// worker sidecar example, the helm values' included.
+func TestManifestsWorkerSidecarShape(t *testing.T) {
+	t.Parallel()
+	workers, err := filepath.Glob("../../examples/kubernetes/worker-sidecar*.yaml")
+	require.NoError(t, err)
+	var pods []workerPod
+	for _, path := range workers {
+		pods = append(pods, readWorkerPod(t, path))
+	}
+	pods = append(pods, helmWorkerPod(t, readHelmValues(t), dagRunnerImage(t)))
+	aws := readWorkerPod(t, "../../examples/kubernetes/worker-sidecar.yaml")
+	for _, pod := range pods {
+		t.Run(pod.where, func(t *testing.T) {
+			t.Parallel()
+			checkWorkerSidecar(t, pod)
+		})
+	}
+	// The helm values' sidecar is worker-sidecar.yaml's, but for the watch
+	// dir (OpenMetadata's chart writes the definitions into its dags
+	// volume) and the volume it is on.
+	helm := readHelmValues(t)
+	var got, want k8sContainer
+	for _, c := range helm.Airflow.Workers.ExtraInitContainers {
+		if c.Name == "omsecrets" {
+			got = c
+		}
+	}
+	for _, c := range aws.spec.InitContainers {
+		if c.Name == "omsecrets" {
+			want = c
+		}
+	}
+	for i, e := range want.Env {
+		if e.Name == "OMSECRETS_WATCH_DIRS" {
+			want.Env[i].Value = "/opt/airflow/dags"
+		}
+	}
+	want.VolumeMounts = []k8sVolumeMount{{Name: "resolved", MountPath: "/omsecrets"}, {Name: "dags-data", MountPath: "/opt/airflow/dags", ReadOnly: true}}
+	assert.Equal(t, want, got, "the helm values' sidecar and worker-sidecar.yaml's")
+}
+
+// helmChartKeys are the keys of the charts examples/helm uses, each read
+// in the chart it belongs to. openmetadata-dependencies (open-metadata/
+// openmetadata-helm-charts, charts/deps) passes its airflow: key to its
+// dependency "airflow": the community chart (airflow-helm/charts,
+// charts/airflow) 8.9.0 in charts/deps/Chart.yaml at 3c44046e. The
+// community chart's keys are from its README's values tables (8.9.0+) and
+// _helpers/pods.tpl (airflow.image.repository, .tag and .pullPolicy); a
+// key ending in a map or a list takes anything below it.
+var helmChartKeys = []string{
+	"airflow.airflow.image.repository",
+	"airflow.airflow.image.tag",
+	"airflow.airflow.image.pullPolicy",
+	"airflow.airflow.executor",
+	"airflow.airflow.config",
+	"airflow.airflow.extraEnv",
+	"airflow.airflow.podAnnotations",
+	"airflow.serviceAccount.name",
+	"airflow.serviceAccount.annotations",
+	"airflow.redis.enabled",
+	"airflow.workers.enabled",
+	"airflow.workers.replicas",
+	"airflow.workers.securityContext",
+	"airflow.workers.extraInitContainers",
+	"airflow.workers.extraVolumeMounts",
+	"airflow.workers.extraVolumes",
+}
+
+// omDependenciesDefaults are the values of openmetadata-dependencies'
+// charts/deps/values.yaml (at 00f24da3, the release with ingestion 1.7.1)
+// that the example must override: Helm merges maps, so a key the file
+// leaves out keeps these.
+var omDependenciesDefaults = map[string]any{
+	"airflow.airflow.executor":    "KubernetesExecutor",
+	"airflow.workers.enabled":     false,
+	"airflow.redis.enabled":       false,
+	"airflow.serviceAccount.name": "airflow",
+	"airflow.airflow.config.AIRFLOW__OPENMETADATA_AIRFLOW_APIS__DAG_GENERATED_CONFIGS": "/opt/airflow/dags",
+	"airflow.airflow.config.AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_REGION":         "",
+	"airflow.airflow.config.AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_ACCESS_KEY_ID":  "",
+	"airflow.airflow.config.AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_ACCESS_KEY":     "",
+}
+
+// TestManifestsHelmValuesUseChartKeys: every key the helm values set is
+// one of helmChartKeys (or below one), and the defaults of
+// openmetadata-dependencies that would undo the example are overridden.
+func TestManifestsHelmValuesUseChartKeys(t *testing.T) {
+	t.Parallel()
+	var tree map[string]any
+	readYAML(t, helmValuesPath, &tree)
+	leaves := map[string]any{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		m, ok := v.(map[string]any)
+		if !ok || len(m) == 0 {
+			leaves[prefix] = v
+			return
+		}
+		for k, sub := range m {
+			walk(prefix+"."+k, sub)
+		}
+	}
+	for k, v := range tree {
+		walk(k, v)
+	}
+	require.NotEmpty(t, leaves)
+	for path := range leaves {
+		assert.True(t, slices.ContainsFunc(helmChartKeys, func(k string) bool {
+			return path == k || strings.HasPrefix(path, k+".")
+		}), "%s is not among the chart keys verified (helmChartKeys)", path)
+	}
+	for key, def := range omDependenciesDefaults {
+		v, set := leaves[key]
+		switch {
+		case strings.Contains(key, "SECRETS_MANAGER"):
+			assert.True(t, set, "%s is left at OpenMetadata's default %q: set it to null to delete it", key, def)
+			assert.Nil(t, v, "%s reaches Airflow", key)
+		case strings.HasSuffix(key, "DAG_GENERATED_CONFIGS"):
+			assert.False(t, set, "the example relies on OpenMetadata's %s", key)
+			var watch string
+			for _, c := range readHelmValues(t).Airflow.Workers.ExtraInitContainers {
+				for _, e := range c.Env {
+					if e.Name == "OMSECRETS_WATCH_DIRS" {
+						watch = e.Value
+					}
+				}
+			}
+			assert.Equal(t, def, watch, "omsecrets watches where OpenMetadata's plugin writes the definitions")
+		case key == "airflow.serviceAccount.name":
+			assert.Equal(t, def, v, "the service account OpenMetadata's chart creates")
+		default:
+			assert.True(t, set, "%s is left at OpenMetadata's default %v", key, def)
+			assert.NotEqual(t, def, v, key)
+		}
+	}
 }
