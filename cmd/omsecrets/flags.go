@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"omsecrets/internal/config"
@@ -219,7 +220,7 @@ func parseCommand(name string, args, environ []string, stderr io.Writer) (config
 		}
 	}
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args, stderr); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return cfg, nil, nil, errHelp
 			}
@@ -236,4 +237,37 @@ func parseCommand(name string, args, environ []string, stderr io.Writer) (config
 		return cfg, nil, nil, &usageError{err}
 	}
 	return cfg, sv, pos, nil
+}
+
+// flagValue matches the flag package's error for a value a flag refused,
+// which quotes the value.
+var flagValue = regexp.MustCompile(`^invalid (value|boolean value) ".*" for flag -([A-Za-z0-9-]+): `)
+
+// parseFlags is fs.Parse without echoing a refused value: the flag
+// package quotes it in its error and prints that and the whole usage to
+// the flag set's output, and a value may be anything (a token pasted
+// into the wrong flag). On -h the usage is printed to stderr; on an error
+// nothing is, and the error names the flag, not the value.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	usage := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on -h and on every error
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	fs.Usage = usage
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return err
+	}
+	if m := flagValue.FindStringSubmatch(err.Error()); m != nil {
+		rest := err.Error()[len(m[0]):]
+		if strings.Contains(rest, "parse error") || strings.Contains(rest, "invalid syntax") || strings.Contains(rest, "value out of range") || strings.HasPrefix(rest, "time: ") {
+			rest = "not a valid value of its type"
+		}
+		return fmt.Errorf("invalid value for flag --%s: %s", m[2], rest)
+	}
+	return err
 }

@@ -163,21 +163,41 @@ func envErrors(err error) error {
 		return fmt.Errorf("read environment: %w", err)
 	}
 	vars := make(map[string]string)
+	kinds := make(map[string]reflect.Type)
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ",")
 		vars[t.Field(i).Name] = Prefix + name
+		kinds[t.Field(i).Name] = t.Field(i).Type
 	}
 	var errs []error
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) && vars[pe.Name] != "" {
-			errs = append(errs, &FieldError{Field: vars[pe.Name], Err: pe.Err})
+			// The parsers' errors quote the value, which may be anything
+			// (a token pasted into the wrong variable): say what was
+			// expected instead.
+			errs = append(errs, &FieldError{Field: vars[pe.Name], Err: expected(kinds[pe.Name])})
 			continue
 		}
 		errs = append(errs, e)
 	}
 	return errors.Join(errs...)
+}
+
+// expected says what a variable of type t must hold, without its value.
+func expected(t reflect.Type) error {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return errors.New("not a duration (such as 30s, 5m or 1h)")
+	case t.Kind() == reflect.Bool:
+		return errors.New("not a boolean (true or false)")
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return errors.New("not an integer")
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return errors.New("not a number")
+	}
+	return errors.New("not a valid value")
 }
 
 // Validation errors, each wrapped in a *FieldError.
