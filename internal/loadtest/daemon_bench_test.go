@@ -86,20 +86,7 @@ func newDaemonWorld(b *testing.B, args ...string) *daemonWorld {
 	w.httpBase = "http://" + addr
 
 	args = append([]string{"run", "--watch-dirs", w.defs, "--out-dir", w.out, "--allow-disk", "--http-addr", addr, "--log-level", "warn"}, args...)
-	w.cmd = exec.Command(bin, args...)
-	w.cmd.Env = []string{
-		"AWS_REGION=" + w.aws.Region, "AWS_ACCESS_KEY_ID=" + w.aws.AccessKey,
-		"AWS_SECRET_ACCESS_KEY=" + w.aws.SecretKey, "AWS_ENDPOINT_URL=" + w.aws.URL(),
-		"HOME=" + b.TempDir(), "OMSECRETS_OM_HOSTS=" + w.om.URL(),
-	}
-	w.cmd.Stderr = w.stderr
-	if err := w.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = w.cmd.Process.Signal(os.Interrupt)
-		_ = w.cmd.Wait()
-	})
+	w.cmd = startBinary(b, bin, args, w.aws, w.om, w.stderr)
 	w.waitReady()
 	// With no definitions at start the daemon is ready at once, but its
 	// workers wait out the start jitter (--start-jitter, default 1s)
@@ -108,6 +95,27 @@ func newDaemonWorld(b *testing.B, args ...string) *daemonWorld {
 	time.Sleep(1100 * time.Millisecond)
 	b.ResetTimer() // the build and start-up are not what is measured
 	return w
+}
+
+// startBinary starts bin with args, talking to aws and om, its standard
+// error into stderr; it is stopped (SIGINT) when the benchmark ends.
+func startBinary(b *testing.B, bin string, args []string, aws *awstest.Server, om *omtest.Server, stderr *resolvertest.LogBuffer) *exec.Cmd {
+	b.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{
+		"AWS_REGION=" + aws.Region, "AWS_ACCESS_KEY_ID=" + aws.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + aws.SecretKey, "AWS_ENDPOINT_URL=" + aws.URL(),
+		"HOME=" + b.TempDir(), "OMSECRETS_OM_HOSTS=" + om.URL(),
+	}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	return cmd
 }
 
 func (w *daemonWorld) waitReady() {
@@ -127,19 +135,28 @@ func (w *daemonWorld) waitReady() {
 
 // pipeline is pipeline i's IngestionPipeline JSON, as OpenMetadata deploys it.
 func (w *daemonWorld) pipeline(name string, i int) []byte {
-	svc := fmt.Sprintf("svc_%02d", i%services)
+	return pipelineJSON(w.om.URL(), name, fmt.Sprintf("svc_%02d", i%services), "aws", true)
+}
+
+// pipelineJSON is an IngestionPipeline of service svc as OpenMetadata
+// deploys it, its bot JWT a reference in store provider.
+func pipelineJSON(omURL, name, svc, provider string, indent bool) []byte {
 	p := map[string]any{
 		"name": name, "pipelineType": "metadata", "fullyQualifiedName": svc + "." + name,
 		"sourceConfig": map[string]any{"config": map[string]any{"type": "DatabaseMetadata"}},
 		"openMetadataServerConnection": map[string]any{
-			"hostPort": w.om.URL(), "authProvider": "openmetadata",
+			"hostPort": omURL, "authProvider": "openmetadata",
 			"securityConfig":         map[string]any{"jwtToken": "secret:/openmetadata/bot/ingestion-bot/config/jwttoken"},
-			"secretsManagerProvider": "aws",
+			"secretsManagerProvider": provider,
 		},
 		"service":     map[string]any{"type": "databaseService", "name": svc, "fullyQualifiedName": svc},
 		"loggerLevel": "INFO",
 	}
-	b, _ := json.MarshalIndent(p, "", "  ")
+	if indent {
+		b, _ := json.MarshalIndent(p, "", "  ")
+		return b
+	}
+	b, _ := json.Marshal(p)
 	return b
 }
 
