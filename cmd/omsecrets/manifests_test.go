@@ -230,7 +230,7 @@ func TestManifestsKeepStoreCredentialsInOmsecrets(t *testing.T) {
 	for _, path := range workers {
 		pods = append(pods, readWorkerPod(t, path))
 	}
-	pods = append(pods, helmWorkerPod(t, readHelmValues(t), airflowImage))
+	pods = append(pods, helmWorkerPod(t, readHelmValues(t), airflowImage), helmApacheWorkerPod(t, readHelmApacheValues(t), airflowImage))
 	for _, pod := range pods {
 		checkCredentialsInOmsecrets(t, pod, airflowImage, runnerVars, credential)
 	}
@@ -468,11 +468,17 @@ func readWorkerPod(t *testing.T, path string) workerPod {
 	return workerPod{where: filepath.Base(path), meta: d.Spec.Template.Metadata, spec: d.Spec.Template.Spec, airflow: 1}
 }
 
-const helmValuesPath = "../../examples/helm/values-openmetadata-dependencies.yaml"
+// The examples/helm values files: for openmetadata-dependencies releases on
+// the Apache Airflow chart (1.11.0 and later), and for those on the
+// community chart (before 1.11.0).
+const (
+	helmApacheValuesPath = "../../examples/helm/values-openmetadata-dependencies.yaml"
+	helmValuesPath       = "../../examples/helm/values-openmetadata-dependencies-community-chart.yaml"
+)
 
-// helmValues is the part of examples/helm's values the tests read: the
-// openmetadata-dependencies chart's airflow: key, which holds the values of
-// the community Airflow chart.
+// helmValues is the part of the community chart's values file the tests
+// read: the openmetadata-dependencies chart's airflow: key, which holds the
+// values of the community Airflow chart.
 type helmValues struct {
 	Airflow struct {
 		Airflow struct {
@@ -584,6 +590,166 @@ func helmWorkerPod(t *testing.T, v helmValues, airflowImage string) workerPod {
 	}
 	pod.spec.SecurityContext.FSGroup = a.Workers.SecurityContext.FSGroup
 	assert.Equal(t, airflowImage, image, "airflow.image is the DAG runner's image")
+	return pod
+}
+
+// helmApacheValues is the part of the Apache chart's values file the tests
+// read: the openmetadata-dependencies chart's airflow: key, which holds the
+// values of the Apache Airflow chart.
+type helmApacheValues struct {
+	Airflow struct {
+		Executor string
+		Images   struct {
+			Airflow struct {
+				Repository, Tag string
+			}
+		}
+		Config map[string]map[string]string
+		Env    []struct {
+			Name, Value string
+		}
+		AirflowPodAnnotations map[string]string `yaml:"airflowPodAnnotations"`
+		Dags                  struct {
+			Persistence struct {
+				Enabled       bool
+				ExistingClaim string `yaml:"existingClaim"`
+			}
+		}
+		Redis struct {
+			Enabled bool
+		}
+		Workers struct {
+			Persistence struct {
+				Enabled *bool
+			}
+			ServiceAccount struct {
+				Create      *bool
+				Name        string
+				Annotations map[string]string
+			} `yaml:"serviceAccount"`
+			PodAnnotations   map[string]string `yaml:"podAnnotations"`
+			SecurityContexts struct {
+				Pod struct {
+					FSGroup *int `yaml:"fsGroup"`
+				}
+			} `yaml:"securityContexts"`
+			WaitForMigrations struct {
+				Enabled *bool
+			} `yaml:"waitForMigrations"`
+			Env []struct {
+				Name, Value string
+			}
+			ExtraInitContainers []k8sContainer   `yaml:"extraInitContainers"`
+			ExtraContainers     []k8sContainer   `yaml:"extraContainers"`
+			ExtraVolumeMounts   []k8sVolumeMount `yaml:"extraVolumeMounts"`
+			ExtraVolumes        []k8sVolume      `yaml:"extraVolumes"`
+		}
+	}
+}
+
+func readHelmApacheValues(t *testing.T) helmApacheValues {
+	t.Helper()
+	var v helmApacheValues
+	readYAML(t, helmApacheValuesPath, &v)
+	return v
+}
+
+// helmApacheRelease is the release name examples/helm's README installs
+// openmetadata-dependencies as; the Apache chart names its PVCs after it.
+const helmApacheRelease = "openmetadata-dependencies"
+
+// helmApacheWorkerPod is the Celery worker pod the Apache Airflow chart
+// (1.18.0) renders from v, as its workers/worker-deployment.yaml and
+// _helpers.yaml build it: with workers.persistence.enabled false, a
+// Deployment whose pod has the wait-for-airflow-migrations init container
+// (workers.waitForMigrations.enabled, on by default), then
+// workers.extraInitContainers; the worker container, running
+// images.airflow, with env (custom_airflow_environment) and workers.env
+// (container_extra_envs) as its variables, workers.extraVolumeMounts and the
+// chart's logs, config and dags mounts; workers.extraContainers; the
+// volumes workers.extraVolumes, config, dags (the PVC <release>-dags, or
+// dags.persistence.existingClaim) and logs; airflowPodAnnotations merged
+// with workers.podAnnotations (mergeOverwrite); the service account
+// worker.serviceAccountName names; and workers.securityContexts.pod. What
+// the chart adds of its own (the Airflow database, fernet, API secret and
+// broker secrets, as secretKeyRefs; DUMB_INIT_SETSID) is Airflow's, not a
+// store credential, and is left out. Its values are held to what
+// airflowImage and the omsecrets sidecar need.
+func helmApacheWorkerPod(t *testing.T, v helmApacheValues, airflowImage string) workerPod {
+	t.Helper()
+	a := v.Airflow
+	require.Contains(t, []string{"CeleryExecutor", "CeleryKubernetesExecutor"}, a.Executor, "the worker Deployment renders only with Celery workers")
+	require.True(t, a.Redis.Enabled, "redis.enabled: the CeleryExecutor's broker")
+	require.True(t, a.Dags.Persistence.Enabled, "dags.persistence.enabled: the definitions' volume")
+	require.NotNil(t, a.Workers.Persistence.Enabled, "workers.persistence.enabled (the chart's default, true, adds worker-log-groomer)")
+	require.False(t, *a.Workers.Persistence.Enabled, "workers.persistence.enabled: false, a Deployment")
+	image := a.Images.Airflow.Repository + ":" + a.Images.Airflow.Tag
+	type envVar = struct {
+		Name      string
+		Value     string
+		ValueFrom map[string]any `yaml:"valueFrom"`
+	}
+	configMounts := []k8sVolumeMount{
+		{Name: "config", MountPath: "/opt/airflow/airflow.cfg", ReadOnly: true},
+		{Name: "config", MountPath: "/opt/airflow/config/airflow_local_settings.py", ReadOnly: true},
+	}
+	logs := k8sVolumeMount{Name: "logs", MountPath: "/opt/airflow/logs"}
+	airflowContainer := func(name string, workerEnv bool) k8sContainer {
+		c := k8sContainer{Name: name, Image: image}
+		for _, e := range a.Env {
+			c.Env = append(c.Env, envVar{Name: e.Name, Value: e.Value})
+		}
+		if workerEnv {
+			for _, e := range a.Workers.Env {
+				c.Env = append(c.Env, envVar{Name: e.Name, Value: e.Value})
+			}
+		}
+		return c
+	}
+	var inits []k8sContainer
+	if a.Workers.WaitForMigrations.Enabled == nil || *a.Workers.WaitForMigrations.Enabled {
+		wait := airflowContainer("wait-for-airflow-migrations", false)
+		wait.VolumeMounts = append(append([]k8sVolumeMount{logs}, configMounts...), a.Workers.ExtraVolumeMounts...)
+		inits = append(inits, wait)
+	}
+	worker := airflowContainer("worker", true)
+	worker.VolumeMounts = append(append(append(slices.Clone(a.Workers.ExtraVolumeMounts), logs), configMounts...),
+		k8sVolumeMount{Name: "dags", MountPath: "/opt/airflow/dags"})
+	claim := helmApacheRelease + "-dags"
+	if a.Dags.Persistence.ExistingClaim != "" {
+		claim = a.Dags.Persistence.ExistingClaim
+	}
+	annotations := map[string]string{}
+	for k, val := range a.AirflowPodAnnotations {
+		annotations[k] = val
+	}
+	for k, val := range a.Workers.PodAnnotations {
+		annotations[k] = val
+	}
+	serviceAccount := a.Workers.ServiceAccount.Name
+	if serviceAccount == "" {
+		serviceAccount = helmApacheRelease + "-worker"
+		if a.Workers.ServiceAccount.Create != nil && !*a.Workers.ServiceAccount.Create {
+			serviceAccount = "default"
+		}
+	}
+	pod := workerPod{
+		where: "helm values (Apache chart)",
+		meta:  podMeta{Annotations: annotations},
+		spec: podSpec{
+			ServiceAccountName: serviceAccount,
+			InitContainers:     append(inits, a.Workers.ExtraInitContainers...),
+			Containers:         append([]k8sContainer{worker}, a.Workers.ExtraContainers...),
+			Volumes: append(slices.Clone(a.Workers.ExtraVolumes),
+				k8sVolume{Name: "config"},
+				k8sVolume{Name: "dags", PersistentVolumeClaim: map[string]any{"claimName": claim}},
+				k8sVolume{Name: "logs"},
+			),
+		},
+		airflow: len(inits) + 1,
+	}
+	pod.spec.SecurityContext.FSGroup = a.Workers.SecurityContexts.Pod.FSGroup
+	assert.Equal(t, airflowImage, image, "images.airflow is the DAG runner's image")
 	return pod
 }
 
@@ -706,7 +872,7 @@ func TestManifestsWorkerSidecarShape(t *testing.T) {
 	for _, path := range workers {
 		pods = append(pods, readWorkerPod(t, path))
 	}
-	pods = append(pods, helmWorkerPod(t, readHelmValues(t), dagRunnerImage(t)))
+	pods = append(pods, helmWorkerPod(t, readHelmValues(t), dagRunnerImage(t)), helmApacheWorkerPod(t, readHelmApacheValues(t), dagRunnerImage(t)))
 	aws := readWorkerPod(t, "../../examples/kubernetes/worker-sidecar.yaml")
 	for _, pod := range pods {
 		t.Run(pod.where, func(t *testing.T) {
@@ -736,16 +902,104 @@ func TestManifestsWorkerSidecarShape(t *testing.T) {
 	}
 	want.VolumeMounts = []k8sVolumeMount{{Name: "resolved", MountPath: "/omsecrets"}, {Name: "dags-data", MountPath: "/opt/airflow/dags", ReadOnly: true}}
 	assert.Equal(t, want, got, "the helm values' sidecar and worker-sidecar.yaml's")
+
+	// The Apache chart's: the same, on that chart's dags volume.
+	var apache k8sContainer
+	for _, c := range readHelmApacheValues(t).Airflow.Workers.ExtraInitContainers {
+		if c.Name == "omsecrets" {
+			apache = c
+		}
+	}
+	want.VolumeMounts = []k8sVolumeMount{{Name: "resolved", MountPath: "/omsecrets"}, {Name: "dags", MountPath: "/opt/airflow/dags", ReadOnly: true}}
+	assert.Equal(t, want, apache, "the Apache chart values' sidecar and worker-sidecar.yaml's")
 }
 
-// helmChartKeys are the keys of the charts examples/helm uses, each read
-// in the chart it belongs to. openmetadata-dependencies (open-metadata/
-// openmetadata-helm-charts, charts/deps) passes its airflow: key to its
-// dependency "airflow": the community chart (airflow-helm/charts,
-// charts/airflow) 8.9.0 in charts/deps/Chart.yaml at 3c44046e. The
-// community chart's keys are from its README's values tables (8.9.0+) and
-// _helpers/pods.tpl (airflow.image.repository, .tag and .pullPolicy); a
-// key ending in a map or a list takes anything below it.
+// helmChart is one Airflow chart an examples/helm values file is written
+// for, with the keys of it the file may set, each read in that chart.
+// openmetadata-dependencies (open-metadata/openmetadata-helm-charts,
+// charts/deps) passes its airflow: key to its dependency "airflow", so every
+// key starts with airflow.; a key ending in a map or a list takes anything
+// below it.
+type helmChart struct {
+	values  string   // the values file
+	chart   string   // the Airflow chart, and its repository
+	version string   // its version, in charts/deps/Chart.yaml
+	deps    string   // the openmetadata-dependencies releases on it
+	sources []string // where the keys were read
+	keys    []string
+}
+
+// helmCharts are the charts of examples/helm, newest first.
+var helmCharts = []helmChart{
+	{
+		values:  helmApacheValuesPath,
+		chart:   "airflow (Apache Airflow chart, https://airflow.apache.org)",
+		version: "1.18.0",
+		deps:    "1.11.0 and later (1.12.7: charts/deps/Chart.yaml at 00ef8b9e)",
+		sources: []string{
+			// OpenMetadata's docs, deployment/upgrade/kubernetes ("Helm
+			// Chart Refactor (v1.11.0)"): the move to the Apache chart
+			// 1.18.0, KubernetesExecutor by default, the PVC
+			// openmetadata-dependencies-dags.
+			"open-metadata docs upgrade/kubernetes (index id 17105370348)",
+			"open-metadata/openmetadata-helm-charts PR #430",
+			// workers.extraInitContainers (tpl), extraContainers,
+			// extraVolumes, extraVolumeMounts, env, podAnnotations with
+			// airflowPodAnnotations (mergeOverwrite), persistence.enabled,
+			// replicas, waitForMigrations; dags.persistence; executor; the
+			// same keys at an older release (001394a9, extraInitContainers
+			// with toYaml) bracket 1.18.0.
+			"apache/airflow chart/templates/workers/worker-deployment.yaml at 56e737b7 and 001394a9",
+			// workers.serviceAccount.create, .name, .annotations.
+			"apache/airflow chart/templates/workers/worker-serviceaccount.yaml at ae3d9efe",
+			// worker.serviceAccountName, airflowPodSecurityContext
+			// (workers.securityContexts.pod replaces the uid/gid default),
+			// airflow_image (images.airflow.repository, .tag),
+			// airflow_dags_mount, airflow_dags_volume_claim,
+			// container_extra_envs, custom_airflow_environment.
+			"apache/airflow chart/templates/_helpers.yaml at 002843d6",
+			// images.airflow.pullPolicy, redis.enabled, config.
+			"apache/airflow chart/values.yaml at 001394a9",
+			// workers.extraInitContainers in 1.19.0 and 1.20.0.
+			"airflow.apache.org/docs/helm-chart/1.19.0 and 1.20.0 using-additional-containers",
+		},
+		keys: []string{
+			"airflow.executor",
+			"airflow.images.airflow.repository",
+			"airflow.images.airflow.tag",
+			"airflow.images.airflow.pullPolicy",
+			"airflow.config",
+			"airflow.dags.persistence.enabled",
+			"airflow.redis.enabled",
+			"airflow.workers.replicas",
+			"airflow.workers.persistence.enabled",
+			"airflow.workers.serviceAccount.create",
+			"airflow.workers.serviceAccount.name",
+			"airflow.workers.serviceAccount.annotations",
+			"airflow.workers.podAnnotations",
+			"airflow.workers.securityContexts.pod",
+			"airflow.workers.env",
+			"airflow.workers.extraInitContainers",
+			"airflow.workers.extraVolumeMounts",
+			"airflow.workers.extraVolumes",
+		},
+	},
+	{
+		values:  helmValuesPath,
+		chart:   "airflow (community chart, airflow-helm/charts, https://airflow-helm.github.io/charts)",
+		version: "8.9.0",
+		deps:    "before 1.11.0 (charts/deps/Chart.yaml at 3c44046e)",
+		sources: []string{
+			"airflow-helm/charts charts/airflow/README.md values tables (8.9.0+)",
+			"airflow-helm/charts charts/airflow/templates/_helpers/pods.tpl",
+		},
+		keys: helmChartKeys,
+	},
+}
+
+// helmChartKeys are the community chart's keys (helmCharts' second): from
+// its README's values tables (8.9.0+) and _helpers/pods.tpl
+// (airflow.image.repository, .tag and .pullPolicy).
 var helmChartKeys = []string{
 	"airflow.airflow.image.repository",
 	"airflow.airflow.image.tag",
@@ -780,13 +1034,11 @@ var omDependenciesDefaults = map[string]any{
 	"airflow.airflow.config.AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_ACCESS_KEY":     "",
 }
 
-// TestManifestsHelmValuesUseChartKeys: every key the helm values set is
-// one of helmChartKeys (or below one), and the defaults of
-// openmetadata-dependencies that would undo the example are overridden.
-func TestManifestsHelmValuesUseChartKeys(t *testing.T) {
-	t.Parallel()
+// helmLeaves is a values file's leaves, by dotted path.
+func helmLeaves(t *testing.T, path string) map[string]any {
+	t.Helper()
 	var tree map[string]any
-	readYAML(t, helmValuesPath, &tree)
+	readYAML(t, path, &tree)
 	leaves := map[string]any{}
 	var walk func(prefix string, v any)
 	walk = func(prefix string, v any) {
@@ -802,12 +1054,53 @@ func TestManifestsHelmValuesUseChartKeys(t *testing.T) {
 	for k, v := range tree {
 		walk(k, v)
 	}
-	require.NotEmpty(t, leaves)
-	for path := range leaves {
-		assert.True(t, slices.ContainsFunc(helmChartKeys, func(k string) bool {
-			return path == k || strings.HasPrefix(path, k+".")
-		}), "%s is not among the chart keys verified (helmChartKeys)", path)
+	require.NotEmpty(t, leaves, path)
+	return leaves
+}
+
+// TestManifestsHelmValuesUseChartKeys: every key each helm values file sets
+// is one of its chart's verified keys (or below one), every examples/helm
+// values file is one of helmCharts, and the defaults of
+// openmetadata-dependencies that would undo the example are overridden.
+func TestManifestsHelmValuesUseChartKeys(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../../examples/helm/values*.yaml")
+	require.NoError(t, err)
+	var covered []string
+	for _, c := range helmCharts {
+		require.NotEmpty(t, c.chart, c.values)
+		require.NotEmpty(t, c.version, c.values)
+		require.NotEmpty(t, c.deps, c.values)
+		require.NotEmpty(t, c.sources, c.values)
+		covered = append(covered, c.values)
+		for path := range helmLeaves(t, c.values) {
+			assert.True(t, slices.ContainsFunc(c.keys, func(k string) bool {
+				return path == k || strings.HasPrefix(path, k+".")
+			}), "%s: %s is not among the keys verified in %s %s (helmCharts)", filepath.Base(c.values), path, c.chart, c.version)
+		}
 	}
+	slices.Sort(files)
+	slices.Sort(covered)
+	assert.Equal(t, files, covered, "every examples/helm values file has its chart in helmCharts")
+
+	// The Apache chart's file: omsecrets watches where it points
+	// OpenMetadata's plugin, the chart's dags volume; OpenMetadata's
+	// KubernetesExecutor default is overridden.
+	apache := readHelmApacheValues(t).Airflow
+	assert.Equal(t, "CeleryExecutor", apache.Executor, "OpenMetadata's default is the KubernetesExecutor")
+	generated := apache.Config["openmetadata_airflow_apis"]["dag_generated_configs"]
+	assert.Equal(t, "/opt/airflow/dags", generated, "dag_generated_configs is on the chart's dags volume (airflow_dags_mount)")
+	var watch []string
+	for _, c := range apache.Workers.ExtraInitContainers {
+		for _, e := range c.Env {
+			if e.Name == "OMSECRETS_WATCH_DIRS" {
+				watch = append(watch, e.Value)
+			}
+		}
+	}
+	assert.Equal(t, []string{generated}, watch, "omsecrets watches where OpenMetadata's plugin writes the definitions")
+
+	leaves := helmLeaves(t, helmValuesPath)
 	for key, def := range omDependenciesDefaults {
 		v, set := leaves[key]
 		switch {
