@@ -2,8 +2,8 @@
 //
 // A reference is a string value that starts with "secret:" (see ParseRef).
 // The package owns the reference syntax, the Secret type that never prints
-// its value, the store interfaces (Getter and the optional BatchGetter and
-// ValueIDs), the Spec each store package describes itself with, the error
+// its value, the store interfaces (Getter and the optional BatchGetter,
+// ValueIDs, KeyedValues, ChangeNotifier and ChangeLister), the Spec each store package describes itself with, the error
 // classes every store maps its failures to, and the Resolver that
 // deduplicates references and fans out to stores.
 //
@@ -30,8 +30,18 @@
 //     cancellation never fails another.
 //   - Rate limit: each store named in Options.Limits has a token bucket
 //     (Limit; a store's default is its Spec.Limit, which the caller passes
-//     there), shared by all calls; every store call, retries included,
-//     takes one token. Options.Concurrency bounds the calls of one Resolve.
+//     there), shared by all calls; every store call, retries and listing
+//     pages included, takes one token. The rate adapts: it halves on
+//     throttling and climbs back slowly (additive increase,
+//     multiplicative decrease), so that many Resolvers sharing a store's
+//     quota settle on it. Options.Concurrency bounds the calls of one
+//     Resolve.
+//   - Change detection: a Refresh asks each ChangeLister store which of
+//     the cached values it is about to fetch are unchanged, and serves
+//     those without fetching them (Options.ChangeCheck: values are held
+//     past their TTL for that, and read again after MaxAge whatever the
+//     store says). A store that refuses the listing is refreshed in full
+//     from then on, logged once.
 //   - Retries: transient failures (Transient), of a whole call or of single
 //     ids of a batch, are retried with exponential backoff and full
 //     jitter, waiting at least a Retry-After hint (see RetryPolicy).

@@ -51,7 +51,7 @@ var runFlags = []flagSpec{
 	{"refresh-interval", "REFRESH_INTERVAL", "re-resolve every definition this often (jittered), so rotated secrets reach the files"},
 	{"workers", "WORKERS", "batches of definitions resolved at once, and OpenMetadata requests in flight per host in each"},
 	{"http-addr", "HTTP_ADDR", `address for /healthz, /readyz, /status and /metrics; "off" disables`},
-	{"watch-quiet", "WATCH_QUIET", "a changed definition is picked up after this long without further changes"},
+	{"watch-quiet", "WATCH_QUIET", "a changed definition is picked up after this long without further changes (a *.json one that parses as one whole object goes at once)"},
 	{"watch-max-wait", "WATCH_MAX_WAIT", "... and at most this long after its first change"},
 	{"rescan-interval", "RESCAN_INTERVAL", "full rescan of the watch dirs, the safety net for lost file events (0 disables)"},
 	{"change-detection", "CHANGE_DETECTION", "refresh asks the stores that can list their changes (aws, aws-ssm, kubernetes) which secrets changed and fetches only those (false: read every secret)"},

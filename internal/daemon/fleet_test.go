@@ -34,10 +34,21 @@ func TestRunRecordsLatencyAndRefreshDuration(t *testing.T) {
 	h.writeDef("a.json", h.pipeline("a"))
 	h.start()
 	h.eventually(func() bool { return h.board.Ready() }, "ready")
+	readyAt := time.Now()
 	assert.Zero(t, h.histogramCount("omsecrets_definition_to_output_seconds"), "the initial scan is not a change")
 	h.writeDef("b.json", h.pipeline("b"))
 	h.eventually(func() bool { return h.histogramCount("omsecrets_definition_to_output_seconds") >= 1 }, "a new definition's latency is recorded")
 	h.eventually(func() bool { return h.histogramCount("omsecrets_refresh_duration_seconds") >= 2 }, "refreshes are timed")
+	// The last full pass is the last refresh's end, not the start-up's.
+	mfs, err := h.metrics.Registry().Gather()
+	require.NoError(t, err)
+	var last float64
+	for _, mf := range mfs {
+		if mf.GetName() == "omsecrets_last_full_pass_timestamp_seconds" {
+			last = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	assert.Greater(t, last, float64(readyAt.Add(250*time.Millisecond).UnixNano())/1e9, "a refresh ended after the start-up pass")
 }
 
 // TestRunStartJitter: the first pass waits up to StartJitter, and a

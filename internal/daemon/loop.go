@@ -84,6 +84,7 @@ func (l *loop) refreshRan(jobs []Job) {
 	}
 	if len(l.refreshPending) == 0 {
 		l.metrics.RefreshDuration(time.Since(l.refreshStart))
+		l.metrics.FullPass(time.Now())
 		l.refreshPending = nil
 	}
 }
