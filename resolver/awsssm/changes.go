@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -14,6 +13,7 @@ import (
 
 	"omsecrets/resolver"
 	"omsecrets/resolver/internal/awserr"
+	"omsecrets/resolver/internal/awslist"
 )
 
 var _ resolver.ChangeLister = (*Provider)(nil)
@@ -212,45 +212,10 @@ func listError(err error) error {
 }
 
 // namePrefixes returns at most limit name prefixes that together cover
-// names (a parameter matches if its name begins with any), or nil if one
-// of them would be empty (list everything). It cuts the sorted names
-// where neighbours share the least, so that ids under "/team-a/" and
-// "/team-b/" list two subtrees, not the account.
+// names, each cut by filterSafe (awslist.NamePrefixes), or nil to list
+// everything.
 func namePrefixes(names []string, limit int) []string {
-	names = slices.Clone(names)
-	slices.Sort(names)
-	type cut struct{ at, shared int }
-	cuts := make([]cut, 0, len(names))
-	for i := range len(names) - 1 {
-		cuts = append(cuts, cut{at: i + 1, shared: commonPrefixLen(names[i], names[i+1])})
-	}
-	slices.SortStableFunc(cuts, func(a, b cut) int { return a.shared - b.shared })
-	cuts = cuts[:min(len(cuts), limit-1)]
-	slices.SortFunc(cuts, func(a, b cut) int { return a.at - b.at })
-	var out []string
-	start := 0
-	for _, c := range append(cuts, cut{at: len(names)}) {
-		group := names[start:c.at]
-		start = c.at
-		prefix := filterSafe(group[0][:commonPrefixLen(group[0], group[len(group)-1])])
-		if prefix == "" {
-			return nil
-		}
-		out = append(out, prefix)
-	}
-	return out
-}
-
-// commonPrefixLen returns the length of the longest common prefix of a
-// and b (of sorted names, the first and last share what all share).
-func commonPrefixLen(a, b string) int {
-	n := min(len(a), len(b))
-	for i := range n {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return n
+	return awslist.NamePrefixes(names, limit, filterSafe)
 }
 
 // filterSafe cuts prefix before the first character a parameter name
