@@ -3,14 +3,90 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"omsecrets/resolver/resolvertest"
 )
+
+// daemonRun is `omsecrets run` in-process, its HTTP server on a free
+// port; startDaemon starts it.
+type daemonRun struct {
+	base           string // http://host:port
+	stdout, stderr *resolvertest.LogBuffer
+	cancel         context.CancelFunc
+	done           chan int
+}
+
+// httpAddrLine finds the address run logs its HTTP server on (JSON logs).
+var httpAddrLine = regexp.MustCompile(`"http":"([0-9.:]+)"`)
+
+// startDaemon runs `omsecrets run args... --http-addr 127.0.0.1:0
+// --log-format json` with environ until the test ends or stop, and
+// returns once its HTTP address is known.
+func startDaemon(t *testing.T, environ []string, args ...string) *daemonRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &daemonRun{stdout: &resolvertest.LogBuffer{}, stderr: &resolvertest.LogBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	args = append(append([]string{"run"}, args...), "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	go func() { d.done <- run(ctx, args, environ, d.stdout, d.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-d.done:
+		case <-time.After(20 * time.Second):
+		}
+	})
+	require.Eventually(t, func() bool {
+		m := httpAddrLine.FindStringSubmatch(d.stderr.String())
+		if m != nil {
+			d.base = "http://" + m[1]
+		}
+		return m != nil
+	}, 20*time.Second, 10*time.Millisecond, d.stderr.String())
+	return d
+}
+
+// get asks the daemon's HTTP server for path: its status code and body
+// (0 and the error when it did not answer).
+func (d *daemonRun) get(path string) (int, string) {
+	resp, err := http.Get(d.base + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitReady waits for /readyz to answer 200.
+func (d *daemonRun) waitReady(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { c, _ := d.get("/readyz"); return c == http.StatusOK }, 30*time.Second, 10*time.Millisecond, d.stderr.String())
+}
+
+// stop cancels the run, as SIGTERM does, and returns its exit code.
+func (d *daemonRun) stop(t *testing.T) int {
+	t.Helper()
+	d.cancel()
+	select {
+	case c := <-d.done:
+		d.done <- c // for Cleanup
+		return c
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not stop")
+		return -1
+	}
+}
 
 // result is what one in-process run printed and returned.
 type result struct {

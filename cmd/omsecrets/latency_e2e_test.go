@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +12,6 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"omsecrets/resolver/resolvertest"
 )
 
 // TestRunChunkedWriterNeverYieldsPartialOutput runs the daemon at its
@@ -33,27 +28,9 @@ func TestRunChunkedWriterNeverYieldsPartialOutput(t *testing.T) {
 	defs, out := t.TempDir(), t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(defs, "seed.json"), pipelineJSON(t, om, "seed", "mysql_prod"), 0o644))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr resolvertest.LogBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--watch-dirs", defs, "--out-dir", out, "--allow-disk", "--http-addr", "127.0.0.1:0",
-			"--log-format", "json"}, omEnv(om, srv), &stdout, &stderr)
-	}()
-	addr := regexp.MustCompile(`"http":"([0-9.:]+)"`)
-	var base string
-	require.Eventually(t, func() bool {
-		if m := addr.FindStringSubmatch(stderr.String()); m != nil {
-			base = "http://" + m[1]
-			resp, err := http.Get(base + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				return resp.StatusCode == http.StatusOK
-			}
-		}
-		return false
-	}, 30*time.Second, 10*time.Millisecond, stderr.String())
+	d := startDaemon(t, omEnv(om, srv), "--watch-dirs", defs, "--out-dir", out, "--allow-disk")
+	stderr := d.stderr
+	d.waitReady(t)
 
 	// Every output write, checked when it happens.
 	fw, err := fsnotify.NewWatcher()
@@ -137,8 +114,7 @@ func TestRunChunkedWriterNeverYieldsPartialOutput(t *testing.T) {
 	}
 	assert.Less(t, fastest, 250*time.Millisecond, "whole JSON does not wait the 300 ms quiet period")
 
-	cancel()
-	<-done
+	d.stop(t)
 	logs := stderr.String()
 	assert.NotContains(t, logs, `"level":"ERROR"`, "no definition failed: a partial read would have")
 	assert.NotContains(t, logs, "PLANTED")

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,8 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
-
-	"omsecrets/resolver/resolvertest"
 )
 
 // The monitoring examples (examples/monitoring) are PromQL over omsecrets'
@@ -662,34 +658,10 @@ func TestMonitorNamesExistInScrape(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(defs, "a.json"), pipelineJSON(t, om, "a", "mysql_prod"), 0o644))
 	srv.Throttle(1) // the first store call is throttled, then retried
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr resolvertest.LogBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--watch-dirs", defs, "--out-dir", out, "--http-addr", "127.0.0.1:0",
-			"--watch-quiet", "20ms", "--refresh-interval", "500ms", "--start-jitter", "0", "--log-format", "json"},
-			omEnv(om, srv), &stdout, &stderr)
-	}()
-	addr := regexp.MustCompile(`"http":"([0-9.:]+)"`)
-	var base string
-	require.Eventually(t, func() bool {
-		m := addr.FindStringSubmatch(stderr.String())
-		if m != nil {
-			base = "http://" + m[1]
-		}
-		return m != nil
-	}, 20*time.Second, 10*time.Millisecond, stderr.String())
-	get := func(path string) (int, string) {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	require.Eventually(t, func() bool { c, _ := get("/readyz"); return c == http.StatusOK }, 20*time.Second, 10*time.Millisecond, stderr.String())
+	d := startDaemon(t, omEnv(om, srv), "--watch-dirs", defs, "--out-dir", out,
+		"--watch-quiet", "20ms", "--refresh-interval", "500ms", "--start-jitter", "0")
+	get, stderr := d.get, d.stderr
+	d.waitReady(t)
 	// A definition deployed after start-up: the watcher hands it over
 	// (definition_to_output_seconds, watch_events_total).
 	require.NoError(t, os.WriteFile(filepath.Join(defs, "b.json"), pipelineJSON(t, om, "b", "mysql_prod"), 0o644))
@@ -742,14 +714,8 @@ func TestMonitorNamesExistInScrape(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case c := <-done:
-		assert.Equal(t, 0, c, stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not stop")
-	}
-	assert.NotContains(t, stdout.String()+stderr.String()+body, "PLANTED")
+	assert.Equal(t, 0, d.stop(t), stderr.String())
+	assert.NotContains(t, d.stdout.String()+stderr.String()+body, "PLANTED")
 }
 
 // TestMonitorRulesAreAPlainRulesFile: the PrometheusRule's spec is what
