@@ -192,6 +192,40 @@ func benchStore(b *testing.B, provider string, batch int) {
 		b.ReportMetric(float64(calls), "calls/op")
 	})
 
+	// A periodic refresh of the same definitions, nothing changed: every
+	// id read again (d), or only what the store's change listing cannot
+	// vouch for (e: ListSecrets / DescribeParameters first).
+	for _, mode := range []struct {
+		name  string
+		check resolver.ChangeCheck
+	}{
+		{"d_refresh_full", resolver.ChangeCheck{}},
+		{"e_refresh_change_detection", resolver.ChangeCheck{Keep: 10 * time.Minute}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			res := resolver.New(resolver.Options{
+				Stores:      storesFor(srv),
+				CacheTTL:    cacheTTL,
+				Limits:      map[string]resolver.Limit{awssm.Spec.Name: awssm.Spec.Limit, awsssm.Spec.Name: awsssm.Spec.Limit},
+				ChangeCheck: mode.check,
+			})
+			r := newReconciler(b, res)
+			defs := fleet(b, provider)
+			resolveFleet(b, r, defs) // the first pass
+			fresh := make([]reconcile.Job, len(defs))
+			for i, d := range defs {
+				fresh[i] = reconcile.Job{Path: d.Path, Fresh: true}
+			}
+			calls := 0
+			for b.Loop() {
+				before := srv.TotalCalls()
+				resolveFleet(b, r, fresh)
+				calls = srv.TotalCalls() - before
+			}
+			b.ReportMetric(float64(calls), "calls/op")
+		})
+	}
+
 	b.Run("c_python_baseline", func(b *testing.B) {
 		// What OpenMetadata's Python ingestion does today: for every
 		// reference occurrence, one GetSecretValue (or GetParameter with
