@@ -54,7 +54,7 @@ var runFlags = []flagSpec{
 	{"watch-quiet", "WATCH_QUIET", "a changed definition is picked up after this long without further changes (a *.json one that parses as one whole object goes at once)"},
 	{"watch-max-wait", "WATCH_MAX_WAIT", "... and at most this long after its first change"},
 	{"rescan-interval", "RESCAN_INTERVAL", "full rescan of the watch dirs, the safety net for lost file events (0 disables)"},
-	{"change-detection", "CHANGE_DETECTION", "refresh asks the stores that can list their changes (aws, aws-ssm, kubernetes) which secrets changed and fetches only those (false: read every secret)"},
+	{"change-detection", "CHANGE_DETECTION", "refresh asks the stores that can list their changes (aws, aws-ssm, azure-kv, kubernetes) which secrets changed and fetches only those (false: read every secret)"},
 	{"change-max-age", "CHANGE_MAX_AGE", "a secret read longer ago than this is read again at the next refresh whatever the store's listing says"},
 	{"start-jitter", "START_JITTER", "delay the first pass by a random time up to this, so sidecars started together do not call the store at once (0 disables)"},
 	{"fresh-for", "FRESH_FOR", "how long after its last successful resolution an output counts as current in its .status file (default twice --refresh-interval)"},

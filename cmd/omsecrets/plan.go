@@ -63,6 +63,7 @@ type planOptions struct {
 const (
 	listSecretsPage        = 100 // ListSecrets MaxResults
 	describeParametersPage = 50  // DescribeParameters MaxResults
+	keyVaultListPage       = 25  // Get Secrets maxresults
 )
 
 // runPlan is `omsecrets plan`: it counts the unique secret ids that
@@ -542,6 +543,8 @@ func refreshModel(store string, ids map[string]bool, full int, fetchOp string) (
 			return "DescribeParameters", ceilDiv(n, describeParametersPage), "DescribeParameters, 50 per page, filtered by the ids' name prefix: ceil(ids/50) when the prefix holds only these parameters (others under it add pages, never beyond a full read); plus the changed ids' GetParameters calls"
 		}
 		return fetchOp, full, "the ids share no name prefix, so no bounded DescribeParameters can vouch for them: a refresh is a full read"
+	case "azure-kv":
+		return "GetSecrets", ceilDiv(n, keyVaultListPage), "Get Secrets (list), 25 per page over the whole vault: ceil(ids/25) when the vault holds only these secrets (others add pages, never beyond a full read); plus the changed ids' GetSecret calls"
 	case "kubernetes":
 		return "watch", 0, "0 while the store's watches hold (each Secret it read is watched); a watch that is refused leaves its Secrets to full reads"
 	}

@@ -460,3 +460,36 @@ func TestPlanArithmetic(t *testing.T) {
 		assert.False(t, ok, store)
 	}
 }
+
+// TestPlanRefreshModel: the calls a refresh of n ids takes with each
+// store's change detection, against its full read.
+func TestPlanRefreshModel(t *testing.T) {
+	t.Parallel()
+	ids := func(n int, format string) map[string]bool {
+		m := make(map[string]bool)
+		for i := range n {
+			m[fmt.Sprintf(format, i)] = true
+		}
+		return m
+	}
+	shared := ids(272, "/openmetadata/database/s%03d/password")
+	for _, tc := range []struct {
+		store string
+		ids   map[string]bool
+		full  int
+		op    string
+		calls int
+	}{
+		{"aws", shared, 14, "ListSecrets", 3},
+		{"aws-ssm", shared, 28, "DescribeParameters", 6},
+		{"azure-kv", ids(272, "s%03d"), 272, "GetSecrets", 11},
+		{"kubernetes", ids(137, "s%03d"), 137, "watch", 0},
+		{"vault", shared, 272, "read", 272},
+		{"aws", ids(3, "%d-no-shared-prefix"), 1, "BatchGetSecretValue", 1},
+	} {
+		op, calls, why := refreshModel(tc.store, tc.ids, tc.full, map[bool]string{true: "BatchGetSecretValue", false: "read"}[tc.store == "aws"])
+		assert.Equal(t, tc.op, op, tc.store)
+		assert.Equal(t, tc.calls, calls, "%s: %s", tc.store, why)
+		assert.NotEmpty(t, why)
+	}
+}

@@ -5,8 +5,10 @@
 // A Server runs two HTTPS servers on 127.0.0.1 with one self-signed
 // certificate (CAFile writes it as a PEM bundle for SSL_CERT_FILE):
 //
-//   - the vault, answering GET /secrets/{name} and
-//     GET /secrets/{name}/{version} as Key Vault does, as far as its REST
+//   - the vault, answering GET /secrets/{name},
+//     GET /secrets/{name}/{version} and GET /secrets (Get Secrets, the
+//     listing of azsecrets' NewListSecretPropertiesPager) as Key Vault
+//     does, as far as its REST
 //     reference, the SDKs' tests and answers quoted in SDK issues tell:
 //     a request without a bearer token gets 401 with the challenge
 //     `WWW-Authenticate: Bearer authorization="<authority>/<tenant>",
@@ -24,7 +26,18 @@
 //     Retry-After when SetRetryAfter asks), InternalServerError (500) and
 //     ServiceUnavailable (503). Names are case-insensitive, as in Key
 //     Vault; versions are 32 hexadecimal characters; a secret answers
-//     with its latest version unless one is named;
+//     with its latest version unless one is named. Get Secrets answers
+//     pages of SecretItems {id: "https://<vault>/secrets/<name>",
+//     attributes {enabled, created, updated, recoveryLevel,
+//     recoverableDays}, tags} of the latest version of each secret
+//     (deleted ones left out, disabled ones listed with enabled false),
+//     ordered by name, maxresults 1-25 (25 without it; BadParameter
+//     otherwise) and a nextLink with api-version, maxresults and
+//     $skiptoken; DenyList refuses it with 403 ForbiddenByRbac (action
+//     Microsoft.KeyVault/vaults/secrets/readMetadata/action) or
+//     AccessDenied ("does not have secrets list permission"). Setting a
+//     secret again makes a new version; created and updated are whole
+//     seconds, of a clock Advance moves;
 //   - the authority, with what MSAL asks for in the client credentials
 //     flow: the tenant's OpenID configuration
 //     (/{tenant}/v2.0/.well-known/openid-configuration), instance
@@ -53,7 +66,7 @@
 //
 // The package owns nothing used in production and must only be imported
 // from tests and benchmarks. It models no writes through the API, no
-// listing, no keys or certificates, no soft-delete recovery, no
+// listing of versions or deleted secrets, no keys or certificates, no soft-delete recovery, no
 // expiry or not-before dates, no JWT validation (a token is accepted by
 // being one the Server issued) and no managed identity endpoint.
 package azuretest

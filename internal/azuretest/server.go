@@ -25,6 +25,9 @@ const (
 	// OpGetSecret is an authenticated GET of a secret, whatever its
 	// outcome.
 	OpGetSecret = "GetSecret"
+	// OpListSecrets is an authenticated GET of a page of the vault's
+	// secrets (Get Secrets, GET /secrets), whatever its outcome.
+	OpListSecrets = "ListSecrets"
 	// OpChallenge is a vault request without a bearer token, answered
 	// with 401 and the challenge.
 	OpChallenge = "Challenge"
@@ -84,6 +87,8 @@ type Server struct {
 	secrets     map[string]*secret // by lower-cased name
 	denied      map[string]bool    // lower-cased names
 	denyAll     bool
+	denyList    ListDenial
+	clockOffset time.Duration
 	tokens      map[string]token // issued access tokens
 	lifetime    time.Duration
 	assertion   string // accepted client assertion ("" for none)
@@ -111,6 +116,7 @@ type version struct {
 	value   string
 	enabled bool
 	created time.Time
+	updated time.Time
 }
 
 // token is an access token the Server issued.
@@ -280,7 +286,8 @@ func (s *Server) PutSecret(name, value string) (versionID string) {
 		sec = &secret{name: name}
 		s.secrets[key] = sec
 	}
-	v := &version{id: newVersionID(), value: value, enabled: true, created: time.Now()}
+	now := s.now()
+	v := &version{id: newVersionID(), value: value, enabled: true, created: now, updated: now}
 	sec.versions = append(sec.versions, v)
 	return v.id
 }
@@ -295,8 +302,9 @@ func (s *Server) DeleteSecret(name string) {
 
 // SetEnabled enables or disables one version of the secret name (the
 // latest if versionID is ""). Reading a disabled version fails with 403
-// Forbidden, innererror SecretDisabled, as in Key Vault. It panics if
-// there is no such version.
+// Forbidden, innererror SecretDisabled, as in Key Vault. It moves the
+// version's updated time, as an update of its attributes does. It panics
+// if there is no such version.
 func (s *Server) SetEnabled(name, versionID string, enabled bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -305,7 +313,21 @@ func (s *Server) SetEnabled(name, versionID string, enabled bool) {
 		panic(fmt.Sprintf("azuretest: SetEnabled: no version %q of secret %q", versionID, name))
 	}
 	v.enabled = enabled
+	v.updated = s.now()
 }
+
+// Advance moves the clock of the secrets' created and updated times (Key
+// Vault's are whole seconds) d ahead of the real time, so that a test can
+// set a secret again in a later second without sleeping. Tokens keep the
+// real time.
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clockOffset += d
+}
+
+// now is the time of the secrets' clock. The caller holds s.mu.
+func (s *Server) now() time.Time { return time.Now().Add(s.clockOffset) }
 
 // Versions returns the version ids of the secret name, oldest first.
 func (s *Server) Versions(name string) []string {
@@ -349,8 +371,34 @@ func (s *Server) Deny(name string) {
 	s.denied[strings.ToLower(name)] = true
 }
 
-// DenyAll makes reading any secret fail with ForbiddenByRbac while on, as
-// when the caller has no role on the vault at all.
+// ListDenial is how DenyList refuses Get Secrets.
+type ListDenial int
+
+// Ways of DenyList.
+const (
+	// AllowList answers Get Secrets.
+	AllowList ListDenial = iota
+	// DenyRBAC answers 403 Forbidden, innererror ForbiddenByRbac, for the
+	// action Microsoft.KeyVault/vaults/secrets/readMetadata/action on the
+	// vault: a vault using Azure RBAC where the caller's role (or its
+	// scope, such as a single secret) does not cover listing.
+	DenyRBAC
+	// DenyAccessPolicy answers 403 Forbidden, innererror AccessDenied,
+	// "does not have secrets list permission": a vault using access
+	// policies whose policy for the caller lacks List.
+	DenyAccessPolicy
+)
+
+// DenyList makes Get Secrets (listing) fail as d says, while reading
+// secrets still works.
+func (s *Server) DenyList(d ListDenial) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denyList = d
+}
+
+// DenyAll makes reading and listing any secret fail with ForbiddenByRbac
+// while on, as when the caller has no role on the vault at all.
 func (s *Server) DenyAll(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -365,7 +413,8 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
-// Throttle makes the next n authenticated secret requests fail with 429
+// Throttle makes the next n authenticated secret requests (GetSecret and
+// ListSecrets alike) fail with 429
 // Throttled.
 func (s *Server) Throttle(n int) {
 	s.mu.Lock()

@@ -1,10 +1,13 @@
 package azuretest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -82,15 +85,20 @@ type kvError struct {
 }
 
 func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) {
-	name, ver, pathOK := parseSecretPath(r.URL.EscapedPath())
+	escaped := r.URL.EscapedPath()
+	list := escaped == "/secrets" || escaped == "/secrets/"
+	name, ver, pathOK := parseSecretPath(escaped)
 	apiVersion := r.URL.Query().Get("api-version")
 	bearer, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	hasAuth := r.Header.Get("Authorization") != ""
 
 	s.mu.Lock()
 	op := OpGetSecret
+	if list {
+		op = OpListSecrets
+	}
 	switch {
-	case r.Method != http.MethodGet || !pathOK:
+	case r.Method != http.MethodGet || !pathOK && !list:
 		op = OpOther
 	case !hasAuth:
 		op = OpChallenge
@@ -128,6 +136,8 @@ func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) {
 		e = &kvError{status: http.StatusUnauthorized, code: "Unauthorized", msg: "AKV10000: Request is missing a Bearer or PoP token.", challenge: true}
 	case op == OpBadToken:
 		e = &kvError{status: http.StatusUnauthorized, code: "Unauthorized", msg: "The access token is not valid: it was not issued by this tenant's authority for " + Resource + ", or it expired or was revoked.", challenge: true}
+	case op == OpListSecrets:
+		body, e = s.listSecrets(r)
 	default:
 		body, e = s.getSecret(r, name, ver)
 	}
@@ -153,30 +163,14 @@ func (s *Server) validToken(tok string) bool {
 func (s *Server) getSecret(r *http.Request, name, ver string) (any, *kvError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.throttleAll || s.throttleN > 0:
-		if s.throttleN > 0 {
-			s.throttleN--
-		}
-		return nil, s.errThrottled()
-	case s.failN > 0:
-		s.failN--
-		switch s.failStatus {
-		case http.StatusTooManyRequests:
-			return nil, s.errThrottled()
-		case http.StatusInternalServerError:
-			return nil, &kvError{status: s.failStatus, code: "InternalServerError", msg: "An unexpected error occurred."}
-		case http.StatusServiceUnavailable:
-			return nil, &kvError{status: s.failStatus, code: "ServiceUnavailable", msg: "The service is temporarily unavailable. Please retry later.", retryAfter: s.retryAfter}
-		default:
-			return nil, &kvError{status: s.failStatus, code: "Error", msg: http.StatusText(s.failStatus)}
-		}
+	if e := s.fault(); e != nil {
+		return nil, e
 	}
 	if reason := checkName(name); reason != "" {
 		return nil, &kvError{status: http.StatusBadRequest, code: "BadParameter", msg: "The request URI contains an invalid name: " + name}
 	}
 	if s.denyAll || s.denied[strings.ToLower(name)] {
-		return nil, &kvError{status: http.StatusForbidden, code: "Forbidden", inner: "ForbiddenByRbac", msg: s.rbacMessage(name)}
+		return nil, &kvError{status: http.StatusForbidden, code: "Forbidden", inner: "ForbiddenByRbac", msg: s.rbacMessage(getAction, "/secrets/"+strings.ToLower(name))}
 	}
 	v := s.lookup(name, ver)
 	if v == nil {
@@ -191,18 +185,48 @@ func (s *Server) getSecret(r *http.Request, name, ver string) (any, *kvError) {
 	}
 	sec := s.secrets[strings.ToLower(name)]
 	bundle := map[string]any{
-		"value": v.value,
-		"id":    "https://" + r.Host + "/secrets/" + sec.name + "/" + v.id,
-		"attributes": map[string]any{
-			"enabled":         v.enabled,
-			"created":         v.created.Unix(),
-			"updated":         v.created.Unix(),
-			"recoveryLevel":   "Recoverable+Purgeable",
-			"recoverableDays": 90,
-		},
-		"tags": map[string]string{},
+		"value":      v.value,
+		"id":         "https://" + r.Host + "/secrets/" + sec.name + "/" + v.id,
+		"attributes": attributes(v),
+		"tags":       map[string]string{},
 	}
 	return bundle, nil
+}
+
+// attributes is the SecretAttributes object of version v.
+func attributes(v *version) map[string]any {
+	return map[string]any{
+		"enabled":         v.enabled,
+		"created":         v.created.Unix(),
+		"updated":         v.updated.Unix(),
+		"recoveryLevel":   "Recoverable+Purgeable",
+		"recoverableDays": 90,
+	}
+}
+
+// fault returns the injected fault the next authenticated secret request
+// meets, or nil. The caller holds s.mu.
+func (s *Server) fault() *kvError {
+	switch {
+	case s.throttleAll || s.throttleN > 0:
+		if s.throttleN > 0 {
+			s.throttleN--
+		}
+		return s.errThrottled()
+	case s.failN > 0:
+		s.failN--
+		switch s.failStatus {
+		case http.StatusTooManyRequests:
+			return s.errThrottled()
+		case http.StatusInternalServerError:
+			return &kvError{status: s.failStatus, code: "InternalServerError", msg: "An unexpected error occurred."}
+		case http.StatusServiceUnavailable:
+			return &kvError{status: s.failStatus, code: "ServiceUnavailable", msg: "The service is temporarily unavailable. Please retry later.", retryAfter: s.retryAfter}
+		default:
+			return &kvError{status: s.failStatus, code: "Error", msg: http.StatusText(s.failStatus)}
+		}
+	}
+	return nil
 }
 
 // errThrottled is Key Vault's 429. The caller holds s.mu.
@@ -210,14 +234,95 @@ func (s *Server) errThrottled() *kvError {
 	return &kvError{status: http.StatusTooManyRequests, code: "Throttled", msg: "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached", retryAfter: s.retryAfter}
 }
 
-// rbacMessage is the message of an RBAC denial, in Key Vault's layout.
-func (s *Server) rbacMessage(name string) string {
+// RBAC data actions of the operations the vault answers.
+const (
+	getAction  = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
+	listAction = "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
+)
+
+// rbacMessage is the message of an RBAC denial of action on the vault's
+// resource path sub ("" for the vault itself), in Key Vault's layout.
+func (s *Server) rbacMessage(action, sub string) string {
 	return "Caller is not authorized to perform action on resource.\r\n" +
 		"If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n" +
 		"Caller: appid=" + s.ClientID + ";oid=00000000-0000-0000-0000-000000000000;iss=https://sts.windows.net/" + s.TenantID + "/\r\n" +
-		"Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\n" +
-		"Resource: '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/azuretest/providers/microsoft.keyvault/vaults/azuretest/secrets/" + strings.ToLower(name) + "'\r\n" +
+		"Action: '" + action + "'\r\n" +
+		"Resource: '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/azuretest/providers/microsoft.keyvault/vaults/azuretest" + sub + "'\r\n" +
 		"Assignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: azuretest;location=westeurope\r\n"
+}
+
+// accessPolicyMessage is the message of an access policy denial of the
+// secret permission perm ("list"), in Key Vault's layout.
+func (s *Server) accessPolicyMessage(perm string) string {
+	return "The user, group or application 'appid=" + s.ClientID + ";oid=00000000-0000-0000-0000-000000000000;iss=https://sts.windows.net/" + s.TenantID + "/' does not have secrets " + perm + " permission on key vault 'azuretest;location=westeurope'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287"
+}
+
+// ListPage is the most secrets one page of Get Secrets holds, and the
+// page size without maxresults (REST reference, Get Secrets: maxresults
+// "Maximum number of results to return in a page. If not specified, the
+// service will return up to 25 results."; the service refuses more).
+const ListPage = 25
+
+// listSecrets answers an authenticated Get Secrets (GET /secrets): one
+// page of SecretItems, the secrets ordered by lower-cased name, each with
+// the attributes of its latest version, and a nextLink carrying the
+// api-version, maxresults and a $skiptoken (the last name listed, so a
+// secret set or deleted between pages neither repeats nor shifts others).
+func (s *Server) listSecrets(r *http.Request) (any, *kvError) {
+	q := r.URL.Query()
+	size := ListPage
+	if v := q.Get("maxresults"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > ListPage {
+			return nil, &kvError{status: http.StatusBadRequest, code: "BadParameter", msg: "invalid maxresults"}
+		}
+		size = n
+	}
+	after := ""
+	if tok := q.Get("$skiptoken"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil {
+			return nil, &kvError{status: http.StatusBadRequest, code: "BadParameter", msg: "The specified skiptoken is not valid."}
+		}
+		after = string(b)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.fault(); e != nil {
+		return nil, e
+	}
+	switch {
+	case s.denyAll || s.denyList == DenyRBAC:
+		return nil, &kvError{status: http.StatusForbidden, code: "Forbidden", inner: "ForbiddenByRbac", msg: s.rbacMessage(listAction, "")}
+	case s.denyList == DenyAccessPolicy:
+		return nil, &kvError{status: http.StatusForbidden, code: "Forbidden", inner: "AccessDenied", msg: s.accessPolicyMessage("list")}
+	}
+	keys := make([]string, 0, len(s.secrets))
+	for k := range s.secrets {
+		if k > after {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	items := make([]any, 0, min(size, len(keys)))
+	for _, k := range keys[:min(size, len(keys))] {
+		sec := s.secrets[k]
+		items = append(items, map[string]any{
+			"id":         "https://" + r.Host + "/secrets/" + sec.name,
+			"attributes": attributes(sec.versions[len(sec.versions)-1]),
+			"tags":       map[string]string{},
+		})
+	}
+	page := map[string]any{"value": items, "nextLink": nil}
+	if len(keys) > size {
+		next := url.Values{"api-version": {q.Get("api-version")}, "$skiptoken": {base64.RawURLEncoding.EncodeToString([]byte(keys[size-1]))}}
+		if q.Get("maxresults") != "" {
+			next.Set("maxresults", q.Get("maxresults"))
+		}
+		page["nextLink"] = "https://" + r.Host + "/secrets?" + next.Encode()
+	}
+	return page, nil
 }
 
 // challenge is the WWW-Authenticate value of the vault's 401s.

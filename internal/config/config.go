@@ -87,7 +87,7 @@ type Config struct {
 	// the safety net for lost file events; 0 disables it.
 	RescanInterval time.Duration `env:"RESCAN_INTERVAL" envDefault:"5m"`
 	// ChangeDetection makes the periodic refresh ask the stores that can
-	// list their changes (Secrets Manager, Parameter Store, Kubernetes)
+	// list their changes (Secrets Manager, Parameter Store, Key Vault, Kubernetes)
 	// which secrets changed, and fetch only those; false reads every
 	// secret each refresh.
 	ChangeDetection bool `env:"CHANGE_DETECTION" envDefault:"true"`

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"omsecrets/resolver"
@@ -30,6 +32,7 @@ const VersionLen = 32
 // secretsAPI is the part of *azsecrets.Client the Provider uses.
 type secretsAPI interface {
 	GetSecret(ctx context.Context, name, version string, options *azsecrets.GetSecretOptions) (azsecrets.GetSecretResponse, error)
+	NewListSecretPropertiesPager(options *azsecrets.ListSecretPropertiesOptions) *runtime.Pager[azsecrets.ListSecretPropertiesResponse]
 }
 
 // Options configures a Provider.
@@ -62,6 +65,11 @@ type Provider struct {
 	// send the unauthenticated request that elicits it.
 	primed atomic.Bool
 	prime  chan struct{}
+
+	mu sync.Mutex
+	// read holds, per id, what Unchanged compares of the value last
+	// returned for it (never the value).
+	read map[string]readVersion
 }
 
 // New returns a Provider for opts.VaultURL that makes one HTTP attempt
@@ -104,7 +112,7 @@ func New(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build the Key Vault client: %w", err)
 	}
-	return &Provider{api: kv, vault: host, otherHost: other, prime: make(chan struct{}, 1)}, nil
+	return &Provider{api: kv, vault: host, otherHost: other, prime: make(chan struct{}, 1), read: make(map[string]readVersion)}, nil
 }
 
 // Get implements resolver.Getter with one GetSecret call: the latest
@@ -127,11 +135,14 @@ func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) 
 	}
 	resp, err := p.getSecret(ctx, name, version)
 	if err != nil {
+		p.forget(id)
 		return resolver.Secret{}, classify(ctx, err)
 	}
 	if resp.Value == nil {
+		p.forget(id)
 		return resolver.Secret{}, fmt.Errorf("%w: Key Vault answered without a value", resolver.ErrUnavailable)
 	}
+	p.remember(id, name, version != "", resp.Secret)
 	return resolver.NewSecret(*resp.Value), nil
 }
 

@@ -41,7 +41,7 @@ func classify(ctx context.Context, err error) error {
 	case errors.As(err, &te):
 		return te.err()
 	case errors.As(err, &re):
-		return responseError(re)
+		return responseError(re, forbiddenHints)
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: %v", resolver.ErrUnavailable, ctx.Err())
 	case errors.As(err, &ue):
@@ -66,9 +66,9 @@ func challengeFailure(err error) bool {
 }
 
 // responseError classes a Key Vault error answer by its status and
-// codes; the message quotes Key Vault's error code and message, which
+// codes, explaining a 403's inner code by hints; the message quotes Key Vault's error code and message, which
 // name the secret, never its value.
-func responseError(re *azcore.ResponseError) error {
+func responseError(re *azcore.ResponseError, hints map[string]string) error {
 	code, inner, msg := re.ErrorCode, "", ""
 	var header http.Header
 	if re.RawResponse != nil {
@@ -102,7 +102,7 @@ func responseError(re *azcore.ResponseError) error {
 	case status == http.StatusUnauthorized:
 		return fmt.Errorf("%w: Key Vault refused the token: %s", resolver.ErrPermission, detail)
 	case status == http.StatusForbidden:
-		if h, ok := forbiddenHints[inner]; ok {
+		if h, ok := hints[inner]; ok {
 			return fmt.Errorf("%w: %s: %s", resolver.ErrPermission, h, detail)
 		}
 		return fmt.Errorf("%w: %s", resolver.ErrPermission, detail)
