@@ -13,30 +13,8 @@ import (
 
 	"omsecrets/internal/awstest"
 	"omsecrets/resolver"
+	"omsecrets/resolver/resolvertest"
 )
-
-// countingPacer is a resolver.Pacer that calls do at once and counts the
-// calls per operation.
-type countingPacer struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *countingPacer) Call(ctx context.Context, op string, do func(context.Context) error) error {
-	c.mu.Lock()
-	if c.calls == nil {
-		c.calls = map[string]int{}
-	}
-	c.calls[op]++
-	c.mu.Unlock()
-	return do(ctx)
-}
-
-func (c *countingPacer) count(op string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.calls[op]
-}
 
 // transportFlake reports whether err is the SDK client failing to read a
 // large response body from the httptest server ("malformed response",
@@ -70,11 +48,11 @@ func readAll(t *testing.T, p interface {
 // that did not hit one and its pacer.
 func unchangedCounted(t *testing.T, p interface {
 	Unchanged(context.Context, []string, resolver.Pacer) ([]string, error)
-}, s *awstest.Server, ids []string) ([]string, *countingPacer, error) {
+}, s *awstest.Server, ids []string) ([]string, *resolvertest.CountingPacer, error) {
 	t.Helper()
 	for range 5 {
 		s.Reset()
-		pacer := &countingPacer{}
+		pacer := &resolvertest.CountingPacer{}
 		got, err := p.Unchanged(t.Context(), ids, pacer)
 		if !transportFlake(err) {
 			return got, pacer, err
@@ -108,12 +86,12 @@ func TestUnchanged(t *testing.T) {
 	require.Error(t, err)
 	s.Reset()
 
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	asked := append(ids, "/om/db/single", "/om/db/unread", "/om/db/never")
 	got, err := p.Unchanged(t.Context(), asked, &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"/om/db/same", arn, arn[:len(arn)-7], "/om/db/single"}, got)
-	assert.Equal(t, 1, pacer.count("list"))
+	assert.Equal(t, 1, pacer.Count("list"))
 	assert.Equal(t, 1, s.Calls(awstest.TargetListSecrets))
 	assert.Equal(t, 1, s.TotalCalls(), "listing reads no value")
 
@@ -129,12 +107,12 @@ func TestUnchangedNothingRead(t *testing.T) {
 	t.Parallel()
 	p, s, _ := newProvider(t)
 	s.PutSecret("a", "nothing-read")
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	got, err := p.Unchanged(t.Context(), []string{"a", "b"}, &pacer)
 	require.NoError(t, err)
 	assert.Empty(t, got)
 	assert.Zero(t, s.TotalCalls(), "no call for ids never read")
-	assert.Zero(t, pacer.count("list"))
+	assert.Zero(t, pacer.Count("list"))
 }
 
 // TestUnchangedCallCounts measures the calls of a refresh of 2000 ids
@@ -161,7 +139,7 @@ func TestUnchangedCallCounts(t *testing.T) {
 	assert.Len(t, got, 2000)
 	lists := s.Calls(awstest.TargetListSecrets)
 	assert.Equal(t, 20, lists)
-	assert.Equal(t, lists, pacer.count("list"))
+	assert.Equal(t, lists, pacer.Count("list"))
 	t.Logf("2000 Secrets Manager ids: full read %d BatchGetSecretValue calls, change check %d ListSecrets calls", reads, lists)
 
 	// One rotated secret: the same listing, one id left to fetch.
@@ -187,7 +165,7 @@ func TestUnchangedPrefixes(t *testing.T) {
 	}
 	_, err := p.GetBatch(t.Context(), ids)
 	require.NoError(t, err)
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	got, err := p.Unchanged(t.Context(), ids, &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
@@ -212,13 +190,13 @@ func TestUnchangedBudget(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, p.FullReadCalls(len(ids)))
 	s.Reset()
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	got, err := p.Unchanged(t.Context(), ids, &pacer)
 	require.Error(t, err)
 	assert.Nil(t, got)
 	assert.NotErrorIs(t, err, resolver.ErrPermission)
 	assert.Equal(t, 2, s.Calls(awstest.TargetListSecrets), "never more than a full read")
-	assert.Equal(t, 2, pacer.count("list"))
+	assert.Equal(t, 2, pacer.Count("list"))
 }
 
 func TestUnchangedErrors(t *testing.T) {
@@ -227,7 +205,7 @@ func TestUnchangedErrors(t *testing.T) {
 	s.PutSecret("/e/a", "errors-secret-value")
 	_, err := p.Get(t.Context(), "/e/a")
 	require.NoError(t, err)
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 
 	s.Deny(awstest.ActionListSecrets)
 	_, err = p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
@@ -249,7 +227,7 @@ func TestUnchangedErrors(t *testing.T) {
 	got, err := p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/e/a"}, got)
-	assert.Equal(t, 4, pacer.count("list"))
+	assert.Equal(t, 4, pacer.Count("list"))
 }
 
 // TestUnchangedFallback checks the budget once BatchGetSecretValue is
@@ -263,7 +241,7 @@ func TestUnchangedFallback(t *testing.T) {
 	_, err := p.GetBatch(t.Context(), []string{"f1", "f2"})
 	require.NoError(t, err)
 	assert.Equal(t, 2, p.FullReadCalls(2))
-	got, err := p.Unchanged(t.Context(), []string{"f1", "f2"}, &countingPacer{})
+	got, err := p.Unchanged(t.Context(), []string{"f1", "f2"}, &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"f1", "f2"}, got)
 }
@@ -291,7 +269,7 @@ func TestUnchangedConcurrent(t *testing.T) {
 					s.PutSecret(ids[(w+r)%len(ids)], "concurrent-value-next")
 					continue
 				}
-				if _, err := p.Unchanged(t.Context(), ids, &countingPacer{}); err != nil && !transportFlake(err) {
+				if _, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{}); err != nil && !transportFlake(err) {
 					failures.Add(1)
 				}
 			}

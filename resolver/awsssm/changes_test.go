@@ -13,30 +13,8 @@ import (
 
 	"omsecrets/internal/awstest"
 	"omsecrets/resolver"
+	"omsecrets/resolver/resolvertest"
 )
-
-// countingPacer is a resolver.Pacer that calls do at once and counts the
-// calls per operation.
-type countingPacer struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *countingPacer) Call(ctx context.Context, op string, do func(context.Context) error) error {
-	c.mu.Lock()
-	if c.calls == nil {
-		c.calls = map[string]int{}
-	}
-	c.calls[op]++
-	c.mu.Unlock()
-	return do(ctx)
-}
-
-func (c *countingPacer) count(op string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.calls[op]
-}
 
 // transportFlake reports whether err is the SDK client failing to read a
 // large response body from the httptest server ("malformed response",
@@ -70,11 +48,11 @@ func readAll(t *testing.T, p interface {
 // that did not hit one and its pacer.
 func unchangedCounted(t *testing.T, p interface {
 	Unchanged(context.Context, []string, resolver.Pacer) ([]string, error)
-}, s *awstest.Server, ids []string) ([]string, *countingPacer, error) {
+}, s *awstest.Server, ids []string) ([]string, *resolvertest.CountingPacer, error) {
 	t.Helper()
 	for range 5 {
 		s.Reset()
-		pacer := &countingPacer{}
+		pacer := &resolvertest.CountingPacer{}
 		got, err := p.Unchanged(t.Context(), ids, pacer)
 		if !transportFlake(err) {
 			return got, pacer, err
@@ -110,13 +88,13 @@ func TestUnchanged(t *testing.T) {
 	s.DeleteParameter("/om/pinned-gone")
 	s.Reset()
 
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	asked := append(ids, "/om/single", "/om/unread", "/om/never")
 	got, err := p.Unchanged(t.Context(), asked, &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"/om/same", " /om/same ", "/om/pinned:1", "/om/single"}, got,
 		"changed, deleted, labelled, referenced and unread ids are left out; a pinned version is vouched for while it exists")
-	assert.Equal(t, 1, pacer.count("list"))
+	assert.Equal(t, 1, pacer.Count("list"))
 	assert.Equal(t, 1, s.Calls(awstest.TargetDescribeParameters))
 	assert.Equal(t, 1, s.TotalCalls(), "listing reads no value")
 
@@ -135,7 +113,7 @@ func TestUnchangedNothingListable(t *testing.T) {
 	_, err := p.GetBatch(t.Context(), []string{"/l:x"})
 	require.NoError(t, err)
 	s.Reset()
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	got, err := p.Unchanged(t.Context(), []string{"/l:x", "/never"}, &pacer)
 	require.NoError(t, err)
 	assert.Empty(t, got)
@@ -166,7 +144,7 @@ func TestUnchangedCallCounts(t *testing.T) {
 	assert.Len(t, got, 2000)
 	lists := s.Calls(awstest.TargetDescribeParameters)
 	assert.Equal(t, 40, lists)
-	assert.Equal(t, lists, pacer.count("list"))
+	assert.Equal(t, lists, pacer.Count("list"))
 	t.Logf("2000 Parameter Store ids: full read %d GetParameters calls, change check %d DescribeParameters calls", reads, lists)
 
 	s.PutParameter(ids[777], "count-value-2", true)
@@ -198,7 +176,7 @@ func TestUnchangedEmptyPages(t *testing.T) {
 	// so the first page is empty and the second holds the 15.
 	s.SetDescribeScanLimit(60)
 	s.Reset()
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	got, err := p.Unchanged(t.Context(), ids, &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
@@ -226,7 +204,7 @@ func TestUnchangedPrefixes(t *testing.T) {
 	}
 	_, err := p.GetBatch(t.Context(), ids)
 	require.NoError(t, err)
-	got, err := p.Unchanged(t.Context(), ids, &countingPacer{})
+	got, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
 	assert.Equal(t, 1, s.Calls(awstest.TargetDescribeParameters))
@@ -238,7 +216,7 @@ func TestUnchangedErrors(t *testing.T) {
 	s.PutParameter("/e/a", "errors-param-value", true)
 	_, err := p.Get(t.Context(), "/e/a")
 	require.NoError(t, err)
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 
 	s.Deny(awstest.ActionDescribeParameters)
 	_, err = p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
@@ -263,7 +241,7 @@ func TestUnchangedErrors(t *testing.T) {
 	got, err := p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
 	require.NoError(t, err)
 	assert.Empty(t, got)
-	assert.Equal(t, 3, pacer.count("list"))
+	assert.Equal(t, 3, pacer.Count("list"))
 }
 
 // TestUnchangedConcurrent reads, updates and lists at once; run with
@@ -289,7 +267,7 @@ func TestUnchangedConcurrent(t *testing.T) {
 					s.PutParameter(ids[(w+r)%len(ids)], "concurrent-value-next", false)
 					continue
 				}
-				if _, err := p.Unchanged(t.Context(), ids, &countingPacer{}); err != nil && !transportFlake(err) {
+				if _, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{}); err != nil && !transportFlake(err) {
 					failures.Add(1)
 				}
 			}

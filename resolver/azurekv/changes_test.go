@@ -1,11 +1,9 @@
 package azurekv_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,30 +13,8 @@ import (
 	"omsecrets/internal/azuretest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/azurekv"
+	"omsecrets/resolver/resolvertest"
 )
-
-// countingPacer is a resolver.Pacer that calls do at once and counts the
-// calls per operation.
-type countingPacer struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *countingPacer) Call(ctx context.Context, op string, do func(context.Context) error) error {
-	c.mu.Lock()
-	if c.calls == nil {
-		c.calls = map[string]int{}
-	}
-	c.calls[op]++
-	c.mu.Unlock()
-	return do(ctx)
-}
-
-func (c *countingPacer) count(op string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.calls[op]
-}
 
 // readAll reads ids with Get, failing the test on an error.
 func readAll(t *testing.T, p *azurekv.Provider, ids ...string) {
@@ -76,24 +52,24 @@ func TestUnchanged(t *testing.T) {
 	s.SetEnabled("pinned-off", "", false)
 	s.Reset()
 
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	asked := append(ids, "unread", "never")
 	got, err := p.Unchanged(t.Context(), asked, &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"same", "mixed-case", "pinned/" + old}, got)
-	assert.Equal(t, 1, pacer.count("list"))
+	assert.Equal(t, 1, pacer.Count("list"))
 	assert.Equal(t, 1, s.Calls(azuretest.OpListSecrets))
 	assert.Equal(t, 1, s.TotalCalls(), "listing reads no value")
 
 	// Reading the rotated secret again makes it vouchable.
 	readAll(t, p, "rotated")
-	got, err = p.Unchanged(t.Context(), []string{"rotated", "same"}, &countingPacer{})
+	got, err = p.Unchanged(t.Context(), []string{"rotated", "same"}, &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"rotated", "same"}, got)
 
 	// Nothing read: no call.
 	s.Reset()
-	got, err = p.Unchanged(t.Context(), []string{"unread", "never"}, &countingPacer{})
+	got, err = p.Unchanged(t.Context(), []string{"unread", "never"}, &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.Empty(t, got)
 	assert.Equal(t, 0, s.TotalCalls())
@@ -120,7 +96,7 @@ func TestUnchangedPages(t *testing.T) {
 	s.Advance(2 * time.Second)
 	s.PutSecret(ids[100], "pages-rotated")
 	s.Reset()
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	got, err := p.Unchanged(t.Context(), ids, &pacer)
 	require.NoError(t, err)
 	assert.Len(t, got, n-1)
@@ -128,7 +104,7 @@ func TestUnchangedPages(t *testing.T) {
 	want := (n + azurekv.ListPage - 1) / azurekv.ListPage
 	assert.Equal(t, want, s.Calls(azuretest.OpListSecrets))
 	assert.Equal(t, want, s.VaultCalls())
-	assert.Equal(t, want, pacer.count("list"))
+	assert.Equal(t, want, pacer.Count("list"))
 	t.Logf("refresh of %d ids: %d GetSecret calls in full, %d Get Secrets calls to list", n, full, s.VaultCalls())
 }
 
@@ -148,21 +124,21 @@ func TestUnchangedBudget(t *testing.T) {
 	readAll(t, p, "a-first", "a-second", "z-last", "z-later")
 
 	s.Reset()
-	var pacer countingPacer
+	var pacer resolvertest.CountingPacer
 	got, err := p.Unchanged(t.Context(), []string{"a-first", "a-second"}, &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"a-first", "a-second"}, got)
 	assert.Equal(t, 1, s.Calls(azuretest.OpListSecrets), "stops once both were seen")
 
 	s.Reset()
-	pacer = countingPacer{}
+	pacer = resolvertest.CountingPacer{}
 	got, err = p.Unchanged(t.Context(), []string{"z-last", "z-later"}, &pacer)
 	require.Error(t, err)
 	assert.Nil(t, got)
 	assert.NotErrorIs(t, err, resolver.ErrPermission)
 	assert.Contains(t, err.Error(), "more would cost more than reading them")
 	assert.Equal(t, 2, s.Calls(azuretest.OpListSecrets), "at most FullReadCalls(2)")
-	assert.Equal(t, 2, pacer.count("list"))
+	assert.Equal(t, 2, pacer.Count("list"))
 }
 
 func TestUnchangedErrors(t *testing.T) {
@@ -191,7 +167,7 @@ func TestUnchangedErrors(t *testing.T) {
 			s.PutSecret("x", "errors-value")
 			readAll(t, p, "x")
 			tc.setup(s)
-			_, err := p.Unchanged(t.Context(), []string{"x"}, &countingPacer{})
+			_, err := p.Unchanged(t.Context(), []string{"x"}, &resolvertest.CountingPacer{})
 			require.Error(t, err)
 			assert.Equal(t, tc.denied, resolver.Class(err) == "permission", "%v", err)
 			if tc.class != "" {
@@ -225,7 +201,7 @@ func TestUnchangedNoValueLeaks(t *testing.T) {
 		func() { s.RevokeTokens() },
 	} {
 		fault()
-		_, err := p.Unchanged(t.Context(), []string{"leak-00", "leak-29"}, &countingPacer{})
+		_, err := p.Unchanged(t.Context(), []string{"leak-00", "leak-29"}, &resolvertest.CountingPacer{})
 		if err != nil {
 			for _, m := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
 				assert.False(t, strings.Contains(m, marker), "an error message carries a value")
