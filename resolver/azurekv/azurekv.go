@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -70,6 +71,8 @@ type Provider struct {
 	// read holds, per id, what Unchanged compares of the value last
 	// returned for it (never the value).
 	read map[string]readVersion
+	// now is the clock a read is timed by (see settleAfter).
+	now func() time.Time
 }
 
 // New returns a Provider for opts.VaultURL that makes one HTTP attempt
@@ -112,7 +115,7 @@ func New(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build the Key Vault client: %w", err)
 	}
-	return &Provider{api: kv, vault: host, otherHost: other, prime: make(chan struct{}, 1), read: make(map[string]readVersion)}, nil
+	return &Provider{api: kv, vault: host, otherHost: other, prime: make(chan struct{}, 1), read: make(map[string]readVersion), now: time.Now}, nil
 }
 
 // Get implements resolver.Getter with one GetSecret call: the latest

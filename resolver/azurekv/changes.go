@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
@@ -42,7 +43,18 @@ type readVersion struct {
 	name    string
 	pinned  bool
 	updated int64
+	// settled: the read came settleAfter or more after the version's
+	// updated time (by this machine's clock), so any later version has a
+	// later updated second. A read closer to it is not vouched for: a
+	// version set in the same second would look the same.
+	settled bool
 }
+
+// settleAfter is how long after a version's updated time a read must come
+// for its whole-second time to tell it from any later version: the
+// second itself, plus room for this machine's clock running behind the
+// vault's.
+const settleAfter = 5 * time.Second
 
 // remember records what Unchanged compares of the secret returned now
 // for id (of the secret name; pinned when id names a version). A secret
@@ -55,7 +67,9 @@ func (p *Provider) remember(id, name string, pinned bool, sec azsecrets.Secret) 
 		delete(p.read, id)
 		return
 	}
-	p.read[id] = readVersion{name: strings.ToLower(name), pinned: pinned, updated: sec.Attributes.Updated.Unix()}
+	updated := *sec.Attributes.Updated
+	p.read[id] = readVersion{name: strings.ToLower(name), pinned: pinned, updated: updated.Unix(),
+		settled: p.now().Sub(updated) >= settleAfter}
 }
 
 // forget drops what the Provider remembered of id, whose last read
@@ -82,12 +96,13 @@ func (*Provider) FullReadCalls(n int) int { return n }
 //   - An id naming the latest version is vouched for when its secret is
 //     listed, enabled, and its updated time is the one of the value Get
 //     last returned. A new version (SetSecret) or a change of the latest
-//     version's attributes moves it. Key Vault's times are whole seconds:
-//     a secret set again within the same second as the version Get
-//     returned (or set twice within the second Get read the first) keeps
-//     its updated time and is vouched for wrongly. The Resolver's
-//     ChangeCheck.MaxAge bounds how long such a value is served: it reads
-//     every id in full at least that often.
+//     version's attributes moves it. Key Vault's times are whole seconds,
+//     so a version set within the same second as the one Get returned
+//     would keep the time: a value read less than settleAfter after its
+//     version's updated time is not vouched for (the next refresh reads
+//     it again, and that read is settled). A clock more than settleAfter
+//     behind the vault's could still be fooled; the Resolver's
+//     ChangeCheck.MaxAge bounds how long such a value is served.
 //   - An id pinning a version ("name/version") is vouched for when its
 //     secret is still listed as enabled: a version's value never changes.
 //     The list shows only the latest version's enabled flag, so a pinned
@@ -155,7 +170,7 @@ func (p *Provider) Unchanged(ctx context.Context, ids []string, pacer resolver.P
 			enabled, updated := listed(item.Attributes)
 			for _, id := range waiting {
 				r := read[id]
-				if enabled && (r.pinned || updated != 0 && updated == r.updated) {
+				if enabled && (r.pinned || r.settled && updated != 0 && updated == r.updated) {
 					unchanged = append(unchanged, id)
 				}
 			}

@@ -28,6 +28,7 @@ func readAll(t *testing.T, p *azurekv.Provider, ids ...string) {
 func TestUnchanged(t *testing.T) {
 	t.Parallel()
 	p, s, _ := newStore(t, nil)
+	settle(p)
 	s.PutSecret("same", "unchanged-same")
 	s.PutSecret("Mixed-Case", "unchanged-mixed")
 	s.PutSecret("rotated", "unchanged-rotated-v1")
@@ -80,6 +81,7 @@ func TestUnchanged(t *testing.T) {
 func TestUnchangedPages(t *testing.T) {
 	t.Parallel()
 	p, s, _ := newStore(t, nil)
+	settle(p)
 	const n = 272
 	ids := make([]string, n)
 	for i := range ids {
@@ -114,6 +116,7 @@ func TestUnchangedPages(t *testing.T) {
 func TestUnchangedBudget(t *testing.T) {
 	t.Parallel()
 	p, s, _ := newStore(t, nil)
+	settle(p)
 	for i := range 3 * azurekv.ListPage {
 		s.PutSecret(fmt.Sprintf("m-%03d", i), "budget")
 	}
@@ -164,6 +167,7 @@ func TestUnchangedErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p, s, _ := newStore(t, nil)
+			settle(p)
 			s.PutSecret("x", "errors-value")
 			readAll(t, p, "x")
 			tc.setup(s)
@@ -188,6 +192,7 @@ func TestUnchangedNoValueLeaks(t *testing.T) {
 	t.Parallel()
 	const marker = "LEAK-MARKER-c41d"
 	p, s, log := newStore(t, nil)
+	settle(p)
 	for i := range 30 {
 		s.PutSecret(fmt.Sprintf("leak-%02d", i), marker)
 	}
@@ -209,4 +214,31 @@ func TestUnchangedNoValueLeaks(t *testing.T) {
 		}
 	}
 	assert.NotContains(t, log.String(), "LEAK-")
+}
+
+// settle makes p time its reads a minute late, so that every read is
+// settled (settleAfter past its version's updated time) whatever the test
+// server's clock: the tests of what a listing vouches for.
+func settle(p *azurekv.Provider) {
+	azurekv.SetClock(p, func() time.Time { return time.Now().Add(time.Minute) })
+}
+
+// TestUnchangedUnsettledRead: a value read within seconds of its
+// version's updated time is not vouched for (a version set in the same
+// second would look the same), until a later read is settled.
+func TestUnchangedUnsettledRead(t *testing.T) {
+	t.Parallel()
+	p, s, _ := newStore(t, nil)
+	s.PutSecret("fresh", "unsettled-v1")
+	readAll(t, p, "fresh")
+	s.PutSecret("fresh", "unsettled-v2") // likely the same second: same updated time
+	got, err := p.Unchanged(t.Context(), []string{"fresh"}, &resolvertest.CountingPacer{})
+	require.NoError(t, err)
+	assert.Empty(t, got, "read right after its version was set: not vouched")
+
+	settle(p)
+	readAll(t, p, "fresh")
+	got, err = p.Unchanged(t.Context(), []string{"fresh"}, &resolvertest.CountingPacer{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"fresh"}, got, "a settled read is vouched for")
 }
