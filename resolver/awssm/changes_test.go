@@ -1,9 +1,7 @@
 package awssm_test
 
 import (
-	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,52 +13,6 @@ import (
 	"omsecrets/resolver"
 	"omsecrets/resolver/resolvertest"
 )
-
-// transportFlake reports whether err is the SDK client failing to read a
-// large response body from the httptest server ("malformed response",
-// from "read tcp ...: use of closed network connection"). It happens now
-// and then under -race only, with the unchanged awstest of HEAD too
-// (about 3 runs in 40 of 100 sequential BatchGetSecretValue calls), so
-// the tests that count calls retry it rather than measure it.
-func transportFlake(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "malformed response")
-}
-
-// readAll reads ids with GetBatch on a Server whose call log was reset,
-// again after a transport flake, so that the log holds one clean read.
-func readAll(t *testing.T, p interface {
-	GetBatch(context.Context, []string) (map[string]resolver.Secret, error)
-}, s *awstest.Server, ids []string) {
-	t.Helper()
-	for range 5 {
-		s.Reset()
-		_, err := p.GetBatch(t.Context(), ids)
-		if !transportFlake(err) {
-			require.NoError(t, err)
-			return
-		}
-	}
-	t.Fatal("GetBatch kept failing for transport flakes")
-}
-
-// unchangedCounted calls Unchanged on a Server whose call log was reset,
-// again after a transport flake, and returns the result of the attempt
-// that did not hit one and its pacer.
-func unchangedCounted(t *testing.T, p interface {
-	Unchanged(context.Context, []string, resolver.Pacer) ([]string, error)
-}, s *awstest.Server, ids []string) ([]string, *resolvertest.CountingPacer, error) {
-	t.Helper()
-	for range 5 {
-		s.Reset()
-		pacer := &resolvertest.CountingPacer{}
-		got, err := p.Unchanged(t.Context(), ids, pacer)
-		if !transportFlake(err) {
-			return got, pacer, err
-		}
-	}
-	t.Fatal("Unchanged kept failing for transport flakes")
-	return nil, nil, nil
-}
 
 func TestUnchanged(t *testing.T) {
 	t.Parallel()
@@ -129,12 +81,12 @@ func TestUnchangedCallCounts(t *testing.T) {
 	for i := range 300 {
 		s.PutSecret(fmt.Sprintf("/unrelated/%03d", i), "count-unrelated")
 	}
-	readAll(t, p, s, ids)
+	awstest.ReadAll(t, p, s, ids)
 	reads := s.Calls(awstest.TargetBatchGetSecretValue)
 	assert.Equal(t, 100, reads)
 	assert.Equal(t, reads, p.FullReadCalls(len(ids)))
 
-	got, pacer, err := unchangedCounted(t, p, s, ids)
+	got, pacer, err := awstest.UnchangedCounted(t, p, s, ids)
 	require.NoError(t, err)
 	assert.Len(t, got, 2000)
 	lists := s.Calls(awstest.TargetListSecrets)
@@ -144,7 +96,7 @@ func TestUnchangedCallCounts(t *testing.T) {
 
 	// One rotated secret: the same listing, one id left to fetch.
 	s.PutSecret(ids[1234], "count-value-2")
-	got, _, err = unchangedCounted(t, p, s, ids)
+	got, _, err = awstest.UnchangedCounted(t, p, s, ids)
 	require.NoError(t, err)
 	assert.Len(t, got, 1999)
 	assert.NotContains(t, got, ids[1234])
@@ -263,13 +215,13 @@ func TestUnchangedConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for r := range 5 {
 				if w%2 == 0 {
-					if _, err := p.GetBatch(t.Context(), ids); err != nil && !transportFlake(err) {
+					if _, err := p.GetBatch(t.Context(), ids); err != nil && !awstest.TransportFlake(err) {
 						failures.Add(1)
 					}
 					s.PutSecret(ids[(w+r)%len(ids)], "concurrent-value-next")
 					continue
 				}
-				if _, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{}); err != nil && !transportFlake(err) {
+				if _, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{}); err != nil && !awstest.TransportFlake(err) {
 					failures.Add(1)
 				}
 			}
@@ -278,8 +230,8 @@ func TestUnchangedConcurrent(t *testing.T) {
 	wg.Wait()
 	assert.Zero(t, failures.Load())
 	// Settled: after a fresh read everything is vouched for.
-	readAll(t, p, s, ids)
-	got, _, err := unchangedCounted(t, p, s, ids)
+	awstest.ReadAll(t, p, s, ids)
+	got, _, err := awstest.UnchangedCounted(t, p, s, ids)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
 }

@@ -1,9 +1,7 @@
 package awsssm_test
 
 import (
-	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,52 +13,6 @@ import (
 	"omsecrets/resolver"
 	"omsecrets/resolver/resolvertest"
 )
-
-// transportFlake reports whether err is the SDK client failing to read a
-// large response body from the httptest server ("malformed response",
-// from "read tcp ...: use of closed network connection"). It happens now
-// and then under -race only, with the unchanged awstest of HEAD too
-// (about 3 runs in 40 of 100 sequential BatchGetSecretValue calls), so
-// the tests that count calls retry it rather than measure it.
-func transportFlake(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "malformed response")
-}
-
-// readAll reads ids with GetBatch on a Server whose call log was reset,
-// again after a transport flake, so that the log holds one clean read.
-func readAll(t *testing.T, p interface {
-	GetBatch(context.Context, []string) (map[string]resolver.Secret, error)
-}, s *awstest.Server, ids []string) {
-	t.Helper()
-	for range 5 {
-		s.Reset()
-		_, err := p.GetBatch(t.Context(), ids)
-		if !transportFlake(err) {
-			require.NoError(t, err)
-			return
-		}
-	}
-	t.Fatal("GetBatch kept failing for transport flakes")
-}
-
-// unchangedCounted calls Unchanged on a Server whose call log was reset,
-// again after a transport flake, and returns the result of the attempt
-// that did not hit one and its pacer.
-func unchangedCounted(t *testing.T, p interface {
-	Unchanged(context.Context, []string, resolver.Pacer) ([]string, error)
-}, s *awstest.Server, ids []string) ([]string, *resolvertest.CountingPacer, error) {
-	t.Helper()
-	for range 5 {
-		s.Reset()
-		pacer := &resolvertest.CountingPacer{}
-		got, err := p.Unchanged(t.Context(), ids, pacer)
-		if !transportFlake(err) {
-			return got, pacer, err
-		}
-	}
-	t.Fatal("Unchanged kept failing for transport flakes")
-	return nil, nil, nil
-}
 
 func TestUnchanged(t *testing.T) {
 	t.Parallel()
@@ -134,12 +86,12 @@ func TestUnchangedCallCounts(t *testing.T) {
 	for i := range 300 {
 		s.PutParameter(fmt.Sprintf("/unrelated/%03d", i), "count-unrelated", false)
 	}
-	readAll(t, p, s, ids)
+	awstest.ReadAll(t, p, s, ids)
 	reads := s.Calls(awstest.TargetGetParameters)
 	assert.Equal(t, 200, reads)
 	assert.Equal(t, reads, p.FullReadCalls(len(ids)))
 
-	got, pacer, err := unchangedCounted(t, p, s, ids)
+	got, pacer, err := awstest.UnchangedCounted(t, p, s, ids)
 	require.NoError(t, err)
 	assert.Len(t, got, 2000)
 	lists := s.Calls(awstest.TargetDescribeParameters)
@@ -148,7 +100,7 @@ func TestUnchangedCallCounts(t *testing.T) {
 	t.Logf("2000 Parameter Store ids: full read %d GetParameters calls, change check %d DescribeParameters calls", reads, lists)
 
 	s.PutParameter(ids[777], "count-value-2", true)
-	got, _, err = unchangedCounted(t, p, s, ids)
+	got, _, err = awstest.UnchangedCounted(t, p, s, ids)
 	require.NoError(t, err)
 	assert.Len(t, got, 1999)
 	assert.NotContains(t, got, ids[777])
@@ -261,13 +213,13 @@ func TestUnchangedConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for r := range 5 {
 				if w%2 == 0 {
-					if _, err := p.GetBatch(t.Context(), ids); err != nil && !transportFlake(err) {
+					if _, err := p.GetBatch(t.Context(), ids); err != nil && !awstest.TransportFlake(err) {
 						failures.Add(1)
 					}
 					s.PutParameter(ids[(w+r)%len(ids)], "concurrent-value-next", false)
 					continue
 				}
-				if _, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{}); err != nil && !transportFlake(err) {
+				if _, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{}); err != nil && !awstest.TransportFlake(err) {
 					failures.Add(1)
 				}
 			}
@@ -275,8 +227,8 @@ func TestUnchangedConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Zero(t, failures.Load())
-	readAll(t, p, s, ids)
-	got, _, err := unchangedCounted(t, p, s, ids)
+	awstest.ReadAll(t, p, s, ids)
+	got, _, err := awstest.UnchangedCounted(t, p, s, ids)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
 }
