@@ -10,8 +10,8 @@ STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 20000x
 FUZZTIME_LONG ?= 2000000x
 IMAGE       ?= omsecrets:$(VERSION)
-# The real kube-apiserver the Kubernetes store's tests run (internal/kubeapiserver, a nested
-# module), built once into .cache and found by internal/kubetest through this variable.
+# The real kube-apiserver the Kubernetes store's tests run (internal/testbed/kubeapiserver, a nested
+# module), built once into .cache and found by internal/testbed/kubetest through this variable.
 KUBE_APISERVER_VERSION := v1.37.2
 export OMSECRETS_KUBE_APISERVER ?= $(CURDIR)/.cache/kube-apiserver/$(KUBE_APISERVER_VERSION)/kube-apiserver
 
@@ -53,13 +53,13 @@ lint: fmt-check vet staticcheck
 unit: kube-apiserver
 	$(GO) test -race -count=1 ./...
 
-## kube-apiserver: build the real kube-apiserver for internal/kubetest (cold: ~6 min on 2 cores); etcd comes
+## kube-apiserver: build the real kube-apiserver for internal/testbed/kubetest (cold: ~6 min on 2 cores); etcd comes
 ## from Debian's etcd-server package.
 .PHONY: kube-apiserver
 kube-apiserver: $(OMSECRETS_KUBE_APISERVER)
-$(OMSECRETS_KUBE_APISERVER): internal/kubeapiserver/go.mod internal/kubeapiserver/go.sum internal/kubeapiserver/main.go
+$(OMSECRETS_KUBE_APISERVER): internal/testbed/kubeapiserver/go.mod internal/testbed/kubeapiserver/go.sum internal/testbed/kubeapiserver/main.go
 	mkdir -p $(@D)
-	cd internal/kubeapiserver && CGO_ENABLED=0 $(GO) build -trimpath -o $@.tmp \
+	cd internal/testbed/kubeapiserver && CGO_ENABLED=0 $(GO) build -trimpath -o $@.tmp \
 		-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_APISERVER_VERSION) -X k8s.io/component-base/version.gitTreeState=clean" .
 	mv $@.tmp $@
 

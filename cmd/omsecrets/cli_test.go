@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"omsecrets/internal/config"
-	"omsecrets/internal/schematest"
+	"omsecrets/internal/testbed/schematest"
 )
 
 // fixture is a file store and one definition that references it.

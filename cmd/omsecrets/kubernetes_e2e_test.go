@@ -19,8 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"omsecrets/internal/kubetest"
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/kubetest"
+	"omsecrets/internal/testbed/omtest"
 	"omsecrets/resolver/resolvertest"
 )
 

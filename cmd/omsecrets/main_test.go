@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"omsecrets/internal/kubetest"
+	"omsecrets/internal/testbed/kubetest"
 )
 
 // TestMain runs the tests through kubetest.Main, which stops the real

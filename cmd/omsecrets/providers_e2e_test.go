@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/azuretest"
-	"omsecrets/internal/gcptest"
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/azuretest"
+	"omsecrets/internal/testbed/gcptest"
+	"omsecrets/internal/testbed/omtest"
 	"omsecrets/resolver/resolvertest"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/awstest"
-	"omsecrets/internal/vaulttest"
+	"omsecrets/internal/testbed/awstest"
+	"omsecrets/internal/testbed/vaulttest"
 )
 
 // routedConfig is a workflow config with the given password reference and

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/awstest"
-	"omsecrets/internal/omtest"
-	"omsecrets/internal/schematest"
+	"omsecrets/internal/testbed/awstest"
+	"omsecrets/internal/testbed/omtest"
+	"omsecrets/internal/testbed/schematest"
 	"omsecrets/resolver/resolvertest"
 )
 

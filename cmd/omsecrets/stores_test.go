@@ -11,12 +11,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/awstest"
-	"omsecrets/internal/azuretest"
+	"omsecrets/internal/testbed/awstest"
+	"omsecrets/internal/testbed/azuretest"
 	"omsecrets/internal/config"
-	"omsecrets/internal/gcptest"
-	"omsecrets/internal/kubetest"
-	"omsecrets/internal/vaulttest"
+	"omsecrets/internal/testbed/gcptest"
+	"omsecrets/internal/testbed/kubetest"
+	"omsecrets/internal/testbed/vaulttest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/resolvertest"
 )

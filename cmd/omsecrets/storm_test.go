@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/azuretest"
-	"omsecrets/internal/gcptest"
+	"omsecrets/internal/testbed/azuretest"
+	"omsecrets/internal/testbed/gcptest"
 )
 
 // stormWorld is a cloud store's server with throttling to switch and the

@@ -1,7 +1,7 @@
 // Package chaos holds omsecrets' chaos tests: the real omsecrets binary,
 // built once per test binary, runs `omsecrets run` as a subprocess over a
-// real filesystem against the in-repo test servers (internal/omtest,
-// internal/awstest) and the file store, while the tests break what is
+// real filesystem against the in-repo test servers (internal/testbed/omtest,
+// internal/testbed/awstest) and the file store, while the tests break what is
 // around it, and checks that a definition file cannot make omsecrets
 // leak, hang or lie:
 //

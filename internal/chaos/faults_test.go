@@ -20,9 +20,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/awstest"
+	"omsecrets/internal/testbed/awstest"
 	"omsecrets/internal/daemon"
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/omtest"
 )
 
 // Host names the faults world resolves through its own /etc/hosts, bound

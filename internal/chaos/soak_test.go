@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/awstest"
+	"omsecrets/internal/testbed/awstest"
 )
 
 // TestChaosSoak runs `omsecrets run` over many definitions (a quarter of

@@ -18,7 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/awstest"
+	"omsecrets/internal/testbed/awstest"
 	"omsecrets/internal/daemon"
 )
 

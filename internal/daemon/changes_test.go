@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/omtest"
 	"omsecrets/resolver"
 )
 

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/omtest"
 	"omsecrets/internal/reconcile"
-	"omsecrets/internal/schematest"
+	"omsecrets/internal/testbed/schematest"
 )
 
 func TestOncePipeline(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 	"omsecrets/internal/daemon"
 	"omsecrets/internal/metrics"
 	"omsecrets/internal/omclient"
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/omtest"
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/status"
 	"omsecrets/internal/watch"

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"omsecrets/internal/awstest"
+	"omsecrets/internal/testbed/awstest"
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
 	"omsecrets/resolver"

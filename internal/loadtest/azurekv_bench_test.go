@@ -14,7 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
-	"omsecrets/internal/azuretest"
+	"omsecrets/internal/testbed/azuretest"
 	"omsecrets/internal/reconcile"
 	"omsecrets/resolver"
 	"omsecrets/resolver/azurekv"

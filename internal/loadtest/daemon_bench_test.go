@@ -19,8 +19,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"omsecrets/internal/awstest"
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/awstest"
+	"omsecrets/internal/testbed/omtest"
 	"omsecrets/resolver/resolvertest"
 )
 

@@ -6,19 +6,19 @@
 //     deployments share them, resolved cold, warm within the cache TTL,
 //     and the way OpenMetadata's Python ingestion does it (one
 //     GetSecretValue/GetParameter per reference occurrence, no cache,
-//     sequential), against internal/awstest over HTTP.
+//     sequential), against internal/testbed/awstest over HTTP.
 //   - BenchmarkAzure*, BenchmarkGCP*, BenchmarkVault*: the same fleet
-//     against internal/azuretest (Key Vault over TLS, azidentity's real
-//     credential), internal/gcptest (Secret Manager over gRPC and TLS,
-//     a real service-account token exchange) and internal/vaulttest
+//     against internal/testbed/azuretest (Key Vault over TLS, azidentity's real
+//     credential), internal/testbed/gcptest (Secret Manager over gRPC and TLS,
+//     a real service-account token exchange) and internal/testbed/vaulttest
 //     (KV version 2, two fields per path), beside the one-call-per-
 //     occurrence way (for GCP a new client per read, as OpenMetadata's
 //     GCP manager does).
 //   - BenchmarkK8s*: the fleet against a real kube-apiserver
-//     (internal/kubetest), GETs per pass beside one
+//     (internal/testbed/kubetest), GETs per pass beside one
 //     read_namespaced_secret per occurrence, and watch-to-notify latency.
 //   - BenchmarkDaemon*: the omsecrets binary running `run` against
-//     internal/omtest and internal/awstest: latency from a definition
+//     internal/testbed/omtest and internal/testbed/awstest: latency from a definition
 //     write to its output file, and the idle CPU and RSS of a daemon
 //     holding 500 definitions.
 //

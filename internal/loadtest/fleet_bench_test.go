@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"omsecrets/internal/awstest"
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/awstest"
+	"omsecrets/internal/testbed/omtest"
 	"omsecrets/resolver/resolvertest"
 )
 

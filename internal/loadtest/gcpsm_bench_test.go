@@ -20,7 +20,7 @@ import (
 	"google.golang.org/grpc"
 	grpccreds "google.golang.org/grpc/credentials"
 
-	"omsecrets/internal/gcptest"
+	"omsecrets/internal/testbed/gcptest"
 	"omsecrets/internal/reconcile"
 	"omsecrets/resolver"
 	"omsecrets/resolver/gcpsm"

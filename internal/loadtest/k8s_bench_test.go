@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"omsecrets/internal/kubetest"
+	"omsecrets/internal/testbed/kubetest"
 	"omsecrets/internal/reconcile"
 	"omsecrets/resolver/k8s"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"omsecrets/internal/reconcile"
-	"omsecrets/internal/vaulttest"
+	"omsecrets/internal/testbed/vaulttest"
 	"omsecrets/resolver/vault"
 )
 

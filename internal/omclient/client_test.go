@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"omsecrets/internal/omclient"
-	"omsecrets/internal/omtest"
-	"omsecrets/internal/schematest"
+	"omsecrets/internal/testbed/omtest"
+	"omsecrets/internal/testbed/schematest"
 	"omsecrets/internal/workflow"
 )
 

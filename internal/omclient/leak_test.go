@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"omsecrets/internal/omclient"
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/omtest"
 	"omsecrets/resolver/resolvertest"
 )
 

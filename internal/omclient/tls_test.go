@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"omsecrets/internal/omclient"
-	"omsecrets/internal/omtest"
+	"omsecrets/internal/testbed/omtest"
 )
 
 func TestTLSModes(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
-	"omsecrets/internal/schematest"
+	"omsecrets/internal/testbed/schematest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/resolvertest"
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/nobody"
+	"omsecrets/internal/testbed/nobody"
 )
 
 func TestFingerprint(t *testing.T) {
@@ -94,7 +94,7 @@ func TestFingerprint(t *testing.T) {
 }
 
 // TestFingerprintUnreadable needs a user that file modes apply to: as root
-// (CI) the checks run in a child process as nobody (see internal/nobody).
+// (CI) the checks run in a child process as nobody (see internal/testbed/nobody).
 func TestFingerprintUnreadable(t *testing.T) {
 	t.Parallel()
 	const theirs = `{"v":1}`

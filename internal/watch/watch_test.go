@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/nobody"
+	"omsecrets/internal/testbed/nobody"
 	"omsecrets/internal/watch"
 	"omsecrets/resolver/resolvertest"
 )
@@ -555,7 +555,7 @@ func TestCancel(t *testing.T) {
 // TestNoContentInLogsOrErrors plants a marker in definitions and checks it
 // never reaches a log line (at debug), an error or a metric kind, whatever
 // the watcher went through, an unreadable definition included: as root
-// (CI) it runs in a child process as nobody (see internal/nobody), for
+// (CI) it runs in a child process as nobody (see internal/testbed/nobody), for
 // whom mode 000 means unreadable.
 func TestNoContentInLogsOrErrors(t *testing.T) {
 	t.Parallel()

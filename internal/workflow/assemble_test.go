@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"omsecrets/internal/render"
-	"omsecrets/internal/schematest"
+	"omsecrets/internal/testbed/schematest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")

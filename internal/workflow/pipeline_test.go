@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/schematest"
+	"omsecrets/internal/testbed/schematest"
 )
 
 // marker is a planted secret: no error, formatted value or log line may

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/schematest"
+	"omsecrets/internal/testbed/schematest"
 )
 
 // TestConnectionTypesMatchSchema checks the table against the serviceType

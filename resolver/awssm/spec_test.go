@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/awstest"
+	"omsecrets/internal/testbed/awstest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/awssm"
 	"omsecrets/resolver/internal/awsconfig"

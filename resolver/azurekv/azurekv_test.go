@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/azuretest"
+	"omsecrets/internal/testbed/azuretest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/azurekv"
 	"omsecrets/resolver/resolvertest"

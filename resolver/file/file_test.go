@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/nobody"
+	"omsecrets/internal/testbed/nobody"
 	"omsecrets/resolver"
 	"omsecrets/resolver/file"
 	"omsecrets/resolver/resolvertest"
@@ -372,7 +372,7 @@ func TestGetNotFound(t *testing.T) {
 
 // TestGetPermissionDenied needs a user that file modes apply to: as root
 // (CI) the Gets run in a child process as nobody, on files root made mode
-// 000 (see internal/nobody). The mapping itself is also unit-tested in
+// 000 (see internal/testbed/nobody). The mapping itself is also unit-tested in
 // TestMapError.
 func TestGetPermissionDenied(t *testing.T) {
 	t.Parallel()

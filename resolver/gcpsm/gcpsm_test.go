@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 
-	"omsecrets/internal/gcptest"
+	"omsecrets/internal/testbed/gcptest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/gcpsm"
 	"omsecrets/resolver/resolvertest"

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/gcptest"
+	"omsecrets/internal/testbed/gcptest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/gcpsm"
 )

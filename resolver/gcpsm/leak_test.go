@@ -25,7 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"omsecrets/internal/gcptest"
+	"omsecrets/internal/testbed/gcptest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/gcpsm"
 )

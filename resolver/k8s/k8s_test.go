@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/client-go/rest"
 
-	"omsecrets/internal/kubetest"
+	"omsecrets/internal/testbed/kubetest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/k8s"
 	"omsecrets/resolver/resolvertest"

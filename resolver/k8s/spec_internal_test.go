@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
 
-	"omsecrets/internal/kubetest"
+	"omsecrets/internal/testbed/kubetest"
 	"omsecrets/resolver"
 )
 

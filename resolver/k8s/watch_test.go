@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"omsecrets/internal/kubetest"
+	"omsecrets/internal/testbed/kubetest"
 	"omsecrets/resolver/k8s"
 	"omsecrets/resolver/resolvertest"
 )

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/vaulttest"
+	"omsecrets/internal/testbed/vaulttest"
 	"omsecrets/resolver/vault"
 )
 

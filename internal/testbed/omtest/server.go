@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"omsecrets/internal/testca"
+	"omsecrets/internal/testbed/testca"
 )
 
 // Mask is what OpenMetadata returns to non-bots in place of a secret

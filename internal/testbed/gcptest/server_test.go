@@ -28,7 +28,7 @@ import (
 	grpccreds "google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
-	"omsecrets/internal/gcptest"
+	"omsecrets/internal/testbed/gcptest"
 )
 
 // tlsFor trusts the Server's CA only.

@@ -24,7 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"omsecrets/internal/testca"
+	"omsecrets/internal/testbed/testca"
 )
 
 // Operations the Server counts (Calls, CallLog).

@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/omtest"
-	"omsecrets/internal/schematest"
+	"omsecrets/internal/testbed/omtest"
+	"omsecrets/internal/testbed/schematest"
 )
 
 // plainClient opens a new connection per request, so that a dropped

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/azuretest"
+	"omsecrets/internal/testbed/azuretest"
 )
 
 // TestSDKListSecrets pages through the vault with azsecrets'

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"omsecrets/internal/vaulttest"
+	"omsecrets/internal/testbed/vaulttest"
 )
 
 // FuzzServeHTTP sends arbitrary methods, paths, namespaces and bodies

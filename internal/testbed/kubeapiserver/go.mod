@@ -1,7 +1,7 @@
 // Module kubeapiserver builds the real kube-apiserver (k8s.io/kubernetes v1.37.2) that
-// internal/kubetest runs for the Kubernetes store's tests. It is a module of its own so
+// internal/testbed/kubetest runs for the Kubernetes store's tests. It is a module of its own so
 // the main module does not depend on k8s.io/kubernetes; `make kube-apiserver` builds it.
-module omsecrets/internal/kubeapiserver
+module omsecrets/internal/testbed/kubeapiserver
 
 go 1.26.0
 

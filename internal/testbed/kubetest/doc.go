@@ -1,6 +1,6 @@
 // Package kubetest runs a real Kubernetes API server for tests: the
 // upstream kube-apiserver (k8s.io/kubernetes v1.37.2, built from
-// internal/kubeapiserver by `make kube-apiserver`) on Debian's etcd
+// internal/testbed/kubeapiserver by `make kube-apiserver`) on Debian's etcd
 // (`apt-get install etcd-server`, /usr/bin/etcd), both on free ports of
 // 127.0.0.1. Nothing is emulated: RBAC, watch, resource versions, status
 // bodies, bound service-account tokens and the audit log are the real

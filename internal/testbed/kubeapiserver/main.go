@@ -1,6 +1,6 @@
 // Command kube-apiserver is the upstream Kubernetes API server (k8s.io/kubernetes
 // v1.37.2, cmd/kube-apiserver), built from this nested module so the Kubernetes
-// store's tests (internal/kubetest) run against the real thing: real RBAC, real
+// store's tests (internal/testbed/kubetest) run against the real thing: real RBAC, real
 // watch, real status bodies, real etcd. `make kube-apiserver` builds it into
 // .cache/kube-apiserver/<version>/.
 package main

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/awstest"
+	"omsecrets/internal/testbed/awstest"
 )
 
 // listAllSecrets follows ListSecrets' NextToken with the SDK's paginator

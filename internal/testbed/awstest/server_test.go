@@ -25,7 +25,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/awstest"
+	"omsecrets/internal/testbed/awstest"
 )
 
 func smClient(s *awstest.Server) *secretsmanager.Client {

@@ -24,7 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/azuretest"
+	"omsecrets/internal/testbed/azuretest"
 )
 
 // sdkClient is the real azsecrets client with the real

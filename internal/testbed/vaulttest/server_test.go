@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/vaulttest"
+	"omsecrets/internal/testbed/vaulttest"
 )
 
 // client returns the real Vault SDK client pointed at s with token,

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/testca"
+	"omsecrets/internal/testbed/testca"
 )
 
 // TestCASignsAServerClientsTrust: a client trusting only the CA reaches a

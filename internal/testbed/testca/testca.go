@@ -1,5 +1,5 @@
 // Package testca makes throwaway certificate authorities for the test
-// servers that speak TLS (internal/omtest, internal/gcptest): a CA and a
+// servers that speak TLS (internal/testbed/omtest, internal/testbed/gcptest): a CA and a
 // server certificate it signed for 127.0.0.1, ::1 and localhost.
 package testca
 
