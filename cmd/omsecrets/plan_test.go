@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/testbed/awstest"
 	"omsecrets/internal/status"
+	"omsecrets/internal/testbed/awstest"
 )
 
 // Inputs of the sizing example: 2,000 unique Parameter Store ids, a fleet

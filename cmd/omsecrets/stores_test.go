@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"omsecrets/internal/config"
 	"omsecrets/internal/testbed/awstest"
 	"omsecrets/internal/testbed/azuretest"
-	"omsecrets/internal/config"
 	"omsecrets/internal/testbed/gcptest"
 	"omsecrets/internal/testbed/kubetest"
 	"omsecrets/internal/testbed/vaulttest"

@@ -20,8 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/testbed/awstest"
 	"omsecrets/internal/daemon"
+	"omsecrets/internal/testbed/awstest"
 	"omsecrets/internal/testbed/omtest"
 )
 

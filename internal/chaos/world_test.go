@@ -18,8 +18,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/testbed/awstest"
 	"omsecrets/internal/daemon"
+	"omsecrets/internal/testbed/awstest"
 )
 
 // world is a directory of workflow-config definitions whose references

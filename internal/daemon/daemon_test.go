@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"omsecrets/internal/testbed/omtest"
 	"omsecrets/internal/reconcile"
+	"omsecrets/internal/testbed/omtest"
 	"omsecrets/internal/testbed/schematest"
 )
 

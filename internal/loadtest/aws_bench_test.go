@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"omsecrets/internal/testbed/awstest"
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
+	"omsecrets/internal/testbed/awstest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/awssm"
 	"omsecrets/resolver/awsssm"

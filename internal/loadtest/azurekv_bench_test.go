@@ -14,8 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
-	"omsecrets/internal/testbed/azuretest"
 	"omsecrets/internal/reconcile"
+	"omsecrets/internal/testbed/azuretest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/azurekv"
 )

@@ -20,8 +20,8 @@ import (
 	"google.golang.org/grpc"
 	grpccreds "google.golang.org/grpc/credentials"
 
-	"omsecrets/internal/testbed/gcptest"
 	"omsecrets/internal/reconcile"
+	"omsecrets/internal/testbed/gcptest"
 	"omsecrets/resolver"
 	"omsecrets/resolver/gcpsm"
 )

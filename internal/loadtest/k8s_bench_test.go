@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"omsecrets/internal/testbed/kubetest"
 	"omsecrets/internal/reconcile"
+	"omsecrets/internal/testbed/kubetest"
 	"omsecrets/resolver/k8s"
 )
 
