@@ -14,6 +14,12 @@ IMAGE       ?= omsecrets:$(VERSION)
 # module), built once into .cache and found by internal/testbed/kubetest through this variable.
 KUBE_APISERVER_VERSION := v1.37.2
 export OMSECRETS_KUBE_APISERVER ?= $(CURDIR)/.cache/kube-apiserver/$(KUBE_APISERVER_VERSION)/kube-apiserver
+# The pinned Python environment of the real-Airflow tests: Airflow 3 and OpenMetadata 2.0's packages from
+# airflow/requirements.lock (exact versions and hashes), installed by uv (itself pinned) into .cache.
+UV_VERSION  := 0.13.8
+PYTOOLS     := $(CURDIR)/.cache/pytools
+UV          := $(PYTOOLS)/bin/uv
+export OMSECRETS_PYENV ?= $(CURDIR)/.cache/pyenv
 
 # Every fuzz target in the tree, as ./package:FuzzTarget. Budgets are execution counts (Nx):
 # with a duration, Go 1.26's fuzz coordinator can fail a clean run with
@@ -34,6 +40,23 @@ test: fmt-check vet staticcheck unit fuzz-short airflow-test
 .PHONY: airflow-test
 airflow-test:
 	/usr/bin/python3 -m unittest discover -s airflow/tests -v
+
+## pyenv: the pinned Python environment (airflow/requirements.lock) in .cache/pyenv; rebuilt when the lock changes.
+.PHONY: pyenv pyenv-lock
+pyenv: $(OMSECRETS_PYENV)/.installed
+$(UV):
+	python3 -m venv $(PYTOOLS)
+	$(PYTOOLS)/bin/pip install -q uv==$(UV_VERSION)
+$(OMSECRETS_PYENV)/.installed: airflow/requirements.lock | $(UV)
+	rm -rf $(OMSECRETS_PYENV)
+	$(UV) venv -q --python 3.11 $(OMSECRETS_PYENV)
+	VIRTUAL_ENV=$(OMSECRETS_PYENV) $(UV) pip sync -q --require-hashes airflow/requirements.lock
+	touch $@
+
+## pyenv-lock: compile airflow/requirements.in into airflow/requirements.lock (exact versions, hashes).
+pyenv-lock: | $(UV)
+	$(UV) pip compile -q --python 3.11 --generate-hashes --custom-compile-command 'make pyenv-lock' \
+		airflow/requirements.in -o airflow/requirements.lock
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
