@@ -213,7 +213,11 @@ func writeDocRows(b *strings.Builder, envHeader string, rows []*docRow) {
 func storeListMarkdown() string {
 	var b strings.Builder
 	for _, s := range storeTable {
-		fmt.Fprintf(&b, "- `%s` (provider `%s`): %s\n", s.Name, strings.Join(s.Providers, "`, `"), docText(s.Summary))
+		word := "provider"
+		if len(s.Providers) > 1 {
+			word = "providers"
+		}
+		fmt.Fprintf(&b, "- `%s` (%s `%s`): %s\n", s.Name, word, strings.Join(s.Providers, "`, `"), docText(s.Summary))
 	}
 	return b.String()
 }
