@@ -112,6 +112,12 @@ chaos:
 demo: build
 	BIN=$(BIN) ./scripts/demo.sh
 
+## docs: rewrite the parts of README.md and docs/ made from the code's tables (flags, store settings, store specs);
+## TestDocs (in make test) fails when the committed copies differ.
+.PHONY: docs
+docs:
+	$(GO) test ./cmd/omsecrets -run '^TestDocs$$' -count=1 -update
+
 docker:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 	docker run --rm $(IMAGE) version

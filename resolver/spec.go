@@ -11,7 +11,7 @@ import (
 // Spec describes one kind of store to the code that builds stores from
 // configuration. Each store package exports its Spec; cmd keeps the table
 // of them, and the provider names, the rate-limit keys, the flags of the
-// stores' settings, --help and the README's store table all come from
+// stores' settings, --help and the docs' store tables all come from
 // that table. A Spec is a value: it holds no state and builds nothing
 // until Open is called.
 type Spec struct {
@@ -23,7 +23,7 @@ type Spec struct {
 	// ("file").
 	Providers []string
 	// Summary says in a few words what the store reads, for --help and
-	// the README's store table.
+	// the docs' store tables.
 	Summary string
 	// Settings are the options the store takes; cmd gives each one a flag
 	// and an OMSECRETS_ environment twin.

@@ -15,7 +15,7 @@ mkdir -p "$defs"
 cp examples/local/*.yaml examples/local/*.json "$defs"/
 cp -r examples/local/secrets "$secrets"
 
-# The trust policy (README, "Trust boundary"): the bot JWT goes only to this
+# The trust policy (docs/trust-boundary.md): the bot JWT goes only to this
 # OpenMetadata host, and the workflow configs may name only these ids.
 export OMSECRETS_OM_HOSTS=${OMSECRETS_OM_HOSTS:-http://openmetadata-server:8585}
 export OMSECRETS_ALLOW_IDS=${OMSECRETS_ALLOW_IDS:-/openmetadata/bot/ingestion-bot/*,/openmetadata/database/*,/openmetadata/messaging/*}

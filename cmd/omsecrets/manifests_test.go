@@ -141,7 +141,7 @@ func TestManifestsUseRealFlags(t *testing.T) {
 	for _, c := range calls {
 		require.NotEmpty(t, c.args, c.where)
 		// Every example sets a trust policy: the hosts the bot JWT may go
-		// to (README, "Trust boundary").
+		// to (docs/trust-boundary.md).
 		assert.True(t, slices.ContainsFunc(c.environ, func(kv string) bool {
 			return strings.HasPrefix(kv, config.Prefix+"OM_HOSTS=") || strings.HasPrefix(kv, config.Prefix+"OM_HOST_PORT=")
 		}) || slices.Contains(c.args, "--om-hosts"), "%s sets no OpenMetadata host policy", c.where)

@@ -24,9 +24,9 @@ import (
 )
 
 // storeTable is every store omsecrets can build. Adding a store is its
-// package, one row here, go.mod and the README's row: the provider names,
-// the rate-limit keys, the settings' flags and variables and --help come
-// from this table, and TestStoreTableConformance runs the conformance
+// package, one row here, go.mod and `make docs`: the provider names, the
+// rate-limit keys, the settings' flags and variables, --help and the docs'
+// store tables come from this table, and TestStoreTableConformance runs the conformance
 // suite against every row.
 var storeTable = []resolver.Spec{
 	db.Spec,
@@ -206,8 +206,8 @@ func defaultLimitsHelp() string {
 	return strings.Join(parts, ", ")
 }
 
-// storesMarkdown is the README's store table, made from storeTable (a
-// test keeps the README's copy equal to it).
+// storesMarkdown is the store table of docs/stores.md, made from
+// storeTable (TestDocs keeps the committed copy equal to it).
 func storesMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| provider | store | reads | ids per call | default rate limit | settings |\n")

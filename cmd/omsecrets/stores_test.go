@@ -155,12 +155,11 @@ func TestStoreTableConformance(t *testing.T) {
 }
 
 // TestStoreTableIsConsistent checks the facts derived from the table: no
-// provider or setting is claimed twice with two meanings, every store has
-// a summary, and the README's store table lists every store and provider.
+// provider or setting is claimed twice with two meanings, and every store
+// has a summary. (TestDocs keeps the docs' store tables and configuration
+// reference equal to what the table makes.)
 func TestStoreTableIsConsistent(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../../README.md")
-	require.NoError(t, err)
 	settings := map[string]resolver.Setting{}
 	for _, spec := range storeTable {
 		assert.NotEmpty(t, spec.Summary, spec.Name)
@@ -173,10 +172,6 @@ func TestStoreTableIsConsistent(t *testing.T) {
 			}
 			settings[set.Name] = set
 		}
-	}
-	for _, set := range storeSettings() {
-		row := "| `--" + set.Name + "` | `" + set.Twin(config.Prefix) + "`"
-		assert.True(t, strings.Contains(string(readme), row), "README's configuration reference lacks the row of --%s: %s", set.Name, row)
 	}
 	assert.Equal(t, len(storeTable), len(providers.Stores()))
 	assert.True(t, slices.IsSorted(providers.Names()))
@@ -193,23 +188,4 @@ func TestRateLimitsUnknownStoreIsAUsageError(t *testing.T) {
 	assert.Contains(t, r.stderr, "aws-ssm")
 	r = omsecrets(t, nil, "check", "--provider", "file", "--file-dir", f.store, "--rate-limits", "aws-ssm=5", f.def)
 	assert.Equal(t, 0, r.code, r.stderr)
-}
-
-// TestREADMEStoreTable keeps the README's store table equal to the one
-// storeTable makes; OMSECRETS_UPDATE_README=1 rewrites it.
-func TestREADMEStoreTable(t *testing.T) {
-	t.Parallel()
-	const begin, end = "<!-- stores:begin (made from cmd/omsecrets storeTable; TestREADMEStoreTable checks it) -->\n", "<!-- stores:end -->"
-	data, err := os.ReadFile("../../README.md")
-	require.NoError(t, err)
-	readme := string(data)
-	i, j := strings.Index(readme, begin), strings.Index(readme, end)
-	require.True(t, i >= 0 && j > i, "README lacks the store table markers")
-	want := storesMarkdown()
-	if os.Getenv("OMSECRETS_UPDATE_README") == "1" {
-		readme = readme[:i+len(begin)] + want + readme[j:]
-		require.NoError(t, os.WriteFile("../../README.md", []byte(readme), 0o644))
-		return
-	}
-	assert.Equal(t, want, readme[i+len(begin):j])
 }

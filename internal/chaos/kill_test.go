@@ -12,7 +12,7 @@ import (
 )
 
 // staleTempAge is the age after which omsecrets documents that it removes
-// a temporary file a crash left (README, Output; cmd/omsecrets
+// a temporary file a crash left (docs/outputs.md; cmd/omsecrets
 // staleTempAge).
 const staleTempAge = time.Minute
 

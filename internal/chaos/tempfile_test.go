@@ -13,7 +13,7 @@ import (
 // TestChaosKillTempFileRemoved is what a SIGKILL in the middle of a write
 // leaves: the sink's temporary file (".<name>.tmp-<16 hex>", mode 0600,
 // holding resolved secrets) in the output directory, found by the next
-// run. The README says such files "are removed by the next resolve or run
+// run. docs/outputs.md says such files "are removed by the next resolve or run
 // once they are a minute old". A container restarted by its kubelet comes
 // back within seconds, so its leftover is younger than a minute when the
 // next run starts; that run must still remove it once it is a minute old,

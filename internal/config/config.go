@@ -20,7 +20,7 @@ const Prefix = "OMSECRETS_"
 // settings each store package declares (resolver.Spec.Settings) and cmd
 // reads. Each field's env tag (with Prefix in
 // front) names its environment variable; the CLI flag of the same meaning
-// is listed in the README's configuration table.
+// is bound in cmd/omsecrets, and docs/configuration.md lists both.
 type Config struct {
 	// Provider overrides the secretsManagerProvider of every definition.
 	Provider string `env:"PROVIDER"`
