@@ -257,10 +257,10 @@ def parse_time(value: str) -> dt.datetime:
 def dag_kwargs(pipeline: dict, *, airflow_3: bool, now: Callable[[], dt.datetime] = dt.datetime.now) -> dict:
     """The DAG arguments common.py build_dag_configs builds from the pipeline.
 
-    OpenMetadata also gives the DAG an on_failure_callback
-    (send_failed_run_status_callback) that needs the workflow config with the
-    bot's credentials; at parse time there is none, so there is no DAG-level
-    callback (README: limits)."""
+    Like OpenMetadata 2.0.7.0's, the DAG has no failure callback of its own
+    (some other releases add a DAG-level send_failed_run_status_callback,
+    which needs the bot's credentials at parse time); the task reports its
+    failure (_execute)."""
     ac = pipeline.get("airflowConfig") or {}
     name = pipeline.get("name")
     schedule = ac.get("scheduleInterval")

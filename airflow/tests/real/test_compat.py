@@ -62,6 +62,7 @@ DAG_ATTRS = (
     "dag_id", "description", "schedule", "end_date", "max_active_tasks", "max_active_runs", "catchup",
     "dagrun_timeout", "is_paused_upon_creation", "default_args", "doc_md", "timezone", "fail_fast",
     "max_consecutive_failed_dag_runs", "render_template_as_native_obj", "owner_links", "access_control",
+    "on_failure_callback", "on_success_callback", "has_on_failure_callback", "has_on_success_callback",
 )
 TASK_ATTRS = ("task_id", "retries", "owner", "retry_delay", "retry_exponential_backoff", "trigger_rule",
               "depends_on_past", "queue", "pool", "priority_weight", "execution_timeout", "email", "do_xcom_push")
