@@ -329,6 +329,17 @@ class RunSequence(unittest.TestCase):
         self.assertEqual(results["omsecrets"][0][0][2]["appConfig"]["confidenceLevel"], 95)
 
 
+class TaskRuntime(unittest.TestCase):
+    def test_what_the_retry_rule_reads_exists(self):
+        # The runner reports a failure only when Airflow will not retry it:
+        # it reads try_number and max_tries of context["ti"], Airflow 3's
+        # RuntimeTaskInstance (the task's retries are compared above).
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        self.assertIn("try_number", RuntimeTaskInstance.model_fields)
+        self.assertIn("max_tries", RuntimeTaskInstance.model_fields)
+
+
 def _fields(obj) -> dict:
     """An object's attributes, as text (timetables carry cron objects)."""
     return {k: repr(v) for k, v in sorted(vars(obj).items())}
