@@ -26,6 +26,7 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from metadata.generated.schema.api.openMetadataServerVersion import OpenMetadataServerVersion
 from metadata.generated.schema.entity.services.databaseService import DatabaseService
 from metadata.generated.schema.entity.services.ingestionPipelines.ingestionPipeline import PipelineStatus
 from metadata.generated.schema.entity.services.metadataService import MetadataService
@@ -145,7 +146,9 @@ class Server:
         # ["", "api", "v1", ...]
         rest = parts[3:]
         if rest == ["system", "version"]:
-            return 200, json.dumps({"version": self.version, "revision": "test", "timestamp": int(time.time() * 1000)})
+            return 200, OpenMetadataServerVersion.model_validate(
+                {"version": self.version, "revision": "omsecrets-test", "timestamp": int(time.time() * 1000)}
+            ).model_dump_json()
         if len(rest) == 4 and rest[0] == "services" and rest[2] == "name":
             if rest[1] == "databaseServices":
                 return 200, database_service(rest[3]).model_dump_json(mask_secrets=False)
@@ -156,7 +159,7 @@ class Server:
                 status = self.statuses.get((rest[2], rest[4]))
             if status is None:
                 return 404, json.dumps({"code": 404, "message": "pipeline status not found"})
-            return 200, json.dumps(status)
+            return 200, PipelineStatus.model_validate(status).model_dump_json()
         return 404, json.dumps({"code": 404, "message": f"no route for {path}"})
 
     def put(self, path: str, body: bytes) -> tuple[int, str]:
