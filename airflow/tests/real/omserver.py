@@ -4,9 +4,10 @@ OpenMetadata's builders fetch the pipeline's service when Airflow parses
 OpenMetadata's own DAG file (common.py build_source: OpenMetadata(...),
 health_check, get_by_name), and the failure callback reads and writes the
 run's status. Rather than patching the client, the tests point the pipeline's
-openMetadataServerConnection.hostPort at this server. Every body it sends is
-built with OpenMetadata's own pydantic models from the installed package, so
-it cannot drift from OpenMetadata 2.0's schema; every request is recorded.
+openMetadataServerConnection.hostPort at this server. The version, services
+and pipeline statuses it sends are built with OpenMetadata's own pydantic
+models from the installed package, so they cannot drift from OpenMetadata
+2.0's schema (a 404 is a plain error body); every request is recorded.
 
 Serves only what those code paths ask for:
 
