@@ -34,12 +34,18 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/omsecrets
 
 ## test: gofmt check, go vet, staticcheck, race tests, a short run of every fuzz target, the DAG runner's tests.
-test: fmt-check vet staticcheck unit fuzz-short airflow-test
+test: fmt-check vet staticcheck unit fuzz-short airflow-test airflow-real-test
 
 ## airflow-test: the DAG runner's tests (airflow/tests), with Debian's python3 and python3-jinja2.
 .PHONY: airflow-test
 airflow-test:
 	/usr/bin/python3 -m unittest discover -s airflow/tests -v
+
+## airflow-real-test: the DAG runner against the real packages (airflow/tests/real): OpenMetadata 2.0's builders,
+## Airflow 3's DagBag, install.sh on OpenMetadata's package, with the pinned environment's python.
+.PHONY: airflow-real-test
+airflow-real-test: pyenv
+	$(OMSECRETS_PYENV)/bin/python -m unittest discover -s airflow/tests/real -t airflow/tests/real -v
 
 ## pyenv: the pinned Python environment (airflow/requirements.lock) in .cache/pyenv; rebuilt when the lock changes.
 .PHONY: pyenv pyenv-lock

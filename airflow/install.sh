@@ -13,12 +13,32 @@
 # Refuses (exit 1) when the packaged template is not OpenMetadata's
 # three-statement WorkflowFactory one that omsecrets' template stands in for.
 #
-#   SRC     where dag_runner.j2 and omsecrets_runner.py are (default: this script's directory)
-#   PYTHON  the interpreter to install for (default: python)
+#   SRC              where dag_runner.j2 and omsecrets_runner.py are (default: this script's directory)
+#   PYTHON           the interpreter to install for (default: python)
+#   OM_VERSION       if set, refuse unless openmetadata-managed-apis and openmetadata-ingestion are
+#                    this version (the Dockerfile sets the one omsecrets was checked against)
+#   AIRFLOW_VERSION  if set, refuse unless apache-airflow is this version
 set -eu
 
 SRC=${SRC:-$(dirname "$0")}
 PYTHON=${PYTHON:-python}
+
+# The versions the runner was checked against (airflow/tests/real), as installed.
+OM_VERSION=${OM_VERSION:-} AIRFLOW_VERSION=${AIRFLOW_VERSION:-} "$PYTHON" - <<'EOF'
+import os, sys
+from importlib.metadata import PackageNotFoundError, version
+want = {"openmetadata-managed-apis": os.environ["OM_VERSION"], "openmetadata-ingestion": os.environ["OM_VERSION"],
+        "apache-airflow": os.environ["AIRFLOW_VERSION"]}
+for dist, v in want.items():
+    if not v:
+        continue
+    try:
+        have = version(dist)
+    except PackageNotFoundError:
+        have = "not installed"
+    if have != v:
+        sys.exit(f"install.sh: {dist} is {have}, not {v}, the version omsecrets' runner was checked against")
+EOF
 
 pkg=$("$PYTHON" -c 'import importlib.util, os; s = importlib.util.find_spec("openmetadata_managed_apis"); print(os.path.dirname(s.origin) if s and s.origin else "")')
 if [ -z "$pkg" ] || [ ! -f "$pkg/resources/dag_runner.j2" ]; then

@@ -12,18 +12,19 @@ module, which:
 - at run time waits (bounded) for the config the omsecrets sidecar resolved
   for this pipeline, accepts it only if the sidecar's status file says it is
   current, fresh and resolved from this very definition, applies what
-  OpenMetadata applies per run (pipelineRunId, sourceConfigOverride,
-  appConfigOverride) and runs OpenMetadata's workflow class for the pipeline
-  type, which reports the run's status to OpenMetadata as usual.
+  OpenMetadata's task callables apply per run (a pipelineRunId drawn at
+  parse time, an application's appConfigOverride) and runs OpenMetadata's
+  workflow class for the pipeline type as they do, which reports the run's
+  status to OpenMetadata as usual.
 
 It fails closed: a missing, stale, expired or foreign output fails the task
 with one line saying what the sidecar reports; it never resolves a secret
 in-process. Nothing here logs or raises a value from the resolved config.
 
-Mirrors OpenMetadata's openmetadata-airflow-apis/openmetadata_managed_apis
+Mirrors openmetadata_managed_apis 2.0.7.0 as installed from PyPI
 (workflows/ingestion/common.py, the per-type builders in
-workflows/ingestion/*.py, registry.py) as read from OpenMetadata main; see
-airflow/README.md for the versions.
+workflows/ingestion/*.py, registry.py); airflow/tests/real compares it with
+those builders in real Airflow 3.3.2. See airflow/README.md.
 """
 
 from __future__ import annotations
@@ -55,13 +56,6 @@ POLL_SECONDS = 1.0
 # The end of every fail-closed line.
 _TAIL = "the sidecar has not produced a current config; not resolving secrets in-process"
 
-# How the two run sequences OpenMetadata's task callables use end a run.
-# EXECUTE_WORKFLOW is common.py's execute_workflow: execute, stop, and
-# raise_from_status only when workflowConfig.raiseOnError. CLASSIC is
-# execute, raise_from_status, print_status, stop, as profiler.py,
-# auto_classification.py and test_suite.py do in the newest versions read.
-EXECUTE_WORKFLOW = "execute_workflow"
-CLASSIC = "classic"
 
 
 class OmsecretsError(Exception):
@@ -75,42 +69,41 @@ class Kind:
     task_id: str
     module: str
     cls: str
-    sequence: str
     application: bool = False
 
 
 # registry.py maps each PipelineType to a builder; each builder passes its
-# task_name to build_dag and its workflow function runs one workflow class.
+# task_name to build_dag, and its task callable creates one workflow class
+# and runs it with common.py's execute_workflow (every type in
+# openmetadata-managed-apis 2.0.7.0).
 PIPELINES = {
     # metadata.py: metadata_ingestion_workflow (common.py) → MetadataWorkflow.
-    "metadata": Kind("ingestion_task", "metadata.workflow.metadata", "MetadataWorkflow", EXECUTE_WORKFLOW),
+    "metadata": Kind("ingestion_task", "metadata.workflow.metadata", "MetadataWorkflow"),
     # usage.py: usage_workflow → UsageWorkflow.
-    "usage": Kind("usage_task", "metadata.workflow.usage", "UsageWorkflow", EXECUTE_WORKFLOW),
+    "usage": Kind("usage_task", "metadata.workflow.usage", "UsageWorkflow"),
     # lineage.py and dbt.py: metadata_ingestion_workflow.
-    "lineage": Kind("lineage_task", "metadata.workflow.metadata", "MetadataWorkflow", EXECUTE_WORKFLOW),
-    "dbt": Kind("dbt_task", "metadata.workflow.metadata", "MetadataWorkflow", EXECUTE_WORKFLOW),
+    "lineage": Kind("lineage_task", "metadata.workflow.metadata", "MetadataWorkflow"),
+    "dbt": Kind("dbt_task", "metadata.workflow.metadata", "MetadataWorkflow"),
     # profiler.py: profiler_workflow → ProfilerWorkflow.
-    "profiler": Kind("profiler_task", "metadata.workflow.profiler", "ProfilerWorkflow", CLASSIC),
+    "profiler": Kind("profiler_task", "metadata.workflow.profiler", "ProfilerWorkflow"),
     # auto_classification.py: auto_classification_workflow.
     "autoClassification": Kind(
-        "auto_classification_task", "metadata.workflow.classification", "AutoClassificationWorkflow", CLASSIC
+        "auto_classification_task", "metadata.workflow.classification", "AutoClassificationWorkflow"
     ),
     # test_suite.py: test_suite_workflow → TestSuiteWorkflow.
-    "TestSuite": Kind("test_suite_task", "metadata.workflow.data_quality", "TestSuiteWorkflow", CLASSIC),
+    "TestSuite": Kind("test_suite_task", "metadata.workflow.data_quality", "TestSuiteWorkflow"),
     # es_reindex.py: metadata_ingestion_workflow.
-    "elasticSearchReindex": Kind(
-        "elasticsearch_reindex_task", "metadata.workflow.metadata", "MetadataWorkflow", EXECUTE_WORKFLOW
-    ),
+    "elasticSearchReindex": Kind("elasticsearch_reindex_task", "metadata.workflow.metadata", "MetadataWorkflow"),
     # application.py: application_workflow → ApplicationWorkflow.
-    "application": Kind(
-        "application_task", "metadata.workflow.application", "ApplicationWorkflow", EXECUTE_WORKFLOW, True
-    ),
+    "application": Kind("application_task", "metadata.workflow.application", "ApplicationWorkflow", True),
 }
 
 # The types omsecrets refuses (internal/workflow/assemble.go): the sidecar
-# never writes an output for them, so no DAG is built either.
+# never writes an output for them, so no DAG is built either. OpenMetadata's
+# own WorkflowBuilder fails on them too ("Cannot find build function").
 UNSUPPORTED = {
     "dataInsight": "current OpenMetadata deploys no DAG for it (data insights run as an application)",
+    "policyAgent": "OpenMetadata's Airflow APIs register no DAG builder for it",
     "reverseMetadata": "OpenMetadata's Airflow APIs register no DAG builder for it",
 }
 
@@ -123,6 +116,11 @@ class Spec:
     pipeline_type: str
     definition: str
     kind: Kind
+    # The run id, drawn when the DAG file is parsed, as common.py build_dag
+    # does (workflow_config.pipelineRunId = Uuid(uuid.uuid4())); Airflow 3
+    # parses the file again in the task's process, so each attempt has its
+    # own.
+    run_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,7 +202,7 @@ def spec_of(path: str, pipeline: dict) -> Spec:
         )
     if not isinstance(ptype, str) or ptype not in PIPELINES:
         raise OmsecretsError(f"omsecrets: {dag_id}: pipelineType {_line(ptype)} has no DAG builder")
-    return Spec(dag_id=dag_id, pipeline_type=ptype, definition=path, kind=PIPELINES[ptype])
+    return Spec(dag_id=dag_id, pipeline_type=ptype, definition=path, kind=PIPELINES[ptype], run_id=str(uuid.uuid4()))
 
 
 def is_airflow_3(version: str) -> bool:
@@ -259,19 +257,17 @@ def parse_time(value: str) -> dt.datetime:
 def dag_kwargs(pipeline: dict, *, airflow_3: bool, now: Callable[[], dt.datetime] = dt.datetime.now) -> dict:
     """The DAG arguments common.py build_dag_configs builds from the pipeline.
 
-    OpenMetadata also gives the DAG an on_failure_callback
-    (send_failed_run_status_callback) that needs the workflow config with the
-    bot's credentials; at parse time there is none, so there is no DAG-level
-    callback (README: limits)."""
+    Like OpenMetadata 2.0.7.0's, the DAG has no failure callback of its own
+    (some other releases add a DAG-level send_failed_run_status_callback,
+    which needs the bot's credentials at parse time); the task reports its
+    failure (_execute)."""
     ac = pipeline.get("airflowConfig") or {}
     name = pipeline.get("name")
     schedule = ac.get("scheduleInterval")
     if airflow_3:
-        # Anchored on updatedAt so that reparsing does not move the start date
-        # (#32505 in OpenMetadata).
-        timezone = importlib.import_module("airflow.utils.timezone")
-        updated = pipeline.get("updatedAt")
-        start = timezone.from_timestamp(updated / 1000) if updated else timezone.utcnow()
+        # Now, timezone-aware, at every parse: a start date in the past would
+        # make Airflow 3 fire a run right after the deploy.
+        start = importlib.import_module("airflow.utils.timezone").utcnow()
     else:
         current = now()
         if schedule is None:
@@ -324,9 +320,9 @@ def task_kwargs(pipeline: dict, kind: Kind) -> dict:
     owner = "openmetadata"
     if isinstance(owners, list) and owners and isinstance(owners[0], dict):
         owner = owners[0].get("name")
-    params = {"pipelineRunId": None, "sourceConfigOverride": None}
-    if kind.application:
-        params["appConfigOverride"] = None  # application.py build_application_dag
+    # Only application.py build_application_dag passes params, so that a
+    # trigger's conf can set appConfigOverride; the other builders pass none.
+    params = {"appConfigOverride": None} if kind.application else None
     return {"retries": ac.get("retries") or 0, "owner": owner, "params": params}
 
 
@@ -442,8 +438,24 @@ def _execute(spec: Spec, operator: Any, context: dict) -> None:
         run.config = apply_run(spec, output, context)
         run_workflow(spec, run.config)
     except Exception:
-        run.report_failed()
+        # OpenMetadata reports from the task's on_failure_callback, which
+        # Airflow calls when the task fails for good, not before a retry.
+        if not _will_retry(operator, context):
+            run.report_failed()
         raise
+
+
+def _will_retry(operator: Any, context: dict) -> bool:
+    """Whether Airflow will retry this attempt if it fails: the task has
+    retries and the attempt is within the instance's max_tries (Airflow's
+    is_eligible_to_retry)."""
+    ti = context.get("ti")
+    if ti is None:
+        return False
+    try:
+        return bool(getattr(operator, "retries", 0)) and int(ti.try_number) <= int(ti.max_tries)
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def wait_for_output(
@@ -627,16 +639,6 @@ def _strings(v: Any):
             yield from _strings(x)
 
 
-def pipeline_run_id(dag_id: str, run_id: str) -> uuid.UUID:
-    """utils/pipeline_run_id.py: the Airflow run id if it is a UUID, else a
-    UUIDv5 of the DAG and the run, so the worker reports under the id the
-    status API shows."""
-    try:
-        return uuid.UUID(run_id)
-    except ValueError:
-        return uuid.uuid5(uuid.NAMESPACE_URL, f"openmetadata:{dag_id}:{run_id}")
-
-
 def without_none(v: Any) -> Any:
     """v without null object members, at every depth: the dict OpenMetadata's
     task callables build with model_dump_json (exclude_none=True by default
@@ -649,44 +651,19 @@ def without_none(v: Any) -> Any:
 
 
 def apply_run(spec: Spec, output: dict, context: dict) -> dict:
-    """The config a run hands to the workflow class: the output without
-    nulls (without_none), with what OpenMetadata applies per run:
-    CustomPythonOperator.execute (common.py) sets pipelineRunId from the
-    trigger's params or the Airflow run, and lays sourceConfigOverride over
-    the deployed source config (apply_source_config_override);
-    application.py's application_workflow lays appConfigOverride over
-    appConfig."""
+    """The config a run hands to the workflow class, as the type's task
+    callable builds it: the output without nulls (without_none), with the
+    run id drawn at parse time (build_dag), and for an application
+    application.py's application_workflow lays the trigger's
+    params.appConfigOverride over appConfig."""
     config = without_none(output)
-    params = context.get("params") or {}
-    run_id = params.get("pipelineRunId")
-    if run_id:
-        try:
-            config["pipelineRunId"] = str(uuid.UUID(str(run_id)))
-        except ValueError:
-            raise OmsecretsError(f"omsecrets: {spec.dag_id}: params.pipelineRunId is not a UUID") from None
-    else:
-        dag_run = context.get("dag_run")
-        if dag_run is not None:
-            config["pipelineRunId"] = str(pipeline_run_id(dag_run.dag_id, dag_run.run_id))
-        else:
-            # build_dag's parse-time uuid4, for runs without a DagRun.
-            config["pipelineRunId"] = str(uuid.uuid4())
-    override = params.get("sourceConfigOverride")
-    if override:
-        if spec.kind.application:
-            # OpenMetadata fails here too: an application config has no source.
-            raise OmsecretsError(f"omsecrets: {spec.dag_id}: sourceConfigOverride does not apply to an application")
-        if not isinstance(override, dict):
-            raise OmsecretsError(f"omsecrets: {spec.dag_id}: params.sourceConfigOverride is not an object")
-        source_config = (config.get("source") or {}).get("sourceConfig")
-        if not isinstance(source_config, dict):
-            raise OmsecretsError(f"omsecrets: {spec.dag_id}: the output has no source.sourceConfig to override")
-        deployed = without_none(source_config.get("config") or {})
-        # Top-level keys of the override replace the deployed ones; nulls in
-        # it go, as the dump after it drops them.
-        source_config["config"] = without_none({**deployed, **override})
+    config["pipelineRunId"] = spec.run_id or str(uuid.uuid4())
     if spec.kind.application:
-        config["appConfig"] = {**(config.get("appConfig") or {}), **(params.get("appConfigOverride") or {})}
+        params = context.get("params") or {}
+        override = params.get("appConfigOverride") or {}
+        if not isinstance(override, dict):
+            raise OmsecretsError(f"omsecrets: {spec.dag_id}: params.appConfigOverride is not an object")
+        config["appConfig"] = {**(config.get("appConfig") or {}), **override}
     return config
 
 
@@ -696,17 +673,12 @@ def run_workflow(spec: Spec, config: dict) -> None:
     _set_operator_logger(config)
     cls = getattr(importlib.import_module(spec.kind.module), spec.kind.cls)
     workflow = cls.create(config)
-    if spec.kind.sequence == EXECUTE_WORKFLOW:
-        workflow.execute()
-        workflow.stop()
-        # WorkflowConfig.raiseOnError defaults to true (workflow.json).
-        if (config.get("workflowConfig") or {}).get("raiseOnError", True):
-            workflow.raise_from_status()
-    else:
-        workflow.execute()
+    # common.py execute_workflow. WorkflowConfig.raiseOnError defaults to
+    # true (workflow.json).
+    workflow.execute()
+    workflow.stop()
+    if (config.get("workflowConfig") or {}).get("raiseOnError", True):
         workflow.raise_from_status()
-        workflow.print_status()
-        workflow.stop()
 
 
 def _set_operator_logger(config: dict) -> None:

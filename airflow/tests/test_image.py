@@ -19,6 +19,7 @@ import support
 DOCKERFILE = support.AIRFLOW_DIR / "Dockerfile"
 INSTALL = support.AIRFLOW_DIR / "install.sh"
 README = support.AIRFLOW_DIR / "README.md"
+LOCK = support.AIRFLOW_DIR / "requirements.lock"
 
 # The statement of OpenMetadata's resources/dag_runner.j2 that install.sh
 # checks for, in a minimal template of that shape.
@@ -51,7 +52,19 @@ class DockerfileTest(unittest.TestCase):
         self.assertEqual(sorted(files), ["dag_runner.j2", "install.sh", "omsecrets_runner.py"])
         for f in files:
             self.assertTrue((support.AIRFLOW_DIR / f).is_file(), f)
-        self.assertIn("RUN SRC=/opt/omsecrets sh /opt/omsecrets/install.sh\n", text)
+        self.assertIn("RUN SRC=/opt/omsecrets OM_VERSION=${OM_VERSION} AIRFLOW_VERSION=${AIRFLOW_VERSION} "
+                      "sh /opt/omsecrets/install.sh\n", text)
+        # The same versions as the environment airflow/tests/real checks the
+        # runner in (airflow/requirements.lock), and the image of that release.
+        args = dict(re.findall(r"(?m)^ARG (OM_VERSION|AIRFLOW_VERSION)=(\S+)$", text))
+        lock = dict(re.findall(r"(?m)^(apache-airflow|openmetadata-managed-apis|openmetadata-ingestion)"
+                               r"(?:\[[^\]]*\])?==(\S+)", LOCK.read_text()))
+        self.assertEqual(args, {"OM_VERSION": lock["openmetadata-managed-apis"],
+                                "AIRFLOW_VERSION": lock["apache-airflow"]})
+        self.assertEqual(lock["openmetadata-ingestion"], lock["openmetadata-managed-apis"])
+        self.assertTrue(args["OM_VERSION"].startswith(m.group(1) + "."), (image, args["OM_VERSION"]))
+        self.assertLess(text.index("FROM ${OM_INGESTION_IMAGE}"), text.index("ARG OM_VERSION"),
+                        "the version arguments are the build stage's")
         self.assertNotRegex(text, r"(?m)^USER ", "install.sh runs as the image's user, who owns the packages")
         # The README documents the same release.
         self.assertIn(f"`{image}`", README.read_text())
@@ -131,3 +144,17 @@ class InstallTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class InstallVersionTest(InstallTest):
+    def test_refuses_other_versions(self):
+        # The stand-in package has no distribution metadata: "not installed".
+        for var, dist in (("OM_VERSION", "openmetadata-managed-apis"), ("AIRFLOW_VERSION", "apache-airflow")):
+            with self.subTest(var=var):
+                run = subprocess.run(["sh", str(INSTALL)], env={**self.env, var: "9.9.9"},
+                                     capture_output=True, text=True)
+                self.assertEqual(run.returncode, 1)
+                self.assertEqual(run.stderr.strip(), f"install.sh: {dist} is not installed, not 9.9.9, "
+                                                     "the version omsecrets' runner was checked against")
+                self.assertEqual(self.template.read_text(), OM_TEMPLATE)
+                self.assertFalse((self.site / "omsecrets_runner.py").exists())

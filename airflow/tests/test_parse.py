@@ -92,10 +92,9 @@ class ParseTest(unittest.TestCase):
                 self.assertEqual(type(task).__name__, "OmsecretsOperator")
                 self.assertEqual(task.retries, 3)
                 self.assertEqual(task.owner, "openmetadata")  # the entity has no owners
-                params = {"pipelineRunId": None, "sourceConfigOverride": None}
-                if ptype == "application":
-                    params["appConfigOverride"] = None
-                self.assertEqual(task.params, params)
+                # Only application.py passes params (build_dag's params=None
+                # for the rest).
+                self.assertEqual(task.params, {"appConfigOverride": None} if ptype == "application" else None)
                 self.assertEqual(task.op_kwargs, {})
                 self.assertEqual(task.extra, {})
 
@@ -104,8 +103,12 @@ class ParseTest(unittest.TestCase):
             with self.subTest(ptype=ptype):
                 _, module = self.parse(support.pipeline(ptype), version="3.1.0")
                 kwargs = module.dag.kwargs
-                self.assertEqual(kwargs["start_date"], UPDATED_AT)
-                self.assertEqual(omstub.of("timezone.from_timestamp"), [("timezone.from_timestamp", 1664526955.086)])
+                # build_dag_configs on Airflow 3: timezone.utcnow() at every
+                # parse, whatever the pipeline's updatedAt.
+                self.assertEqual(len(omstub.of("timezone.utcnow")), 1)
+                self.assertEqual(kwargs["start_date"], omstub.of("timezone.utcnow")[0][1])
+                self.assertNotEqual(kwargs["start_date"], UPDATED_AT)
+                self.assertIsNotNone(kwargs["start_date"].tzinfo)
                 self.assertEqual(kwargs["schedule"], "0 * * * *")
                 self.assertEqual(kwargs["max_active_tasks"], 1)
                 for gone in ("schedule_interval", "default_view", "orientation", "concurrency"):
@@ -192,7 +195,7 @@ class ParseTest(unittest.TestCase):
         self.assertIn('build_dag("/opt/airflow/dag_generated_configs/x.json", globals())', text)
 
     def test_unsupported_types_build_no_dag(self):
-        for ptype in ("dataInsight", "reverseMetadata"):
+        for ptype in ("dataInsight", "policyAgent", "reverseMetadata"):
             with self.subTest(ptype=ptype):
                 definition = support.pipeline("metadata")
                 definition["pipelineType"] = ptype

@@ -66,11 +66,13 @@ class RunCase(unittest.TestCase):
         (self.out / name).write_text(json.dumps(self.expected_output if doc is None else doc, indent=2))
         return support.write_status(self.out, self.dag_id, self.cfg, **{"output": name, **status})
 
-    def run_task(self, params=None, run_id="manual__2026-12-01T10:00:00+00:00"):
+    def run_task(self, params=None, run_id="manual__2026-12-01T10:00:00+00:00", ti=None):
         """Execute the task as Airflow does, with no network, capturing logs;
         returns (exception or None, log text)."""
         omstub.clear()
         context = {"params": params or {}, "dag_run": types.SimpleNamespace(dag_id=self.dag_id, run_id=run_id)}
+        if ti is not None:
+            context["ti"] = ti
         exc = None
         with support.no_network() as attempts, support.captured() as text:
             try:
@@ -85,6 +87,10 @@ class RunCase(unittest.TestCase):
             if exc is not None:
                 self.assertNotIn(secret, support.exception_text(exc), "a resolved value reached the error")
         return exc, logs
+
+    def parse_run_id(self):
+        """The pipelineRunId the DAG file drew when it was parsed."""
+        return self.task.python_callable.args[0].run_id
 
     def workflow_events(self):
         return [e[1:] for e in omstub.of("workflow")]
@@ -112,13 +118,6 @@ def tempfile_dir(case):
 
 class EveryTypeTest(RunCase):
     def test_every_type_runs_its_workflow_class(self):
-        sequences = {
-            # common.py execute_workflow, raiseOnError true (the default).
-            "execute_workflow": ["create", "execute", "stop", "raise_from_status"],
-            # profiler.py, auto_classification.py, test_suite.py.
-            "classic": ["create", "execute", "raise_from_status", "print_status", "stop"],
-        }
-        classic = {"profiler", "autoClassification", "TestSuite"}
         for ptype in support.TASK_IDS:
             with self.subTest(ptype=ptype):
                 self.deploy(ptype)
@@ -127,12 +126,15 @@ class EveryTypeTest(RunCase):
                 self.assertIsNone(exc)
                 events = self.workflow_events()
                 self.assertEqual({e[0] for e in events}, {support.CLASSES[ptype]})
-                self.assertEqual([e[1] for e in events], sequences["classic" if ptype in classic else "execute_workflow"])
+                # common.py execute_workflow (every type's task callable in
+                # openmetadata-managed-apis 2.0.7.0), raiseOnError true.
+                self.assertEqual([e[1] for e in events], ["create", "execute", "stop", "raise_from_status"])
                 config = self.created_config()
-                # The resolved output, values included, minus its nulls, plus the run id.
+                # The resolved output, values included, minus its nulls, plus
+                # the run id drawn when the DAG file was parsed.
                 want = omsecrets_runner.without_none(copy.deepcopy(self.expected_output))
-                want["pipelineRunId"] = str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                                      f"openmetadata:{self.dag_id}:manual__2026-12-01T10:00:00+00:00"))
+                want["pipelineRunId"] = self.parse_run_id()
+                self.assertEqual(uuid.UUID(want["pipelineRunId"]).version, 4)
                 if ptype == "application":
                     want["appConfig"] = self.expected_output["appConfig"]
                 self.assertEqual(config, want)
@@ -170,53 +172,27 @@ class EveryTypeTest(RunCase):
 
 
 class RunParametersTest(RunCase):
-    def test_pipeline_run_id_from_params(self):
+    def test_run_id_is_drawn_at_parse_time(self):
+        # common.py build_dag: workflow_config.pipelineRunId = Uuid(uuid4())
+        # when the DAG file is parsed; every attempt parses it again.
         self.write_output()
-        exc, _ = self.run_task(params={"pipelineRunId": RUN_UUID})
+        first = self.parse_run_id()
+        exc, _ = self.run_task()
         self.assertIsNone(exc)
-        self.assertEqual(self.created_config()["pipelineRunId"], RUN_UUID.lower())
+        self.assertEqual(self.created_config()["pipelineRunId"], first)
+        self.deploy(self.ptype)
+        self.assertNotEqual(self.parse_run_id(), first)
 
-    def test_pipeline_run_id_of_a_uuid_airflow_run(self):
+    def test_trigger_params_openmetadata_does_not_read_are_ignored(self):
+        # openmetadata-managed-apis 2.0.7.0 reads no pipelineRunId or
+        # sourceConfigOverride from a trigger's conf; neither does the runner.
         self.write_output()
-        run = str(uuid.uuid4())
-        exc, _ = self.run_task(run_id=run)
+        exc, _ = self.run_task(params={"pipelineRunId": RUN_UUID, "sourceConfigOverride": {"x": 1}})
         self.assertIsNone(exc)
-        self.assertEqual(self.created_config()["pipelineRunId"], run)
-
-    def test_pipeline_run_id_of_a_scheduled_run(self):
-        self.write_output()
-        run = "scheduled__2026-12-01T10:00:00+00:00"
-        exc, _ = self.run_task(run_id=run)
-        self.assertIsNone(exc)
-        self.assertEqual(self.created_config()["pipelineRunId"],
-                         str(uuid.uuid5(uuid.NAMESPACE_URL, f"openmetadata:{self.dag_id}:{run}")))
-
-    def test_invalid_pipeline_run_id_fails_and_reports(self):
-        self.write_output()
-        exc, _ = self.run_task(params={"pipelineRunId": "not-a-uuid"})
-        self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
-        self.assertEqual(str(exc), f"omsecrets: {self.dag_id}: params.pipelineRunId is not a UUID")
-        self.assertEqual(self.workflow_events(), [])
-        # As OpenMetadata's on_failure_callback: the run is reported failed.
-        self.assertEqual(len(omstub.of("send_failed_status_callback")), 1)
-
-    def test_source_config_override(self):
-        out = copy.deepcopy(self.expected_output)
-        out["source"]["sourceConfig"]["config"].update({"markDeletedTables": True, "includeViews": None,
-                                                        "includeTags": False})
-        self.write_output(out)
-        override = {"tableFilterPattern": {"includes": ["orders"], "excludes": None}, "markDeletedTables": False}
-        exc, _ = self.run_task(params={"sourceConfigOverride": override})
-        self.assertIsNone(exc)
-        got = self.created_config()["source"]["sourceConfig"]["config"]
-        deployed = omsecrets_runner.without_none(out["source"]["sourceConfig"]["config"])
-        self.assertEqual(got, {**deployed, "markDeletedTables": False, "tableFilterPattern": {"includes": ["orders"]}})
-        self.assertNotIn("includeViews", got)
-
-    def test_override_must_be_an_object(self):
-        self.write_output()
-        exc, _ = self.run_task(params={"sourceConfigOverride": ["nope"]})
-        self.assertEqual(str(exc), f"omsecrets: {self.dag_id}: params.sourceConfigOverride is not an object")
+        config = self.created_config()
+        self.assertEqual(config["pipelineRunId"], self.parse_run_id())
+        self.assertEqual(config["source"]["sourceConfig"],
+                         omsecrets_runner.without_none(self.expected_output["source"]["sourceConfig"]))
 
     def test_application_overrides(self):
         self.deploy("application")
@@ -226,8 +202,9 @@ class RunParametersTest(RunCase):
         # application_workflow: laid over appConfig after the dump, nulls kept.
         self.assertEqual(self.created_config()["appConfig"],
                          {"type": "AutoTagger", "confidenceLevel": 95, "note": None})
-        exc, _ = self.run_task(params={"sourceConfigOverride": {"x": 1}})
-        self.assertEqual(str(exc), f"omsecrets: {self.dag_id}: sourceConfigOverride does not apply to an application")
+        exc, _ = self.run_task(params={"appConfigOverride": ["nope"]})
+        self.assertEqual(str(exc), f"omsecrets: {self.dag_id}: params.appConfigOverride is not an object")
+        self.assertEqual(len(omstub.of("send_failed_status_callback")), 1)
 
     def test_application_without_app_config(self):
         self.deploy("application")
@@ -251,15 +228,30 @@ class FailureReportingTest(RunCase):
             with self.subTest(step=step):
                 MetadataWorkflow.FAIL = step
                 self.write_output()
-                exc, _ = self.run_task(params={"pipelineRunId": RUN_UUID})
+                exc, _ = self.run_task()
                 self.assertIsInstance(exc, RuntimeError)
                 (report,) = omstub.of("send_failed_status_callback")
                 self.assertEqual(report[1], "OpenMetadataWorkflowConfig")
-                self.assertEqual(report[2]["pipelineRunId"], RUN_UUID.lower())
+                self.assertEqual(report[2]["pipelineRunId"], self.parse_run_id())
                 self.assertEqual(report[2]["ingestionPipelineFQN"], self.definition["fullyQualifiedName"])
                 # on_kill after the failure reports nothing more.
                 self.task.on_kill()
                 self.assertEqual(len(omstub.of("send_failed_status_callback")), 1)
+
+    def test_an_attempt_airflow_retries_is_not_reported(self):
+        # OpenMetadata reports from on_failure_callback, which Airflow calls
+        # only when the task fails for good (not on an attempt it retries).
+        from metadata.workflow.metadata import MetadataWorkflow
+
+        MetadataWorkflow.FAIL = "execute"
+        self.write_output()
+        self.task.retries = 2
+        for try_number, reported in ((1, 0), (2, 0), (3, 1)):
+            with self.subTest(try_number=try_number):
+                ti = types.SimpleNamespace(try_number=try_number, max_tries=2)
+                exc, _ = self.run_task(ti=ti)
+                self.assertIsInstance(exc, RuntimeError)
+                self.assertEqual(len(omstub.of("send_failed_status_callback")), reported)
 
     def test_application_failure_uses_the_application_model(self):
         self.deploy("application")

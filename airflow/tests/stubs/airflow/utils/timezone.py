@@ -9,5 +9,6 @@ def from_timestamp(ts):
 
 
 def utcnow():
-    omstub.record("timezone.utcnow")
-    return dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.timezone.utc)
+    omstub.record("timezone.utcnow", now)
+    return now
