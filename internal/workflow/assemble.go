@@ -99,7 +99,7 @@ const defaultStageFile = "/tmp/query_log"
 //	lineage               built    <serviceType>-lineage       needed   sink metadata-rest                                 yes
 //	dbt                   built    dbt                         needed   sink metadata-rest                                 yes
 //	profiler              built    <serviceType>               needed   processor orm-profiler, sink metadata-rest         no
-//	autoClassification    built    <serviceType>               needed   processor orm-profiler, sink metadata-rest         no
+//	autoClassification    built    <serviceType>               needed   processor tag-pii-processor, sink metadata-rest    no
 //	TestSuite             built    testSuite (no connection)   none¹    processor orm-test-runner, sink metadata-rest      no
 //	elasticSearchReindex  built    metadata_elasticsearch      none     sink metadata-rest; serviceConnection is           no
 //	                                                                    {"config":{"type":"MetadataES"}}, serviceName the
@@ -111,6 +111,7 @@ const defaultStageFile = "/tmp/query_log"
 //	                               an application); older ones built an elasticsearch sink from the OpenMetadata
 //	                               service's elasticsSearch settings
 //	reverseMetadata       error    ErrUnsupportedPipeline: OpenMetadata's Airflow APIs register no builder for it
+//	policyAgent           error    ErrUnsupportedPipeline: OpenMetadata 2.0.7.0's Airflow APIs register no builder for it
 //
 // ¹ build_source branches on the pipeline's service.type, not on its
 // pipelineType: service.type "testSuite" gives the test suite source (no
@@ -158,7 +159,13 @@ func (p *Pipeline) Assemble(svc *Service) (*Definition, error) {
 	case "profiler", "autoClassification":
 		doc, err = p.serviceWorkflow(svc, "", nil, false)
 		if err == nil {
-			doc = doc.with(member{"processor", component("orm-profiler", ordered{})})
+			// As openmetadata-managed-apis 2.0.7.0's profiler.py and
+			// auto_classification.py name them.
+			processor := "orm-profiler"
+			if p.pipelineType == "autoClassification" {
+				processor = "tag-pii-processor"
+			}
+			doc = doc.with(member{"processor", component(processor, ordered{})})
 		}
 	case "TestSuite":
 		doc, err = p.serviceWorkflow(svc, "", nil, false)
@@ -172,8 +179,8 @@ func (p *Pipeline) Assemble(svc *Service) (*Definition, error) {
 		kind = KindApplicationConfig
 	case "dataInsight":
 		return nil, fmt.Errorf("%s: %w: dataInsight: current OpenMetadata deploys no DAG for it (data insights run as an application) and older releases built an elasticsearch sink from the OpenMetadata service's settings", p.path, ErrUnsupportedPipeline)
-	case "reverseMetadata":
-		return nil, fmt.Errorf("%s: %w: reverseMetadata: OpenMetadata's Airflow APIs register no DAG builder for it", p.path, ErrUnsupportedPipeline)
+	case "reverseMetadata", "policyAgent":
+		return nil, fmt.Errorf("%s: %w: %s: OpenMetadata's Airflow APIs register no DAG builder for it", p.path, ErrUnsupportedPipeline, p.pipelineType)
 	default:
 		// Parse only accepts PipelineTypes; this guards a new enum value.
 		return nil, fmt.Errorf("%s: %w: pipelineType has no builder", p.path, ErrUnsupportedPipeline)

@@ -125,7 +125,7 @@ func TestAssemble(t *testing.T) {
 		{
 			file: "pipeline-autoclassification.json", golden: "autoclassification", svc: true, sourceType: "mysql",
 			keys:      []string{"source", "processor", "sink", "workflowConfig", "ingestionPipelineFQN"},
-			processor: "orm-profiler",
+			processor: "tag-pii-processor",
 		},
 		{
 			file: "pipeline-testsuite.json", golden: "testsuite", sourceType: "testSuite",
@@ -299,7 +299,7 @@ func TestAssembleEveryType(t *testing.T) {
 		_, err = def.Pipeline.Assemble(mysqlService(t))
 		if err != nil {
 			assert.ErrorIs(t, err, ErrUnsupportedPipeline, typ)
-			assert.Contains(t, []string{"dataInsight", "reverseMetadata"}, typ)
+			assert.Contains(t, []string{"dataInsight", "reverseMetadata", "policyAgent"}, typ)
 		}
 	}
 }

@@ -24,11 +24,13 @@ var (
 )
 
 // PipelineTypes is the pipelineType enum of
-// entity/services/ingestionPipelines/ingestionPipeline.json, in its order.
+// entity/services/ingestionPipelines/ingestionPipeline.json, in its order,
+// and policyAgent, which OpenMetadata 2.0.7.0's enum adds (its PipelineType
+// has no reverseMetadata; older schemas have it and no policyAgent).
 var PipelineTypes = []string{
 	"metadata", "usage", "lineage", "profiler", "autoClassification",
 	"TestSuite", "dataInsight", "elasticSearchReindex", "dbt", "application",
-	"reverseMetadata",
+	"reverseMetadata", "policyAgent",
 }
 
 // logLevels is the logLevels enum of metadataIngestion/workflow.json.

@@ -248,7 +248,7 @@ func TestParsePipelineErrors(t *testing.T) {
 		{"name empty", func(m map[string]any) { m["name"] = "" }, "x.json: name: missing", ErrMissingField},
 		{"name not a string", func(m map[string]any) { m["name"] = 42 }, "x.json: name: invalid: want a string", ErrInvalidField},
 		{"fqn missing", func(m map[string]any) { m["fullyQualifiedName"] = nil }, "x.json: fullyQualifiedName: missing", ErrMissingField},
-		{"pipelineType unknown", func(m map[string]any) { m["pipelineType"] = marker }, "x.json: pipelineType: invalid: want one of metadata, usage, lineage, profiler, autoClassification, TestSuite, dataInsight, elasticSearchReindex, dbt, application, reverseMetadata", ErrInvalidField},
+		{"pipelineType unknown", func(m map[string]any) { m["pipelineType"] = marker }, "x.json: pipelineType: invalid: want one of metadata, usage, lineage, profiler, autoClassification, TestSuite, dataInsight, elasticSearchReindex, dbt, application, reverseMetadata, policyAgent", ErrInvalidField},
 		{"pipelineType missing", func(m map[string]any) { delete(m, "pipelineType") }, "x.json: pipelineType: missing", ErrMissingField},
 		{"service.type missing", func(m map[string]any) { delete(sub(m, "service"), "type") }, "x.json: service.type: missing", ErrMissingField},
 		{"service.name not a string", func(m map[string]any) { sub(m, "service")["name"] = []any{marker} }, "x.json: service.name: invalid: want a string", ErrInvalidField},
