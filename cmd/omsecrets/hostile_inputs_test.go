@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"omsecrets/internal/plan"
 )
 
 // The hostile-input suite: definitions (their files, encodings, shapes,
@@ -473,7 +476,7 @@ func dirLayouts() []dirLayout {
 	}
 }
 
-// TestDefinitionDirectories: resolve --out-dir and check take
+// TestDefinitionDirectories: resolve --out-dir, check and plan take
 // directories exactly as run --once does (definitionFiles): the same
 // definitions are read from the same trees (files and directories mixed,
 // symlinks followed, nested dirs, special files and other names passed
@@ -490,6 +493,9 @@ func TestDefinitionDirectories(t *testing.T) {
 			return []string{"resolve", "--provider", "file", "--file-dir", store, "--allow-disk", "--out-dir", out}
 		},
 		"check": func(store, _ string) []string { return []string{"check", "--provider", "file", "--file-dir", store} },
+		"plan": func(store, _ string) []string {
+			return []string{"plan", "--provider", "file", "--file-dir", store, "--output", "json"}
+		},
 	}
 	for _, l := range dirLayouts() {
 		for cmd, base := range commands {
@@ -556,6 +562,27 @@ func TestDefinitionDirectories(t *testing.T) {
 						assert.Equal(t, 1, countRows(rows, strconv.Quote(p))+countRows(rows, p), "%s: one row:\n%s", p, r.stdout)
 					}
 					assert.Len(t, rows, 2*len(good)+len(bad), r.stdout)
+				case "plan":
+					if len(good)+len(bad) == 0 {
+						assert.Empty(t, r.stdout, "no plan of nothing")
+						break
+					}
+					var p plan.Plan
+					require.NoError(t, json.Unmarshal([]byte(r.stdout), &p), r.stdout)
+					assert.Equal(t, len(good)+len(bad), p.Definitions)
+					var notCounted []string
+					for _, n := range p.NotCounted {
+						notCounted = append(notCounted, n.Definition)
+					}
+					var wantBad []string
+					for _, b := range bad {
+						wantBad = append(wantBad, printable(b))
+					}
+					assert.ElementsMatch(t, wantBad, notCounted)
+					if len(good) > 0 {
+						require.Len(t, p.Stores, 1)
+						assert.Equal(t, len(good)+1, p.Stores[0].IDs, "each good definition's password and the shared bot JWT")
+					}
 				}
 			})
 		}

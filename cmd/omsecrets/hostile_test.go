@@ -123,6 +123,7 @@ func TestMissingDefinitionFails(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"run", "--once", "--allow-disk", "--out-dir", f.out, missing},
+		{"plan", missing},
 	} {
 		r := omsecrets(t, nil, args...)
 		assert.Equal(t, 1, r.code, "%v\n%s", args, r.stderr)

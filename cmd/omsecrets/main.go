@@ -1,9 +1,3 @@
-// Command omsecrets resolves OpenMetadata secret references in workflow
-// definitions and writes the resolved workflow configs to tmpfs for the
-// ingestion task to read.
-//
-// Exit codes: 0 success, 1 resolution failed, 2 usage or configuration
-// error.
 package main
 
 import (
