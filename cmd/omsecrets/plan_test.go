@@ -483,3 +483,21 @@ func ssmDefs(dir string) []string {
 	m, _ := filepath.Glob(filepath.Join(dir, "ssm_*.yaml"))
 	return m
 }
+
+// TestStoreCostsNameTheTablesStores: internal/plan names stores only in
+// its costs table; every name there is a store of storeTable (a renamed
+// store would otherwise lose its quota silently), and a store without
+// costs is one that makes no remote call, which the plan calls local.
+func TestStoreCostsNameTheTablesStores(t *testing.T) {
+	t.Parallel()
+	names := map[string]bool{}
+	for _, s := range storeTable {
+		names[s.Name] = true
+		if _, ok := plan.StoreCosts[s.Name]; !ok {
+			assert.Contains(t, []string{"db", "env", "file"}, s.Name, "a remote store without costs")
+		}
+	}
+	for name := range plan.StoreCosts {
+		assert.True(t, names[name], "costs of %q, which is no store of storeTable", name)
+	}
+}
