@@ -230,12 +230,17 @@ func storesMarkdown() string {
 	return b.String()
 }
 
-// storesHelp lists the stores for the usage text.
+// storesHelp lists the stores for the usage text, the providers aligned
+// after the longest store name.
 func storesHelp() string {
 	var b strings.Builder
 	b.WriteString("Stores (--provider, or a definition's secretsManagerProvider):\n")
+	width := 0
 	for _, s := range storeTable {
-		fmt.Fprintf(&b, "  %-8s %s: %s\n", s.Name, strings.Join(s.Providers, ", "), s.Summary)
+		width = max(width, len(s.Name))
+	}
+	for _, s := range storeTable {
+		fmt.Fprintf(&b, "  %-*s  %s: %s\n", width, s.Name, strings.Join(s.Providers, ", "), s.Summary)
 	}
 	return b.String()
 }
