@@ -172,6 +172,17 @@ class OMServer:
             self.entities["services/ingestionPipelines"][pipeline["fullyQualifiedName"]] = pipeline
         return pipeline
 
+    def trigger(self, fqn: str, run_id: str) -> None:
+        """What the server records when a run is triggered from the UI: a
+        queued PipelineStatus under the pipelineRunId it passes to Airflow
+        (the status OpenMetadata's failure callback then updates)."""
+        now = _now_ms()
+        status = PipelineStatus.model_validate(
+            {"runId": run_id, "pipelineState": "queued", "startDate": now, "timestamp": now}
+        )
+        with self._lock:
+            self.statuses.setdefault(fqn, {})[run_id] = _dump(status)
+
     def delete_service(self, name: str) -> None:
         with self._lock:
             self.entities["services/databaseServices"].pop(name, None)

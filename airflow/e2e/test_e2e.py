@@ -173,6 +173,7 @@ class EndToEnd(unittest.TestCase):
         env = w.airflow_env()
         if out_dir is not None:
             env["OMSECRETS_OUTPUT_DIR"] = str(out_dir)
+        w.om.trigger(f"{SERVICE}.{dag_id}", run_id)
         w.set_phase(phase)
         w.clear_connects()
         t = time.monotonic()
@@ -341,8 +342,10 @@ class EndToEnd(unittest.TestCase):
         self.assert_only_loopback(t["connects"], {w.om_port, w.pg.port}, "the task")
         FIGURES["fail closed, no output: OM requests, store requests"] = (
             w.om.count("fail-no-output"), w.moto.count("fail-no-output"))
-        # With no output there is no bot JWT to report with (README: limits).
-        self.assertNotIn(run_id, w.om.statuses_of(FQN))
+        # With no output there is no bot JWT to report with (README: limits):
+        # the run stays as the server left it.
+        self.assertEqual(w.om.statuses_of(FQN)[run_id]["pipelineState"], "queued")
+        self.assertEqual(w.om.count("fail-no-output"), 0)
 
         # A stale status: the service is gone, the sidecar's next attempt
         # fails and keeps the last good output.
