@@ -39,7 +39,8 @@ TYPES = {
     "metadata": ("ingestion_task", {"type": "DatabaseMetadata", "schemaFilterPattern": {"includes": ["^sales$"]}}),
     "usage": ("usage_task", {"type": "DatabaseUsage"}),
     "lineage": ("lineage_task", {"type": "DatabaseLineage"}),
-    "dbt": ("dbt_task", {"type": "DBT"}),
+    "dbt": ("dbt_task", {"type": "DBT", "dbtConfigSource": {"dbtConfigType": "local",
+                                                             "dbtManifestFilePath": "/tmp/manifest.json"}}),
     "profiler": ("profiler_task", {"type": "Profiler"}),
     "autoClassification": ("auto_classification_task", {"type": "AutoClassification"}),
     "TestSuite": ("test_suite_task", {"type": "TestSuite", "entityFullyQualifiedName": f"{SERVICE}.shop.sales.orders"}),
@@ -387,8 +388,9 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(w.moto.count("types-deploy"), 0)
         parsed = self.parse("types-parse")
         self.assertEqual(parsed["import_errors"], {})
-        want = {f"{SERVICE}_{t}": [task] for t, (task, _) in TYPES.items() if t != "metadata"}
-        want[DAG_ID] = ["ingestion_task"]
+        # metadata's was deployed by test_1 (when it ran).
+        present = [t for t in TYPES if t != "metadata" or (w.configs / f"{DAG_ID}.json").exists()]
+        want = {f"{SERVICE}_{t}": [TYPES[t][0]] for t in present}
         self.assertEqual(parsed["dags"], want)
         self.assertEqual(w.om.count("types-parse"), 0)
         self.assertEqual(w.moto.count("types-parse"), 0)
@@ -400,12 +402,14 @@ class EndToEnd(unittest.TestCase):
         out.mkdir()
         r = w.sidecar("run", "--once", "--out-dir", str(out), str(w.configs))
         self.assertEqual(r.returncode, 0, r.stderr)
-        for ptype in TYPES:
+        for ptype in present:
             dag_id = f"{SERVICE}_{ptype}"
             status = json.loads((out / f"{dag_id}.status").read_text())
             self.assertEqual(status["state"], "current", f"{ptype}: {status}")
             self.validate_output(ptype, json.loads((out / f"{dag_id}.json").read_text()))
-        FIGURES["pipeline types deployed, parsed and resolved"] = len(TYPES)
+        FIGURES["pipeline types deployed, parsed and resolved"] = len(present)
+        FIGURES["deploy of 8 pipeline types (one process) s"] = round(dep["wall_s"], 1)
+        FIGURES["DagBag parse of the folder s"] = round(parsed["collect_s"], 2)
 
     def validate_output(self, ptype: str, output: dict) -> None:
         """The sidecar's output validates with OpenMetadata's own model."""
