@@ -51,8 +51,14 @@ airflow-real-test: pyenv
 ## e2e: the end-to-end test (airflow/e2e): a pipeline deployed by OpenMetadata's own deploy code, parsed and run by
 ## real Airflow 3 and OpenMetadata 2.0's packages (make pyenv), resolved by bin/omsecrets from moto, ingesting from
 ## Debian's PostgreSQL (/usr/lib/postgresql/15/bin; .ci/run installs it); only OpenMetadata's server is stood in for.
+## An OMSECRETS_PYENV pointed elsewhere (another checkout's .cache/pyenv) is used read-only and never rebuilt:
+## the pyenv rule is by modification time, and a fresh checkout's lock file is newer than another's stamp.
 .PHONY: e2e
-e2e: build pyenv
+ifeq ($(OMSECRETS_PYENV),$(CURDIR)/.cache/pyenv)
+E2E_PYENV := pyenv
+endif
+e2e: build $(E2E_PYENV)
+	@test -x $(OMSECRETS_PYENV)/bin/python || { echo "e2e: no Python environment at $(OMSECRETS_PYENV) (make pyenv)"; exit 1; }
 	@$(OMSECRETS_PYENV)/bin/python -c 'from importlib.metadata import version as v; \
 		print("airflow", v("apache-airflow")); print("openmetadata-ingestion", v("openmetadata-ingestion"))'
 	OMSECRETS_BIN=$(abspath $(BIN)) PYTHONWARNINGS=ignore $(OMSECRETS_PYENV)/bin/python -m unittest discover -s airflow/e2e -v

@@ -326,11 +326,21 @@ class World:
         return subprocess.run([str(PY), "-c", code, *args], env=env or self.airflow_env(), capture_output=True,
                               text=True, timeout=timeout)
 
-    def connects(self) -> list[dict]:
-        """The connections Airflow processes opened (probe/sitecustomize.py)."""
+    def probe(self) -> list[dict]:
+        """What probe/sitecustomize.py recorded of the Airflow processes since
+        clear_connects: one start record per process (its forbidden
+        variables' names), one record per connection."""
         if not self.connect_log.exists():
             return []
         return [json.loads(line) for line in self.connect_log.read_text().splitlines() if line.strip()]
+
+    def connects(self) -> list[dict]:
+        """The connections Airflow processes opened."""
+        return [r for r in self.probe() if "host" in r]
+
+    def process_envs(self) -> list[dict]:
+        """One record per Python process started: pid, argv, env (names)."""
+        return [r for r in self.probe() if "env" in r]
 
     def clear_connects(self) -> None:
         with contextlib.suppress(FileNotFoundError):

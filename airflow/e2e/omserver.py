@@ -18,7 +18,6 @@ the stored entity. Unknown routes answer 404 and are recorded as such.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import time
@@ -141,9 +140,9 @@ class OMServer:
                 "deleted": False,
             }
         )
-        doc = json.loads(svc.model_dump_json(exclude_none=True, context={"mask_secrets": False}))
-        # The connection as stored: CustomSecretStr dumps the reference verbatim
-        # only with skip_secret_manager; keep the planted reference as given.
+        doc = json.loads(svc.model_dump_json(exclude_none=True))
+        # The connection as the server sends it to the bot: with the secret:
+        # references (the model's dump masks secret fields, "**********").
         doc["connection"] = {"config": connection}
         with self._lock:
             self.entities["services/databaseServices"][name] = doc
@@ -445,7 +444,3 @@ def _short(exc: Exception) -> str:
 def _quote(name: str) -> str:
     """fqn.quote_name: a name with a dot is quoted."""
     return f'"{name}"' if "." in name else name
-
-
-def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat()

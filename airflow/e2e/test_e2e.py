@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
 import sys
@@ -164,6 +163,8 @@ class EndToEnd(unittest.TestCase):
         res = result_of(p)
         res["wall_s"] = time.monotonic() - t
         res["connects"] = w.connects()
+        for e in w.process_envs():
+            self.assertEqual(e["env"], [], f"the parsing process held a store or secrets-manager setting: {e}")
         w.set_phase("idle")
         return res
 
@@ -185,8 +186,12 @@ class EndToEnd(unittest.TestCase):
         wall = time.monotonic() - t
         w.set_phase("idle")
         logs = "\n".join(f.read_text(errors="replace") for f in sorted((w.home / "logs").rglob("*")) if f.is_file())
+        envs = w.process_envs()
+        self.assertTrue(envs, "the probe saw no process: it is not loaded")
+        for e in envs:
+            self.assertEqual(e["env"], [], f"an Airflow process held a store or secrets-manager setting: {e}")
         return {"rc": p.returncode, "out": p.stdout + p.stderr, "logs": logs, "wall_s": wall,
-                "connects": w.connects()}
+                "connects": w.connects(), "processes": len(envs)}
 
     def assert_no_values(self, text: str, where: str):
         w = self.world

@@ -2,7 +2,9 @@
 (PYTHONPATH): records each outgoing TCP connection (pid, address, port) in
 $OMSECRETS_E2E_CONNECT_LOG through Python's socket.connect audit event, so
 the test can tell which servers a parse or a task reached, besides what the
-servers themselves count. It changes nothing else."""
+servers themselves count; and, once per process, the names (never the
+values) of any store-credential or secrets-manager variable in its
+environment. It changes nothing else."""
 
 import json
 import os
@@ -26,5 +28,14 @@ def _hook(event, args):
         pass
 
 
+_FORBIDDEN = ("AWS_", "AIRFLOW__OPENMETADATA_SECRETS_MANAGER__", "AZURE_", "GOOGLE_", "VAULT_", "BAO_",
+              "OMSECRETS_SECRET_")
+
 if _LOG:
+    try:
+        with open(_LOG, "a") as f:
+            f.write(json.dumps({"pid": os.getpid(), "argv": " ".join(sys.argv[:3])[:200],
+                                "env": sorted(k for k in os.environ if k.startswith(_FORBIDDEN))}) + "\n")
+    except Exception:
+        pass
     sys.addaudithook(_hook)
