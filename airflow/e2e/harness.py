@@ -39,7 +39,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 AIRFLOW_DIR = HERE.parent
 REPO = AIRFLOW_DIR.parent
-PYENV = Path(os.environ.get("OMSECRETS_PYENV") or REPO / ".cache" / "pyenv")
+# The pinned environment: the one running the test (make e2e runs it with $OMSECRETS_PYENV/bin/python).
+PYENV = Path(os.environ.get("OMSECRETS_PYENV") or sys.prefix)
 PY = PYENV / "bin" / "python"
 BIN = Path(os.environ.get("OMSECRETS_BIN") or REPO / "bin" / "omsecrets")
 PG_BIN = Path(os.environ.get("OMSECRETS_PG_BIN") or "/usr/lib/postgresql/15/bin")

@@ -314,6 +314,12 @@ class OMServer:
                 if got is None:
                     return 404, {"code": 404, "message": f"{ENTITY_TYPE[coll]} instance for {tail[1]} not found"}
                 return 200, self._checked(coll, got)
+            if method == "GET" and len(tail) == 1 and tail[0] not in ("bulk", "deleteStale"):
+                with self._lock:
+                    got = next((e for e in self.entities[coll].values() if e.get("id") == tail[0]), None)
+                if got is None:
+                    return 404, {"code": 404, "message": f"{ENTITY_TYPE[coll]} instance for {tail[0]} not found"}
+                return 200, self._checked(coll, got)
             if method == "GET" and tail == []:
                 with self._lock:
                     data = [self._checked(coll, e) for e in self.entities[coll].values()]

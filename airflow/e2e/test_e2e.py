@@ -84,6 +84,10 @@ class EndToEnd(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        missing = sorted({(r["method"], r["path"]) for r in cls.world.om.requests if r["status"] == 404})
+        FIGURES["OM API requests answered 404 (routes the OM-shaped server does not model, or absent entities)"] = (
+            missing or "none")
+        FIGURES["OM API requests, total"] = len(cls.world.om.requests)
         cls.world.__exit__(None, None, None)
         print("\ne2e figures:", file=sys.stderr)
         for k, v in FIGURES.items():
