@@ -430,16 +430,8 @@ class _Run:
 def _execute(spec: Spec, operator: Any, context: dict) -> None:
     """The task: wait for the resolved config, apply the run's parameters,
     run OpenMetadata's workflow class; report a failure after the config was
-    accepted to OpenMetadata, as the operator's on_failure_callback does.
-    A run that fails closed is reported too when the sidecar's last good
-    output is still there (report_refused)."""
-    settings = read_settings()
-    try:
-        output = wait_for_output(spec, settings)
-    except OmsecretsError:
-        if not _will_retry(operator, context):
-            report_refused(spec, settings, context)
-        raise
+    accepted to OpenMetadata, as the operator's on_failure_callback does."""
+    output = wait_for_output(spec, read_settings())
     run = _Run(spec, output)
     operator._omsecrets_run = run
     try:
@@ -464,51 +456,6 @@ def _will_retry(operator: Any, context: dict) -> bool:
         return bool(getattr(operator, "retries", 0)) and int(ti.try_number) <= int(ti.max_tries)
     except (AttributeError, TypeError, ValueError):
         return False
-
-
-def report_refused(spec: Spec, settings: Settings, context: dict) -> None:
-    """Report a run that failed closed as failed to OpenMetadata, as
-    OpenMetadata's on_failure_callback does, when the output the status file
-    names is still there and fully resolved (a stale or expired status keeps
-    the last good one). Only its OpenMetadata server connection is used, to
-    send the status; nothing of it runs. With no such output there is no bot
-    token to report with, and the run stays as the server left it."""
-    config = kept_output(spec, settings)
-    if config is None:
-        log.info("omsecrets: %s: no kept output to report the failed run to OpenMetadata with", spec.dag_id)
-        return
-    try:
-        config = apply_run(spec, config, context)
-    except OmsecretsError:
-        return
-    _Run(spec, config).report_failed()
-
-
-def kept_output(spec: Spec, settings: Settings) -> dict | None:
-    """The output the status file names, whatever its state, if it is for
-    this dagId, is a readable plain file and holds no reference; else None."""
-    out = Path(settings.output_dir)
-    raw, reason = _read(out / f"{spec.dag_id}.status", "status file", missing="")
-    if reason:
-        return None
-    try:
-        status = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(status, dict) or status.get("dagId") != spec.dag_id:
-        return None
-    if type(status.get("omsecretsStatus")) is not int or status.get("omsecretsStatus") != STATUS_VERSION:
-        return None
-    name = status.get("output")
-    if not _plain_name(name):
-        return None
-    data, reason = _read(out / name, f"output {name}", missing="")
-    if reason:
-        return None
-    config, reason = _parse_output(name, data)
-    if reason or check_resolved(name, config):
-        return None
-    return config
 
 
 def wait_for_output(

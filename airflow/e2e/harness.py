@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -276,6 +277,11 @@ class World:
         env = self.airflow_env()
         env["PYTHON"] = str(PY)
         env["SRC"] = str(AIRFLOW_DIR)
+        # The versions the image pins (airflow/Dockerfile), which install.sh
+        # then refuses to install over anything else, as in the image build.
+        pins = dict(re.findall(r"(?m)^ARG (OM_VERSION|AIRFLOW_VERSION)=(\S+)$", (AIRFLOW_DIR / "Dockerfile").read_text()))
+        assert set(pins) == {"OM_VERSION", "AIRFLOW_VERSION"}, pins
+        env.update(pins)
         p = run(["sh", str(AIRFLOW_DIR / "install.sh")], env=env)
         self.install_log = p.stdout + p.stderr
 
