@@ -33,8 +33,9 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/omsecrets
 
-## test: gofmt check, go vet, staticcheck, race tests, a short run of every fuzz target, the DAG runner's tests.
-test: fmt-check vet staticcheck unit fuzz-short airflow-test airflow-real-test
+## test: gofmt check, go vet, staticcheck, race tests, a short run of every fuzz target, the DAG runner's tests
+## (stand-ins, then the real packages), the end-to-end test in real Airflow 3 and OpenMetadata 2.0 packages.
+test: fmt-check vet staticcheck unit fuzz-short airflow-test airflow-real-test e2e
 
 ## airflow-test: the DAG runner's tests (airflow/tests), with Debian's python3 and python3-jinja2.
 .PHONY: airflow-test
@@ -46,6 +47,21 @@ airflow-test:
 .PHONY: airflow-real-test
 airflow-real-test: pyenv
 	$(OMSECRETS_PYENV)/bin/python -m unittest discover -s airflow/tests/real -t airflow/tests/real -v
+
+## e2e: the end-to-end test (airflow/e2e): a pipeline deployed by OpenMetadata's own deploy code, parsed and run by
+## real Airflow 3 and OpenMetadata 2.0's packages (make pyenv), resolved by bin/omsecrets from moto, ingesting from
+## Debian's PostgreSQL (/usr/lib/postgresql/15/bin; .ci/run installs it); only OpenMetadata's server is stood in for.
+## An OMSECRETS_PYENV pointed elsewhere (another checkout's .cache/pyenv) is used read-only and never rebuilt:
+## the pyenv rule is by modification time, and a fresh checkout's lock file is newer than another's stamp.
+.PHONY: e2e
+ifeq ($(OMSECRETS_PYENV),$(CURDIR)/.cache/pyenv)
+E2E_PYENV := pyenv
+endif
+e2e: build $(E2E_PYENV)
+	@test -x $(OMSECRETS_PYENV)/bin/python || { echo "e2e: no Python environment at $(OMSECRETS_PYENV) (make pyenv)"; exit 1; }
+	@$(OMSECRETS_PYENV)/bin/python -c 'from importlib.metadata import version as v; \
+		print("airflow", v("apache-airflow")); print("openmetadata-ingestion", v("openmetadata-ingestion"))'
+	OMSECRETS_BIN=$(abspath $(BIN)) PYTHONWARNINGS=ignore $(OMSECRETS_PYENV)/bin/python -m unittest discover -s airflow/e2e -v
 
 ## pyenv: the pinned Python environment (airflow/requirements.lock) in .cache/pyenv; rebuilt when the lock changes.
 .PHONY: pyenv pyenv-lock
