@@ -51,25 +51,23 @@ airflow-real-test: pyenv
 ## e2e: the end-to-end test (airflow/e2e): a pipeline deployed by OpenMetadata's own deploy code, parsed and run by
 ## real Airflow 3 and OpenMetadata 2.0's packages (make pyenv), resolved by bin/omsecrets from moto, ingesting from
 ## Debian's PostgreSQL (/usr/lib/postgresql/15/bin; .ci/run installs it); only OpenMetadata's server is stood in for.
-## An OMSECRETS_PYENV pointed elsewhere (another checkout's .cache/pyenv) is used read-only and never rebuilt:
-## the pyenv rule is by modification time, and a fresh checkout's lock file is newer than another's stamp.
 .PHONY: e2e
-ifeq ($(OMSECRETS_PYENV),$(CURDIR)/.cache/pyenv)
-E2E_PYENV := pyenv
-endif
-e2e: build $(E2E_PYENV)
+e2e: build pyenv
 	@test -x $(OMSECRETS_PYENV)/bin/python || { echo "e2e: no Python environment at $(OMSECRETS_PYENV) (make pyenv)"; exit 1; }
 	@$(OMSECRETS_PYENV)/bin/python -c 'from importlib.metadata import version as v; \
 		print("airflow", v("apache-airflow")); print("openmetadata-ingestion", v("openmetadata-ingestion"))'
 	OMSECRETS_BIN=$(abspath $(BIN)) PYTHONWARNINGS=ignore $(OMSECRETS_PYENV)/bin/python -m unittest discover -s airflow/e2e -v
 
-## pyenv: the pinned Python environment (airflow/requirements.lock) in .cache/pyenv; rebuilt when the lock changes.
+## pyenv: the pinned Python environment (airflow/requirements.lock) in .cache/pyenv; rebuilt when the lock's
+## content changes (the stamp is named by its hash, so another checkout's newer lock file of the same content, or a
+## touched one, rebuilds nothing).
 .PHONY: pyenv pyenv-lock
-pyenv: $(OMSECRETS_PYENV)/.installed
+PYENV_STAMP := $(OMSECRETS_PYENV)/.installed-$(shell sha256sum airflow/requirements.lock | cut -c1-16)
+pyenv: $(PYENV_STAMP)
 $(UV):
 	python3 -m venv $(PYTOOLS)
 	$(PYTOOLS)/bin/pip install -q uv==$(UV_VERSION)
-$(OMSECRETS_PYENV)/.installed: airflow/requirements.lock | $(UV)
+$(PYENV_STAMP): | $(UV)
 	rm -rf $(OMSECRETS_PYENV)
 	$(UV) venv -q --python 3.11 $(OMSECRETS_PYENV)
 	VIRTUAL_ENV=$(OMSECRETS_PYENV) $(UV) pip sync -q --require-hashes airflow/requirements.lock
