@@ -36,9 +36,11 @@
 //     multiplicative decrease), so that many Resolvers sharing a store's
 //     quota settle on it. Options.Concurrency bounds the calls of one
 //     Resolve.
-//   - Change detection: a Refresh asks each ChangeLister store which of
-//     the cached values it is about to fetch are unchanged, and serves
-//     those without fetching them (Options.ChangeCheck: values are held
+//   - Change detection: every value carries its store's version token
+//     (Secret.Version; a keyed hash of the value, ContentVersion, where
+//     the store has none), kept with it in the cache. A Refresh asks each
+//     ChangeLister store which of the cached (id, version) pairs it is
+//     about to fetch are current, and serves those without fetching them (Options.ChangeCheck: values are held
 //     past their TTL for that, and read again after MaxAge whatever the
 //     store says). A store that refuses the listing is refreshed in full
 //     from then on, logged once.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,13 +59,6 @@ type Provider struct {
 	// batchDenied is set once BatchGetSecretValue has been denied; from
 	// then on every id is read with GetSecretValue.
 	batchDenied atomic.Bool
-
-	mu sync.Mutex
-	// read holds, per id the Provider returned a value for, the secret's
-	// name and the VersionId of that value (never the value), for
-	// Unchanged. It holds one entry per id ever read successfully and
-	// not failed since: as many as the references in use.
-	read map[string]readVersion
 }
 
 // New returns a Provider that calls Secrets Manager with a client built
@@ -90,7 +82,7 @@ func newProvider(api secretsAPI, logger *slog.Logger) *Provider {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Provider{api: api, logger: logger.With("component", "awssm"), read: make(map[string]readVersion)}
+	return &Provider{api: api, logger: logger.With("component", "awssm")}
 }
 
 // MaxBatch implements resolver.BatchGetter: MaxBatch, or 1 once
@@ -112,27 +104,20 @@ func (p *Provider) Get(ctx context.Context, id string) (resolver.Secret, error) 
 	return v, nil
 }
 
-// get is Get with errors that do not name the id. It remembers the
-// version it returned, and forgets it when id's own read fails.
+// get is Get with errors that do not name the id.
 func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) {
 	if err := checkID(id); err != nil {
 		return resolver.Secret{}, err
 	}
 	out, err := p.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
-		err = awserr.Map("GetSecretValue", err, codes)
-		if !resolver.Transient(err) {
-			p.forget(id)
-		}
-		return resolver.Secret{}, err
+		return resolver.Secret{}, awserr.Map("GetSecretValue", err, codes)
 	}
 	v, err := secretValue(out.SecretString, out.SecretBinary)
 	if err != nil {
-		p.forget(id)
 		return resolver.Secret{}, err
 	}
-	p.remember(id, aws.ToString(out.Name), aws.ToString(out.VersionId))
-	return v, nil
+	return versioned(v, aws.ToString(out.Name), aws.ToString(out.VersionId)), nil
 }
 
 // GetBatch implements resolver.BatchGetter. It sends the ids in
@@ -192,11 +177,9 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 					return false
 				}
 				if s, err := secretValue(v.SecretString, v.SecretBinary); err != nil {
-					p.forget(id)
 					errs = append(errs, refError(id, err))
 				} else {
-					p.remember(id, name, aws.ToString(v.VersionId))
-					out[id] = s
+					out[id] = versioned(s, name, aws.ToString(v.VersionId))
 				}
 				return true
 			})
@@ -213,9 +196,6 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 				continue
 			}
 			err := awserr.Classify("BatchGetSecretValue", aws.ToString(e.ErrorCode), aws.ToString(e.Message), 0, 0, codes)
-			if !resolver.Transient(err) {
-				p.forget(pending[i])
-			}
 			errs = append(errs, refError(pending[i], err))
 			pending = slices.Delete(pending, i, i+1)
 		}
@@ -225,7 +205,6 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 		in.NextToken = resp.NextToken
 	}
 	for _, id := range pending {
-		p.forget(id)
 		errs = append(errs, refError(id, fmt.Errorf("%w: not in the BatchGetSecretValue response", resolver.ErrNotFound)))
 	}
 	return errs

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"unicode"
 
@@ -61,13 +60,6 @@ type Provider struct {
 	// batchDenied is set once GetParameters has been found denied as an
 	// action; from then on every name is read with GetParameter.
 	batchDenied atomic.Bool
-
-	mu sync.Mutex
-	// read holds, per id the Provider returned a value for and a listing
-	// can vouch for, the parameter's name and the Version of that value
-	// (never the value), for Unchanged: one entry per such id ever read
-	// successfully and not failed since.
-	read map[string]readVersion
 }
 
 // New returns a Provider that calls Parameter Store with a client built
@@ -86,7 +78,7 @@ func New(cfg aws.Config, opts Options) *Provider {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Provider{api: client, logger: logger.With("component", "awsssm"), read: make(map[string]readVersion)}
+	return &Provider{api: client, logger: logger.With("component", "awsssm")}
 }
 
 // MaxBatch implements resolver.BatchGetter: MaxBatch, or 1 once
@@ -116,18 +108,12 @@ func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) 
 	}
 	out, err := p.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(id), WithDecryption: aws.Bool(true)})
 	if err != nil {
-		err = awserr.Map("GetParameter", err, codes)
-		if !resolver.Transient(err) {
-			p.forget(id)
-		}
-		return resolver.Secret{}, err
+		return resolver.Secret{}, awserr.Map("GetParameter", err, codes)
 	}
 	if out.Parameter == nil || out.Parameter.Value == nil {
-		p.forget(id)
 		return resolver.Secret{}, fmt.Errorf("%w: GetParameter returned no value", resolver.ErrNotFound)
 	}
-	p.remember(id, aws.ToString(out.Parameter.Name), out.Parameter.Version)
-	return resolver.NewSecret(*out.Parameter.Value), nil
+	return versioned(resolver.NewSecret(*out.Parameter.Value), id, aws.ToString(out.Parameter.Name), out.Parameter.Version), nil
 }
 
 // GetBatch implements resolver.BatchGetter. It sends the names in
@@ -187,11 +173,9 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 				return false
 			}
 			if prm.Value == nil {
-				p.forget(id)
 				errs = append(errs, refError(id, fmt.Errorf("%w: GetParameters returned no value", resolver.ErrNotFound)))
 			} else {
-				p.remember(id, aws.ToString(prm.Name), prm.Version)
-				out[id] = resolver.NewSecret(*prm.Value)
+				out[id] = versioned(resolver.NewSecret(*prm.Value), id, aws.ToString(prm.Name), prm.Version)
 			}
 			return true
 		})
@@ -204,12 +188,10 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 		if i < 0 {
 			continue
 		}
-		p.forget(pending[i])
 		errs = append(errs, refError(pending[i], fmt.Errorf("%w: GetParameters: parameter, version or label does not exist (InvalidParameters)", resolver.ErrNotFound)))
 		pending = slices.Delete(pending, i, i+1)
 	}
 	for _, id := range pending {
-		p.forget(id)
 		errs = append(errs, refError(id, fmt.Errorf("%w: not in the GetParameters response", resolver.ErrNotFound)))
 	}
 	return errs

@@ -373,3 +373,27 @@ func TestOneLineFormatCharacters(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, "a b c d", oneLine("a\u202eb\u0085c\u200bd"))
 }
+
+// FuzzHeldVersion checks that any token parses without a panic, that a
+// content version or a token without an updated second is never
+// compared by time, and that a settled token gives back its second.
+func FuzzHeldVersion(f *testing.F) {
+	f.Add("name", "0123abcd 1700000000")
+	f.Add("name/0123abcd", "0123abcd -")
+	f.Add("x", "h:00ff")
+	f.Fuzz(func(t *testing.T, id, token string) {
+		name, _, updated, ok := heldVersion(resolver.Held{ID: id, Version: token})
+		if !ok {
+			return
+		}
+		if !strings.Contains(token, " ") {
+			t.Fatalf("token %q without a space parsed", token)
+		}
+		if _, at, _ := strings.Cut(token, " "); at == "-" && updated != 0 {
+			t.Fatalf("unsettled token %q gave second %d", token, updated)
+		}
+		if name != strings.ToLower(name) {
+			t.Fatalf("name %q not lower-cased", name)
+		}
+	})
+}

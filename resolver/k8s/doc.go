@@ -81,6 +81,11 @@
 // New. Measured against a real kube-apiserver, an update reaches the
 // Notify function in about 5ms (p99 10 to 20ms over 20 to 50 updates).
 //
+// A value's version token is the Secret's resourceVersion. The store is a
+// resolver.ChangeLister without a call: it vouches for a held value while
+// the Secret's watch is open and the resourceVersion the watch last saw is
+// the value's.
+//
 // # Configuration
 //
 // Settings (cmd adds the OMSECRETS_ twin of each, which wins):

@@ -104,7 +104,11 @@ type client struct {
 
 // target is a watched Secret and the ids read from it.
 type target struct {
-	ids []string // distinct, in order of first read
+	ids []string // distinct, in order of first read; guarded by Store.mu
+	// rv is the Secret's resourceVersion as last read or seen in an
+	// event, "" once deleted; guarded by Store.mu. Unchanged vouches for
+	// a value read at rv while the watch is live.
+	rv string
 	// live is set while the Secret's watch is open (from a resource
 	// version no older than every read of it): every change then reaches
 	// Notify, so the value last read is current unless notified.
@@ -231,7 +235,7 @@ func (s *Store) Get(ctx context.Context, id string) (resolver.Secret, error) {
 	if err != nil {
 		return resolver.Secret{}, fmt.Errorf("%s: %w", s.what(id, name), err)
 	}
-	return resolver.NewSecret(s.encode(name, sec.Data)), nil
+	return resolver.NewSecret(s.encode(name, sec.Data)).WithVersion(sec.ResourceVersion), nil
 }
 
 // what names id, and the Secret and namespace it maps to, for errors.
@@ -377,7 +381,7 @@ func (s *Store) track(id, name, rv string) {
 			}
 			return
 		}
-		t = &target{}
+		t = &target{rv: rv}
 		s.watched[name] = t
 		go s.watchLoop(name, rv)
 	}
@@ -403,30 +407,37 @@ func (s *Store) changed(name string) {
 	}
 }
 
-// Unchanged implements resolver.ChangeLister without a call: an id is
-// unchanged while the watch of its Secret is open, because any change
-// of it since the read was notified (and the Resolver dropped it).
-// Secrets not watched (RBAC refused the watch, the watch limit, the API
-// server unreachable) are not vouched for: the periodic refresh reads
-// them.
-func (s *Store) Unchanged(_ context.Context, ids []string, _ resolver.Pacer) ([]string, error) {
+// Unchanged implements resolver.ChangeLister without a call: a held value
+// is unchanged while the watch of its Secret is open and the Secret's
+// resourceVersion, as the watch last saw it, is the value's version (any
+// change since was an event). Secrets not watched (RBAC refused the
+// watch, the watch limit, the API server unreachable) are not vouched
+// for: the periodic refresh reads them.
+func (s *Store) Unchanged(_ context.Context, held []resolver.Held, _ resolver.Pacer) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	live := make(map[string]bool)
-	for _, t := range s.watched {
-		if t.live.Load() {
-			for _, id := range t.ids {
-				live[id] = true
-			}
-		}
-	}
 	var out []string
-	for _, id := range ids {
-		if live[id] {
-			out = append(out, id)
+	for _, h := range held {
+		name, err := SecretName(h.ID)
+		if err != nil || h.Version == "" {
+			continue
+		}
+		t := s.watched[name]
+		if t != nil && t.live.Load() && t.rv == h.Version && slices.Contains(t.ids, h.ID) {
+			out = append(out, h.ID)
 		}
 	}
 	return out, nil
+}
+
+// seen records rv, the Secret name's resourceVersion a watch saw ("" for
+// deleted).
+func (s *Store) seen(name, rv string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.watched[name]; t != nil {
+		t.rv = rv
+	}
 }
 
 // FullReadCalls implements resolver.ChangeLister: one GET per Secret.

@@ -74,6 +74,7 @@ func (s *Store) watchLoop(name, rv string) {
 				continue
 			}
 			resync = false
+			s.seen(name, rv)
 			s.changed(name)
 		}
 		timeout := watchTimeout + time.Duration(rand.Int64N(int64(watchTimeout)))
@@ -112,6 +113,7 @@ func (s *Store) watchLoop(name, rv string) {
 			// created since the read that found none is not in it.
 			if v, ok := s.reread(ctx, name); !ok || v != "" {
 				rv = v
+				s.seen(name, v)
 				s.changed(name)
 			}
 		}
@@ -152,9 +154,14 @@ func (s *Store) consume(ctx context.Context, name string, w watch.Interface, rv 
 					rv = v
 				}
 			case watch.Added, watch.Modified, watch.Deleted:
-				if v := resourceVersion(ev.Object); v != "" {
+				v := resourceVersion(ev.Object)
+				if v != "" {
 					rv = v
 				}
+				if ev.Type == watch.Deleted {
+					v = ""
+				}
+				s.seen(name, v)
 				s.changed(name)
 			case watch.Error:
 				err := apierrors.FromObject(ev.Object)

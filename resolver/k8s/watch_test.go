@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"omsecrets/internal/testbed/kubetest"
+	"omsecrets/resolver"
 	"omsecrets/resolver/k8s"
 	"omsecrets/resolver/resolvertest"
 )
@@ -288,16 +289,20 @@ func TestUnchangedWhileWatched(t *testing.T) {
 	f.grant(t, []string{"get"}, "unwatched")
 	s := f.store(t, nil, k8s.Options{})
 	listen(s)
-	for _, id := range []string{"watched", "watched#value", "unwatched"} {
-		_, err := s.Get(t.Context(), strings.TrimSuffix(id, "#value"))
+	vals := make(map[string]resolver.Secret)
+	for _, id := range []string{"watched", "unwatched"} {
+		v, err := s.Get(t.Context(), id)
 		require.NoError(t, err)
+		require.NotEmpty(t, v.Version(), "a value carries its resourceVersion")
+		vals[id] = v
 	}
+	held := append(resolvertest.HeldOf(vals), resolver.Held{ID: "never-read", Version: "1"})
 	require.Eventually(t, func() bool { return f.c.Count(t, f.ns, "watch", "watched", f.user.Name) >= 1 }, 10*time.Second, 20*time.Millisecond)
 	before := len(f.c.Requests(t, f.ns))
 	var same []string
 	require.Eventually(t, func() bool {
 		var err error
-		same, err = s.Unchanged(t.Context(), []string{"watched", "unwatched", "never-read"}, nil)
+		same, err = s.Unchanged(t.Context(), held, nil)
 		return err == nil && len(same) == 1
 	}, 10*time.Second, 20*time.Millisecond)
 	assert.Equal(t, []string{"watched"}, same)
@@ -307,4 +312,18 @@ func TestUnchangedWhileWatched(t *testing.T) {
 	for _, r := range f.c.Requests(t, f.ns)[before:] {
 		assert.NotEqual(t, "get", r.Verb, "%+v", r)
 	}
+
+	// A change: the version read before it is no longer vouched for
+	// (once the watch saw it), the one read after it is.
+	f.c.PutValue(t, f.ns, "watched", "3")
+	require.Eventually(t, func() bool {
+		same, err := s.Unchanged(t.Context(), held, nil)
+		return err == nil && len(same) == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	v, err := s.Get(t.Context(), "watched")
+	require.NoError(t, err)
+	require.NotEqual(t, vals["watched"].Version(), v.Version())
+	same, err = s.Unchanged(t.Context(), []resolver.Held{{ID: "watched", Version: v.Version()}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"watched"}, same)
 }
