@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"omsecrets/internal/safefile"
 	"omsecrets/resolver"
 )
 
@@ -234,6 +234,12 @@ func credentialsFrom(env map[string]string) (source, error) {
 		if role == "" {
 			return source{}, fmt.Errorf("%s is set but %s is not", EnvWebIdentityTokenFile, EnvRoleARN)
 		}
+		// A FIFO, a device or a directory is a configuration fault, said
+		// at once; a file missing now may still be mounted, and fails the
+		// calls until it is (tokenFile).
+		if fi, err := os.Stat(file); err == nil && !fi.Mode().IsRegular() {
+			return source{}, fmt.Errorf("%s %s is %s, not a regular file", EnvWebIdentityTokenFile, file, safefile.Kind(fi.Mode()))
+		}
 		return source{
 			name:        EnvWebIdentityTokenFile + ", " + EnvRoleARN + " (web identity)",
 			webIdentity: &webIdentity{tokenFile: tokenFile(file), roleARN: role, sessionName: get(env, EnvRoleSessionName)},
@@ -327,24 +333,20 @@ func withEndpoint(endpoint string) func(*sts.Options) {
 // tokenFile is a web identity token file. Like the SDK's
 // stscreds.IdentityTokenFile it is read again on every credential refresh,
 // so a rotated token (Kubernetes rewrites projected tokens) is used at the
-// next one; unlike it, it reads at most MaxTokenSize bytes and refuses an
-// empty file.
+// next one; unlike it, it reads through internal/safefile (a FIFO or a
+// device put there does not hang the refresh), at most MaxTokenSize
+// bytes, and refuses an empty file.
 type tokenFile string
 
 // GetIdentityToken implements stscreds.IdentityTokenRetriever. Its errors
 // are resolver.ErrPermission and name the file, never its content.
 func (f tokenFile) GetIdentityToken() ([]byte, error) {
-	fh, err := os.Open(string(f))
-	if err != nil {
-		return nil, &tokenError{fmt.Sprintf("web identity token file: %v", err)}
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, MaxTokenSize+1))
+	b, err := safefile.Read(string(f), MaxTokenSize)
 	switch {
-	case err != nil:
-		return nil, &tokenError{fmt.Sprintf("web identity token file: %v", err)}
-	case len(b) > MaxTokenSize:
+	case errors.Is(err, safefile.ErrTooLarge):
 		return nil, &tokenError{fmt.Sprintf("web identity token file %s is larger than %d bytes", string(f), MaxTokenSize)}
+	case err != nil:
+		return nil, &tokenError{fmt.Sprintf("web identity token file %s: %v", string(f), err)}
 	case len(b) == 0:
 		return nil, &tokenError{fmt.Sprintf("web identity token file %s is empty", string(f))}
 	}
