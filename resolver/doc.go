@@ -3,7 +3,7 @@
 // A reference is a string value that starts with "secret:" (see ParseRef).
 // The package owns the reference syntax, the Secret type that never prints
 // its value, the store interfaces (Getter and the optional BatchGetter,
-// ValueIDs, KeyedValues, ChangeNotifier and ChangeLister), the Spec each store package describes itself with, the error
+// ValueIDs, KeyedValues, ChangeNotifier, ChangeLister and Forgetter), the Spec each store package describes itself with, the error
 // classes every store maps its failures to, and the Resolver that
 // deduplicates references and fans out to stores.
 //

@@ -237,6 +237,29 @@ func (r *Resolver) changed(store string, ids []string, onChange func(string, []s
 	}
 }
 
+// Forget says that the caller no longer uses ids of store (no definition
+// reads them): their cached values are dropped, and a store that keeps
+// state per id (Forgetter: the Kubernetes store's watches) drops it. A
+// fetch of them in flight completes, but its value is not cached. A later
+// Resolve of them is like a first one.
+func (r *Resolver) Forget(store string, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, id := range ids {
+		k := storeID{store, id}
+		delete(r.cache, k)
+		if fl := r.flights[k]; fl != nil {
+			fl.cache = false
+		}
+	}
+	r.mu.Unlock()
+	if f, ok := r.stores[store].(Forgetter); ok {
+		f.Forget(slices.Clone(ids))
+	}
+}
+
 // HidesIDs reports whether store's ids are values that must not be printed
 // (see ValueIDs): print its references with Ref.Label(true).
 func (r *Resolver) HidesIDs(store string) bool {

@@ -67,6 +67,18 @@ type ChangeNotifier interface {
 	Notify(fn func(ids []string))
 }
 
+// Forgetter is implemented by stores that keep state per id they read
+// (the Kubernetes store's watch of each Secret). The Resolver calls Forget
+// (see Resolver.Forget) when its caller no longer uses ids, so that the
+// store drops that state and ends what it runs for them: a sidecar whose
+// pipelines come and go for months holds state for the ids in use only.
+// A later Get of a forgotten id is like a first one. Forget must not
+// block.
+type Forgetter interface {
+	Getter
+	Forget(ids []string)
+}
+
 // ChangeLister is implemented by stores that can tell, for fewer calls
 // than reading them, which of the values they returned are still
 // current: Secrets Manager through ListSecrets, Parameter Store through

@@ -113,6 +113,9 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		Logger:     s.logger.With("component", "daemon"),
 		Metrics:    rec,
 		Board:      board,
+		// Secrets no definition reads any more: their cached values and
+		// the stores' state for them (Kubernetes watches) go.
+		Forget: s.res.Forget,
 		// Start-up and each pass leave pages of the binary (its five SDKs'
 		// initialisation, the code of a pass) resident that the idle
 		// sidecar does not touch: give them back (internal/pageout).

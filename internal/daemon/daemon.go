@@ -52,6 +52,11 @@ type Options struct {
 	// that sidecars started together do not call the stores at once; 0
 	// starts at once.
 	StartJitter time.Duration
+	// Forget is told the secrets no definition reads any more, by store,
+	// so that the resolver and the stores drop what they keep for them
+	// (resolver.Resolver.Forget: cached values, Kubernetes watches); nil
+	// means nobody is told. It must not block or call the Daemon.
+	Forget func(store string, ids []string)
 	// Logger, Metrics and Board receive what happens. Metrics may be nil.
 	Logger  *slog.Logger
 	Metrics *metrics.Recorder
@@ -180,7 +185,7 @@ func (d *Daemon) Once(ctx context.Context, paths []string) int {
 // outcome.
 func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 	start := d.uses.begin()
-	defer d.uses.end(start)
+	defer d.uses.end(start, d.opts.Forget)
 	results := d.opts.Reconciler.Reconcile(ctx, jobs)
 	if ctx.Err() != nil {
 		// Shutting down: outcomes cut short by the cancellation are not

@@ -19,6 +19,14 @@ import (
 // while a batch that started before them runs: the batch asks (since)
 // whether a secret its results read changed after it started, and
 // re-queues those definitions. Nothing is kept while no batch runs.
+//
+// A secret no definition reads any more (its definitions were deleted,
+// renamed or edited) is forgotten when a batch ends, if nobody reads it
+// again by then, so that the resolver and the store drop what they keep
+// for it (the Kubernetes store's watch). A batch still running may have
+// read it for a definition not indexed yet: forgetting counts as a change
+// for such batches (recent), so that they re-queue that definition, whose
+// next read watches the secret again.
 type uses struct {
 	mu    sync.Mutex
 	byDef map[string][]reconcile.SecretID
@@ -29,6 +37,9 @@ type uses struct {
 	seq     uint64
 	running map[uint64]int
 	recent  map[reconcile.SecretID]uint64
+	// unused holds the secrets that lost their last user, until end
+	// forgets them.
+	unused map[reconcile.SecretID]bool
 }
 
 func newUses() *uses {
@@ -37,6 +48,7 @@ func newUses() *uses {
 		bySec:   make(map[reconcile.SecretID]map[string]bool),
 		running: make(map[uint64]int),
 		recent:  make(map[reconcile.SecretID]uint64),
+		unused:  make(map[reconcile.SecretID]bool),
 	}
 }
 
@@ -49,9 +61,11 @@ func (u *uses) begin() uint64 {
 	return u.seq
 }
 
-// end unregisters a batch that started at start, and drops the changes
-// no batch still running can ask about.
-func (u *uses) end(start uint64) {
+// end unregisters a batch that started at start, drops the changes no
+// batch still running can ask about, and forgets (calls forget with, by
+// store, under the lock: forget must not call back) the secrets that lost
+// their last user and are still unused.
+func (u *uses) end(start uint64, forget func(store string, ids []string)) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.running[start]--; u.running[start] <= 0 {
@@ -59,12 +73,34 @@ func (u *uses) end(start uint64) {
 	}
 	if len(u.running) == 0 {
 		clear(u.recent)
+	} else {
+		oldest := slices.Min(slices.Collect(maps.Keys(u.running)))
+		for id, at := range u.recent {
+			if at <= oldest {
+				delete(u.recent, id)
+			}
+		}
+	}
+	if len(u.unused) == 0 {
 		return
 	}
-	oldest := slices.Min(slices.Collect(maps.Keys(u.running)))
-	for id, at := range u.recent {
-		if at <= oldest {
-			delete(u.recent, id)
+	byStore := make(map[string][]string)
+	for id := range u.unused {
+		if len(u.bySec[id]) > 0 {
+			continue // read again meanwhile
+		}
+		byStore[id.Store] = append(byStore[id.Store], id.ID)
+		if len(u.running) > 0 {
+			u.seq++
+			u.recent[id] = u.seq
+		}
+	}
+	clear(u.unused)
+	if forget != nil {
+		for _, store := range slices.Sorted(maps.Keys(byStore)) {
+			ids := byStore[store]
+			slices.Sort(ids)
+			forget(store, ids)
 		}
 	}
 }
@@ -101,7 +137,7 @@ func (u *uses) since(start uint64, ids []reconcile.SecretID) bool {
 func (u *uses) sizes() (defs, secrets, recent int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return len(u.byDef), len(u.bySec), len(u.recent)
+	return len(u.byDef), len(u.bySec), len(u.recent) + len(u.unused)
 }
 
 // set replaces what path reads; nil forgets path.
@@ -112,6 +148,9 @@ func (u *uses) set(path string, ids []reconcile.SecretID) {
 		delete(u.bySec[id], path)
 		if len(u.bySec[id]) == 0 {
 			delete(u.bySec, id)
+			if !slices.Contains(ids, id) {
+				u.unused[id] = true
+			}
 		}
 	}
 	if len(ids) == 0 {

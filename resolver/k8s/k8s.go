@@ -96,6 +96,12 @@ type Store struct {
 	legacyWatch atomic.Bool
 }
 
+var (
+	_ resolver.ChangeLister   = (*Store)(nil)
+	_ resolver.ChangeNotifier = (*Store)(nil)
+	_ resolver.Forgetter      = (*Store)(nil)
+)
+
 // client is one generation of the API client: a new one is built when
 // the credentials are read again.
 type client struct {
@@ -113,6 +119,11 @@ type target struct {
 	// version no older than every read of it): every change then reaches
 	// Notify, so the value last read is current unless notified.
 	live atomic.Bool
+	// ctx bounds the target's watch goroutine: canceled (stop) when no
+	// id read from the Secret is used any more (Forget), or with the
+	// store's life.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // New returns a Store that reads the Secrets of opts.Namespace with
@@ -382,25 +393,23 @@ func (s *Store) track(id, name, rv string) {
 			return
 		}
 		t = &target{rv: rv}
+		t.ctx, t.stop = context.WithCancel(s.life)
 		s.watched[name] = t
-		go s.watchLoop(name, rv)
+		go s.watchLoop(t, name, rv)
 	}
 	if !slices.Contains(t.ids, id) {
 		t.ids = append(t.ids, id)
 	}
 }
 
-// changed calls the Notify function with the ids read from name.
-func (s *Store) changed(name string) {
+// changed calls the Notify function with the ids read from t's Secret.
+func (s *Store) changed(t *target) {
 	fn := s.notify.Load()
 	if fn == nil {
 		return
 	}
 	s.mu.Lock()
-	var ids []string
-	if t := s.watched[name]; t != nil {
-		ids = slices.Clone(t.ids)
-	}
+	ids := slices.Clone(t.ids)
 	s.mu.Unlock()
 	if len(ids) > 0 {
 		(*fn)(ids)
@@ -430,27 +439,45 @@ func (s *Store) Unchanged(_ context.Context, held []resolver.Held, _ resolver.Pa
 	return out, nil
 }
 
-// seen records rv, the Secret name's resourceVersion a watch saw ("" for
-// deleted).
-func (s *Store) seen(name, rv string) {
+// seen records rv, the resourceVersion t's watch saw ("" for deleted).
+func (s *Store) seen(t *target, rv string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t := s.watched[name]; t != nil {
-		t.rv = rv
+	t.rv = rv
+}
+
+// Forget implements resolver.Forgetter: the ids are no longer read from
+// their Secrets, and a Secret none of whose ids is read any more is no
+// longer watched (its goroutine ends). Ids the store never read are
+// ignored.
+func (s *Store) Forget(ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		name, err := SecretName(id)
+		if err != nil {
+			continue
+		}
+		t := s.watched[name]
+		if t == nil {
+			continue
+		}
+		t.ids = slices.DeleteFunc(t.ids, func(x string) bool { return x == id })
+		if len(t.ids) == 0 {
+			delete(s.watched, name)
+			t.live.Store(false)
+			t.stop()
+		}
 	}
 }
 
 // FullReadCalls implements resolver.ChangeLister: one GET per Secret.
 func (s *Store) FullReadCalls(n int) int { return n }
 
-// setLive marks the watch of name open or not.
-func (s *Store) setLive(name string, on bool) {
-	s.mu.Lock()
-	t := s.watched[name]
-	s.mu.Unlock()
-	if t != nil {
-		t.live.Store(on)
-	}
+// setLive marks t's watch open or not. A target Forget removed is never
+// live again.
+func (s *Store) setLive(t *target, on bool) {
+	t.live.Store(on && t.ctx.Err() == nil)
 }
 
 // Watches returns the number of Secrets the store watches.

@@ -327,3 +327,47 @@ func TestUnchangedWhileWatched(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"watched"}, same)
 }
+
+// TestForgetEndsTheWatch: a Secret none of whose ids is used any more is
+// no longer watched (its watch request and goroutine end), so that the
+// watch limit counts the Secrets in use; read again, it is watched again.
+func TestForgetEndsTheWatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, name := range []string{"a", "b", "c"} {
+		f.c.PutValue(t, f.ns, name, name)
+	}
+	f.grant(t, []string{"get", "watch"}, "a", "b", "c")
+	p := f.c.Proxy(t)
+	s, err := k8s.New(t.Context(), p.Config(f.user), k8s.Options{Namespace: f.ns, MaxWatches: 2})
+	require.NoError(t, err)
+	n := listen(s)
+	for _, id := range []string{"a", "b"} {
+		_, err := s.Get(t.Context(), id)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return p.Watches() == 2 }, 10*time.Second, 20*time.Millisecond)
+
+	s.Forget([]string{"a", "never-read", "Bad/Id"})
+	assert.Equal(t, 1, s.Watches())
+	require.Eventually(t, func() bool { return p.Watches() == 1 }, 10*time.Second, 20*time.Millisecond, "the forgotten watch ends")
+	f.c.PutValue(t, f.ns, "a", "changed")
+	n.none(t, 300*time.Millisecond)
+	same, err := s.Unchanged(t.Context(), []resolver.Held{{ID: "a", Version: "1"}}, nil)
+	require.NoError(t, err)
+	assert.Empty(t, same, "nothing vouched for a forgotten Secret")
+
+	// The limit of 2 now has room for c; a read again is watched again
+	// once b is forgotten too.
+	_, err = s.Get(t.Context(), "c")
+	require.NoError(t, err)
+	assert.Equal(t, 2, s.Watches())
+	s.Forget([]string{"b"})
+	_, err = s.Get(t.Context(), "a")
+	require.NoError(t, err)
+	assert.Equal(t, 2, s.Watches())
+	require.Eventually(t, func() bool { return p.Watches() == 2 }, 10*time.Second, 20*time.Millisecond)
+	n.drain()
+	f.c.PutValue(t, f.ns, "a", "changed-again")
+	assert.Equal(t, []string{"a"}, n.next(t, 10*time.Second).ids)
+}
