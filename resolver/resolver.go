@@ -107,6 +107,13 @@ type RateObserver interface {
 	StoreRate(store string, perSecond float64)
 }
 
+// CacheObserver is an Observer that also hears the number of cached
+// values (held ones included) after each Resolve, Refresh and Forget, so
+// that a long-running caller can see that they stay bounded.
+type CacheObserver interface {
+	CacheEntries(n int)
+}
+
 // ChangeObserver is an Observer that also hears each change listing a
 // Refresh made: of asked cached ids, vouched were found unchanged; on is
 // false once the store refused the listing and is refreshed in full.
@@ -255,9 +262,22 @@ func (r *Resolver) Forget(store string, ids []string) {
 		}
 	}
 	r.mu.Unlock()
+	r.observeCache()
 	if f, ok := r.stores[store].(Forgetter); ok {
 		f.Forget(slices.Clone(ids))
 	}
+}
+
+// observeCache tells a CacheObserver the number of cached values.
+func (r *Resolver) observeCache() {
+	co, ok := r.observer.(CacheObserver)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	n := len(r.cache)
+	r.mu.Unlock()
+	co.CacheEntries(n)
 }
 
 // HidesIDs reports whether store's ids are values that must not be printed
@@ -325,6 +345,7 @@ func (r *Resolver) resolve(ctx context.Context, refs []StoreRef, refresh bool) (
 	for pending := keys; len(pending) > 0; {
 		pending = r.round(ctx, pending, refresh, results)
 	}
+	r.observeCache()
 
 	out := make(map[StoreRef]Secret, len(refs))
 	var errs []*RefError

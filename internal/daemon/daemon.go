@@ -185,7 +185,13 @@ func (d *Daemon) Once(ctx context.Context, paths []string) int {
 // outcome.
 func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 	start := d.uses.begin()
-	defer d.uses.end(start, d.opts.Forget)
+	defer func() {
+		d.uses.end(start, d.opts.Forget)
+		defs, secrets, pending := d.uses.sizes()
+		d.opts.Metrics.State("definitions_indexed", defs)
+		d.opts.Metrics.State("secrets_in_use", secrets)
+		d.opts.Metrics.State("pending", pending)
+	}()
 	results := d.opts.Reconciler.Reconcile(ctx, jobs)
 	if ctx.Err() != nil {
 		// Shutting down: outcomes cut short by the cancellation are not
