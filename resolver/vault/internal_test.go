@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"omsecrets/resolver"
 )
 
 // TestRenewerEndsWithContext checks that the goroutine New starts ends
@@ -57,7 +59,7 @@ func TestRetryAfter(t *testing.T) {
 	assert.Equal(t, 3*time.Second, retryAfter(h("3")))
 	assert.Zero(t, retryAfter(h("")))
 	assert.Zero(t, retryAfter(h("-1")))
-	assert.Zero(t, retryAfter(h("99999")), "absurd hints are ignored")
+	assert.Equal(t, resolver.MaxRetryAfter, retryAfter(h("99999")), "absurd hints are capped")
 	assert.Zero(t, retryAfter(h("soon")))
 	d := retryAfter(h(time.Now().Add(10 * time.Second).UTC().Format(http.TimeFormat)))
 	assert.Greater(t, d, 8*time.Second)
