@@ -42,6 +42,14 @@ type Spec struct {
 	// off, and any other error when a setting is wrong; cmd adds the flag
 	// or variable to set. Open may read cfg.Env (SDK credential chains)
 	// but nothing else of the process.
+	//
+	// Lifetime: a store that holds anything past a call (a connection, a
+	// goroutine renewing a token, watches) implements io.Closer, and
+	// Close ends all of it and returns once it has ended; ctx bounds it
+	// too, as a backstop. Whoever opens stores closes them: cmd closes
+	// every store when its session ends (its context is done), and the
+	// stores it already opened when a later Open, or the rest of the
+	// session's set-up, fails. Close is called once, after the last call.
 	Open func(ctx context.Context, cfg StoreConfig) (Getter, error)
 }
 

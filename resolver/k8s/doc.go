@@ -80,7 +80,8 @@
 // reaches the limit. A Secret none of whose ids is used any more
 // (resolver.Forgetter: the daemon reports the secrets no definition reads)
 // is no longer watched and its goroutine ends, so the limit counts the
-// Secrets in use, not every Secret ever read. Watches end with the context given to Spec.Open or
+// Secrets in use, not every Secret ever read. Watches end with Store.Close
+// (the session closes its stores) or the context given to Spec.Open or
 // New. Measured against a real kube-apiserver, an update reaches the
 // Notify function in about 5ms (p99 10 to 20ms over 20 to 50 updates).
 //

@@ -79,9 +79,12 @@ type Store struct {
 	maxWatches int
 	reload     func() (*rest.Config, error)
 	backoff    Backoff
-	// life is the context given to New: the watches run until it ends.
-	// Stored because the watches outlive every call that starts one.
-	life context.Context
+	// life is the context of the watches: the one given to New, canceled
+	// by Close (stop). Stored because the watches outlive every call that
+	// starts one; running counts their goroutines, for Close.
+	life    context.Context
+	stop    context.CancelFunc
+	running sync.WaitGroup
 
 	client   atomic.Pointer[client]
 	reloadMu sync.Mutex // one reload at a time
@@ -144,9 +147,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (*Store, error) {
 		maxWatches: opts.MaxWatches,
 		reload:     opts.Reload,
 		backoff:    opts.Backoff,
-		life:       ctx,
 		watched:    make(map[string]*target),
 	}
+	s.life, s.stop = context.WithCancel(ctx)
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -165,10 +168,21 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (*Store, error) {
 	}
 	c, err := newClient(cfg)
 	if err != nil {
+		s.stop()
 		return nil, err
 	}
 	s.client.Store(c)
 	return s, nil
+}
+
+// Close implements io.Closer: it ends every watch and returns once their
+// goroutines have ended. Gets after Close still work, unwatched.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.stop()
+	s.mu.Unlock()
+	s.running.Wait()
+	return nil
 }
 
 // NewFromSource is New with the configuration src loads, loaded again
@@ -378,11 +392,14 @@ func (s *Store) encode(name string, data map[string][]byte) string {
 // rv ("" for a Secret that does not exist), and starts watching name if
 // nobody does and a Notify function is set.
 func (s *Store) track(id, name, rv string) {
-	if s.notify.Load() == nil || s.maxWatches < 0 || s.life.Err() != nil {
+	if s.notify.Load() == nil || s.maxWatches < 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.life.Err() != nil {
+		return // Close (under s.mu) or the context ended: no new watch
+	}
 	t := s.watched[name]
 	if t == nil {
 		if len(s.watched) >= s.maxWatches {
@@ -395,7 +412,7 @@ func (s *Store) track(id, name, rv string) {
 		t = &target{rv: rv}
 		t.ctx, t.stop = context.WithCancel(s.life)
 		s.watched[name] = t
-		go s.watchLoop(t, name, rv)
+		s.running.Go(func() { s.watchLoop(t, name, rv) })
 	}
 	if !slices.Contains(t.ids, id) {
 		t.ids = append(t.ids, id)

@@ -371,3 +371,28 @@ func TestForgetEndsTheWatch(t *testing.T) {
 	f.c.PutValue(t, f.ns, "a", "changed-again")
 	assert.Equal(t, []string{"a"}, n.next(t, 10*time.Second).ids)
 }
+
+// TestCloseEndsTheWatches: Close ends every watch and returns once their
+// goroutines have; reads go on, unwatched.
+func TestCloseEndsTheWatches(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, name := range []string{"a", "b"} {
+		f.c.PutValue(t, f.ns, name, name)
+	}
+	f.grant(t, []string{"get", "watch"}, "a", "b")
+	p := f.c.Proxy(t)
+	s, err := k8s.New(context.Background(), p.Config(f.user), k8s.Options{Namespace: f.ns})
+	require.NoError(t, err)
+	listen(s)
+	for _, id := range []string{"a", "b"} {
+		_, err := s.Get(t.Context(), id)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return p.Watches() == 2 }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, s.Close())
+	require.Eventually(t, func() bool { return p.Watches() == 0 }, 10*time.Second, 20*time.Millisecond)
+	_, err = s.Get(t.Context(), "a")
+	require.NoError(t, err)
+	assert.Zero(t, p.Watches(), "no new watch after Close")
+}

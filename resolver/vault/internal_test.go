@@ -87,3 +87,17 @@ func TestSeconds(t *testing.T) {
 	assert.Zero(t, seconds("1.5"))
 	assert.Zero(t, seconds("99999999999999"))
 }
+
+// TestCloseEndsTheRenewal: Close returns once the goroutine that renews
+// the token has ended, whatever the context given to New.
+func TestCloseEndsTheRenewal(t *testing.T) {
+	t.Parallel()
+	s, err := New(context.Background(), Options{Address: "https://vault.invalid:8200", Auth: Auth{Token: "hvs.x"}})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	select {
+	case <-s.auth.stopped:
+	default:
+		t.Fatal("the renewal goroutine runs on after Close")
+	}
+}
