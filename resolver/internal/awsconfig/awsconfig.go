@@ -263,15 +263,13 @@ type webIdentity struct {
 // endpoint (the SDK's regional endpoint if "") with a client built from
 // cfg that makes one attempt per call.
 func (w *webIdentity) provider(cfg aws.Config, endpoint string) aws.CredentialsProvider {
-	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
+	client := sts.NewFromConfig(OneAttempt(cfg), func(o *sts.Options) {
 		// Set even when empty, so that nothing the SDK finds in the
 		// process environment overrides env.
 		o.BaseEndpoint = nil
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
-		o.Retryer = aws.NopRetryer{}
-		o.RetryMaxAttempts = 0
 	})
 	return aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(client, w.roleARN, w.tokenFile, func(o *stscreds.WebIdentityRoleOptions) {
 		// Empty: the provider makes one up, as the SDK's chain does.
@@ -302,6 +300,17 @@ func profileAssumeRole(endpoint string) func(*stscreds.AssumeRoleOptions) {
 			o.Client = assumeRoleAt{api: o.Client, endpoint: endpoint}
 		}
 	}
+}
+
+// OneAttempt returns cfg set for clients that make one attempt per call,
+// whatever it said about retries: the resolver retries, and a retrying
+// client would multiply its calls unseen. RetryMaxAttempts 0 keeps the
+// SDK from wrapping the retryer with AWS_MAX_ATTEMPTS. Every AWS client
+// of omsecrets (Secrets Manager, Parameter Store, STS) is built from it.
+func OneAttempt(cfg aws.Config) aws.Config {
+	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
+	cfg.RetryMaxAttempts = 0
+	return cfg
 }
 
 // webIdentityAt sends AssumeRoleWithWebIdentity to endpoint. The SDK
