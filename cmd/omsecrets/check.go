@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
@@ -13,9 +16,9 @@ import (
 )
 
 // runCheck resolves every reference of every definition, of either kind,
-// the way run does, and prints one line per reference: definition, field,
-// reference, store and outcome class. It writes nothing and prints no
-// value.
+// named or in the directories named (definitionFiles), the way run does,
+// and prints one line per reference: definition, field, reference, store
+// and outcome class. It writes nothing and prints no value.
 func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	cfg, sv, paths, err := parseCommand("check", args, environ, stderr)
 	if err != nil {
@@ -28,6 +31,10 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	// an output.
 	s, err := newSession(ctx, cfg, sv, stderr, sessionOptions{format: render.JSON, redact: true})
 	if err != nil {
+		return err
+	}
+	// A directory is read as run --once reads it.
+	if paths, err = s.definitions(paths); err != nil {
 		return err
 	}
 	results := s.reconcile(ctx, paths)
@@ -44,7 +51,7 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		}
 		for _, o := range r.Refs {
 			refs++
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", resolver.Clip(r.Path), resolver.Clip(o.Path), r.Label(o.Ref), r.StoreOf(o.Ref), reconcile.ClassOf(r.Outcomes[o.Ref]))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(resolver.Clip(r.Path)), printable(resolver.Clip(o.Path)), r.Label(o.Ref), r.StoreOf(o.Ref), reconcile.ClassOf(r.Outcomes[o.Ref]))
 		}
 		if r.Err == nil || len(r.Refs) > 0 {
 			continue
@@ -54,11 +61,11 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		var de *reconcile.DefinitionError
 		if errors.As(r.Err, &de) {
 			for _, f := range de.Failures {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", resolver.Clip(r.Path), orDash(resolver.Clip(f.Field)), orDash(f.Ref), orDash(r.Store), f.Class())
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(resolver.Clip(r.Path)), orDash(printable(resolver.Clip(f.Field))), orDash(f.Ref), orDash(r.Store), f.Class())
 			}
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\n", resolver.Clip(r.Path), r.Class())
+		fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\n", printable(resolver.Clip(r.Path)), r.Class())
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write standard output: %w", err)
@@ -76,6 +83,17 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		return errFailed
 	}
 	return nil
+}
+
+// printable returns a cell as the table may show it: as it is, or quoted
+// (Go syntax) when it holds a character that is not printable: a file
+// name in a definitions directory may hold a tab, a newline or a
+// terminal escape.
+func printable(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func orDash(s string) string {

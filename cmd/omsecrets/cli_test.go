@@ -354,3 +354,21 @@ func TestResolveSweepsStaleTempFiles(t *testing.T) {
 	assert.Contains(t, r.stderr, "removed temporary files left by an interrupted write")
 	assert.NotContains(t, r.stderr, marker)
 }
+
+// TestResolveOutTakesADirectoryOfOne: --out takes a directory holding
+// one definition, as it takes that file, and refuses one holding more
+// before any store call.
+func TestResolveOutTakesADirectoryOfOne(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	dir := filepath.Dir(f.def)
+	r := omsecrets(t, nil, "resolve", "--provider", "file", "--file-dir", f.store, "--out", "-", dir)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"password": "pw-value"`)
+
+	writeFiles(t, dir, map[string]string{"second.yaml": workflowConfig("secret:/db/password", "secret:/bot/jwt")})
+	r = omsecrets(t, nil, "resolve", "--provider", "file", "--file-dir", f.store, "--out", "-", dir)
+	assert.Equal(t, 2, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "--out takes one DEFINITION, and "+dir+" holds 2: use --out-dir")
+	assert.Empty(t, r.stdout)
+}

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"omsecrets/internal/plan"
 )
 
 // The hostile-input suite: definitions (their files, encodings, shapes,
@@ -87,10 +91,8 @@ type hostileCase struct {
 	make    func(t *testing.T, path string)
 	// store edits the file store before the run.
 	store func(t *testing.T, dir string)
-	class string // the class of the failure
+	class string // the class of the failure ("": a line with none)
 	want  string // words of the failure line
-	// runWant replaces class and want for run --once, where it differs.
-	runWant string
 	// lines is the number of failure lines (1 when 0).
 	lines int
 }
@@ -152,7 +154,7 @@ func hostileCases() []hostileCase {
 		{name: "symlink to /dev/zero", make: symlinkTo("/dev/zero"), class: "invalid", want: "not a regular file (a character device)"},
 		{name: "symlink to /dev/urandom", make: symlinkTo("/dev/urandom"), class: "invalid", want: "a character device"},
 		{name: "symlink to /dev/null", make: symlinkTo("/dev/null"), class: "invalid", want: "a character device"},
-		{name: "directory", make: func(t *testing.T, p string) { require.NoError(t, os.Mkdir(p, 0o700)) }, class: "invalid", want: "a directory", runWant: "no definitions"},
+		{name: "directory", make: func(t *testing.T, p string) { require.NoError(t, os.Mkdir(p, 0o700)) }, want: "no definitions"}, // read as a directory: see TestDefinitionDirectories
 		{name: "socket", make: func(t *testing.T, p string) {
 			ln, err := net.Listen("unix", p)
 			require.NoError(t, err)
@@ -323,12 +325,10 @@ func TestHostileInputs(t *testing.T) {
 					}
 				}
 				require.Len(t, fails, max(c.lines, 1), "failure lines naming the file:\n%.3000s", r.stderr)
-				if cmd == "run" && c.runWant != "" {
-					assert.Contains(t, fails[0], c.runWant)
-				} else {
+				if c.class != "" {
 					assert.Contains(t, fails[0], "class="+c.class)
-					assert.Contains(t, fails[0], c.want)
 				}
+				assert.Contains(t, fails[0], c.want)
 				assert.Less(t, len(fails[0]), 64<<10, "the line does not echo a huge input")
 
 				got, err := os.ReadFile(filepath.Join(w.out, "victim.json"))
@@ -347,4 +347,266 @@ func TestHostileInputs(t *testing.T) {
 			})
 		}
 	}
+}
+
+// dirLayout is a definitions tree for TestDefinitionDirectories: build
+// creates it under root (the file store is at store) and returns the
+// command's arguments; good and bad are the definitions every command
+// must read (paths as the commands name them), the good ones resolving
+// and the bad ones failing each on a line naming it. Anything else built
+// has "IGNORED" in its name and content that would fail if read: no
+// command may name it.
+type dirLayout struct {
+	name  string
+	build func(t *testing.T, root string) (args, good, bad []string)
+	// want is a word of the failure line when there is no definition.
+	want string
+}
+
+// dirDefinition writes a good definition at path (JSON for a .json
+// name) whose password is its own file store id, /db/<base name>.
+func dirDefinition(t *testing.T, store, path string) {
+	t.Helper()
+	id := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	writeFiles(t, store, map[string]string{"db/" + id: "PLANTED-dir-" + id})
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	content := wc("secret:/db/"+id, "secret:/bot/jwt")
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		content = jsonWith("secret:/db/password", "secret:/db/"+id)
+	}
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+}
+
+// ignored writes a file that would fail if it were read as a definition.
+func ignored(t *testing.T, path string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, []byte("{IGNORED: ["), 0o600))
+}
+
+func dirLayouts() []dirLayout {
+	return []dirLayout{
+		{name: "empty dir", want: "no definitions", build: func(t *testing.T, root string) ([]string, []string, []string) {
+			defs := filepath.Join(root, "defs")
+			require.NoError(t, os.Mkdir(defs, 0o755))
+			return []string{defs}, nil, nil
+		}},
+		{name: "empty dirs and only non-definitions", want: "no definitions", build: func(t *testing.T, root string) ([]string, []string, []string) {
+			a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+			require.NoError(t, os.Mkdir(a, 0o755))
+			ignored(t, filepath.Join(b, "IGNORED.txt"))
+			ignored(t, filepath.Join(b, "IGNORED-sub", "x.yaml"))
+			return []string{a, b}, nil, nil
+		}},
+		{name: "nested dir", build: func(t *testing.T, root string) ([]string, []string, []string) {
+			defs := filepath.Join(root, "defs")
+			dirDefinition(t, filepath.Join(root, "store"), filepath.Join(defs, "top.yaml"))
+			ignored(t, filepath.Join(defs, "sub", "IGNORED-nested.yaml"))
+			ignored(t, filepath.Join(defs, "sub", "deeper", "IGNORED-deeper.json"))
+			ignored(t, filepath.Join(defs, "IGNORED-dir.json", "IGNORED-inside.json")) // a directory with a definition's name
+			return []string{defs}, []string{filepath.Join(defs, "top.yaml")}, nil
+		}},
+		{name: "dir with non-definition files", build: func(t *testing.T, root string) ([]string, []string, []string) {
+			defs := filepath.Join(root, "defs")
+			dirDefinition(t, filepath.Join(root, "store"), filepath.Join(defs, "a.yaml"))
+			dirDefinition(t, filepath.Join(root, "store"), filepath.Join(defs, "b.YML"))
+			for _, n := range []string{"IGNORED.txt", "IGNORED.yaml~", ".IGNORED.yaml", "IGNORED.json.swp", "#IGNORED#", "IGNORED", "IGNORED.json.tmp", "..IGNORED.json"} {
+				ignored(t, filepath.Join(defs, n))
+			}
+			return []string{defs}, []string{filepath.Join(defs, "a.yaml"), filepath.Join(defs, "b.YML")}, nil
+		}},
+		{name: "symlinks", build: func(t *testing.T, root string) ([]string, []string, []string) {
+			defs, elsewhere := filepath.Join(root, "defs"), filepath.Join(root, "elsewhere")
+			dirDefinition(t, filepath.Join(root, "store"), filepath.Join(elsewhere, "real.yaml"))
+			ignored(t, filepath.Join(elsewhere, "IGNORED-target.yaml"))
+			require.NoError(t, os.MkdirAll(defs, 0o755))
+			for name, target := range map[string]string{
+				"linked.yaml":           filepath.Join(elsewhere, "real.yaml"), // a definition: counts under its own name
+				"IGNORED-dangling.yaml": filepath.Join(root, "gone.yaml"),
+				"IGNORED-loop.yaml":     "IGNORED-loop.yaml",
+				"IGNORED-zero.json":     "/dev/zero",
+				"IGNORED-dir.yaml":      elsewhere,
+			} {
+				require.NoError(t, os.Symlink(target, filepath.Join(defs, name)))
+			}
+			// The argument itself a symlink to the directory.
+			arg := filepath.Join(root, "defs-link")
+			require.NoError(t, os.Symlink(defs, arg))
+			return []string{arg}, []string{filepath.Join(arg, "linked.yaml")}, nil
+		}},
+		{name: "FIFO in a dir", build: func(t *testing.T, root string) ([]string, []string, []string) {
+			defs := filepath.Join(root, "defs")
+			dirDefinition(t, filepath.Join(root, "store"), filepath.Join(defs, "a.yaml"))
+			for _, n := range []string{"IGNORED-fifo.json", "IGNORED-fifo.yaml"} {
+				require.NoError(t, syscall.Mkfifo(filepath.Join(defs, n), 0o600))
+			}
+			ln, err := net.Listen("unix", filepath.Join(defs, "IGNORED-socket.json"))
+			require.NoError(t, err)
+			t.Cleanup(func() { ln.Close() })
+			return []string{defs}, []string{filepath.Join(defs, "a.yaml")}, nil
+		}},
+		{name: "files and directories mixed", build: func(t *testing.T, root string) ([]string, []string, []string) {
+			store := filepath.Join(root, "store")
+			defs, other := filepath.Join(root, "defs"), filepath.Join(root, "other")
+			dirDefinition(t, store, filepath.Join(defs, "a.yaml"))
+			dirDefinition(t, store, filepath.Join(defs, "b.json"))
+			dirDefinition(t, store, filepath.Join(other, "c.yaml"))
+			ignored(t, filepath.Join(other, "IGNORED-beside.yaml"))
+			// A file named beside its own directory counts once; a file
+			// named outside any directory counts whatever its name.
+			own := filepath.Join(other, "c.yaml")
+			named := filepath.Join(root, "named.yml")
+			dirDefinition(t, store, named)
+			return []string{defs, own, filepath.Join(defs, "a.yaml"), named},
+				[]string{filepath.Join(defs, "a.yaml"), filepath.Join(defs, "b.json"), own, named}, nil
+		}},
+		{name: "bad definitions in a dir", build: func(t *testing.T, root string) ([]string, []string, []string) {
+			defs := filepath.Join(root, "defs")
+			dirDefinition(t, filepath.Join(root, "store"), filepath.Join(defs, "good.yaml"))
+			broken := filepath.Join(defs, "broken.yaml")
+			require.NoError(t, os.WriteFile(broken, []byte("{not yaml: ["), 0o600))
+			// A name no terminal should see raw: quoted wherever printed.
+			escape := filepath.Join(defs, "esc\x1b[31m\tname.json")
+			require.NoError(t, os.WriteFile(escape, []byte(`{"source": 1}`), 0o600))
+			// A FIFO named as an argument is a definition, refused at once.
+			fifo := filepath.Join(root, "named-fifo.yaml")
+			require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+			return []string{defs, fifo}, []string{filepath.Join(defs, "good.yaml")}, []string{broken, escape, fifo}
+		}},
+	}
+}
+
+// TestDefinitionDirectories: resolve --out-dir, check and plan take
+// directories exactly as run --once does (definitionFiles): the same
+// definitions are read from the same trees (files and directories mixed,
+// symlinks followed, nested dirs, special files and other names passed
+// over), the bad ones fail alone on a line naming them, nothing counts
+// as a pass when there is nothing, and no command hangs or prints a
+// value.
+func TestDefinitionDirectories(t *testing.T) {
+	t.Parallel()
+	commands := map[string]func(store, out string) []string{
+		"run --once": func(store, out string) []string {
+			return []string{"run", "--once", "--provider", "file", "--file-dir", store, "--allow-disk", "--out-dir", out}
+		},
+		"resolve --out-dir": func(store, out string) []string {
+			return []string{"resolve", "--provider", "file", "--file-dir", store, "--allow-disk", "--out-dir", out}
+		},
+		"check": func(store, _ string) []string { return []string{"check", "--provider", "file", "--file-dir", store} },
+		"plan": func(store, _ string) []string {
+			return []string{"plan", "--provider", "file", "--file-dir", store, "--output", "json"}
+		},
+	}
+	for _, l := range dirLayouts() {
+		for cmd, base := range commands {
+			t.Run(l.name+"/"+cmd, func(t *testing.T) {
+				t.Parallel()
+				root := t.TempDir()
+				store, out := filepath.Join(root, "store"), filepath.Join(root, "out")
+				writeFiles(t, store, map[string]string{"bot/jwt": "PLANTED-dir-jwt"})
+				require.NoError(t, os.Mkdir(out, 0o755))
+				args, good, bad := l.build(t, root)
+
+				ctx, cancel := context.WithTimeout(context.Background(), cancelAfter)
+				defer cancel()
+				start := time.Now()
+				r := omsecretsCtx(t, ctx, nil, append(base(store, out), args...)...)
+				assert.Less(t, time.Since(start), exitBound, "exits within the bound")
+				printed := r.stdout + r.stderr
+				assert.NotContains(t, printed, "PLANTED", "a value was printed")
+				assert.NotContains(t, printed, "IGNORED", "what is not a definition was read")
+				assert.NotContains(t, printed, "\x1b", "a raw terminal escape was printed")
+				assert.NotContains(t, printed, "not a regular file (a directory)", "a directory was read as a file")
+
+				wantCode := 0
+				if len(good) == 0 || len(bad) > 0 {
+					wantCode = 1
+				}
+				require.Equal(t, wantCode, r.code, "stdout:\n%.3000s\nstderr:\n%.3000s", r.stdout, r.stderr)
+				if l.want != "" {
+					assert.Contains(t, r.stderr, l.want)
+					assert.Contains(t, r.stderr, args[0], "the line names what was given")
+				}
+				for _, p := range bad {
+					assert.True(t, errorLineNames(r.stderr, p), "no failure line names %q:\n%s", p, r.stderr)
+				}
+
+				switch cmd {
+				case "run --once", "resolve --out-dir":
+					var outputs []string
+					for _, n := range dirNames(t, out) {
+						if strings.HasSuffix(n, ".json") {
+							outputs = append(outputs, n)
+						}
+					}
+					var want []string
+					for _, p := range good {
+						want = append(want, strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))+".json")
+					}
+					assert.ElementsMatch(t, want, outputs, "one output per good definition")
+				case "check":
+					var rows []string
+					for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+						if line != "" {
+							rows = append(rows, line)
+						}
+					}
+					if len(good)+len(bad) == 0 {
+						assert.Empty(t, r.stdout, "no table for nothing")
+						break
+					}
+					for _, p := range good {
+						assert.Equal(t, 2, countRows(rows, p), "%s: its two references:\n%s", p, r.stdout)
+					}
+					for _, p := range bad {
+						assert.Equal(t, 1, countRows(rows, strconv.Quote(p))+countRows(rows, p), "%s: one row:\n%s", p, r.stdout)
+					}
+					assert.Len(t, rows, 2*len(good)+len(bad), r.stdout)
+				case "plan":
+					if len(good)+len(bad) == 0 {
+						assert.Empty(t, r.stdout, "no plan of nothing")
+						break
+					}
+					var p plan.Plan
+					require.NoError(t, json.Unmarshal([]byte(r.stdout), &p), r.stdout)
+					assert.Equal(t, len(good)+len(bad), p.Definitions)
+					var notCounted []string
+					for _, n := range p.NotCounted {
+						notCounted = append(notCounted, n.Definition)
+					}
+					var wantBad []string
+					for _, b := range bad {
+						wantBad = append(wantBad, printable(b))
+					}
+					assert.ElementsMatch(t, wantBad, notCounted)
+					if len(good) > 0 {
+						require.Len(t, p.Stores, 1)
+						assert.Equal(t, len(good)+1, p.Stores[0].IDs, "each good definition's password and the shared bot JWT")
+					}
+				}
+			})
+		}
+	}
+}
+
+// errorLineNames reports whether an error line of the log names path,
+// as it is or quoted.
+func errorLineNames(stderr, path string) bool {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "level=ERROR") && (strings.Contains(l, "="+path+" ") || strings.Contains(l, strconv.Quote(path))) {
+			return true
+		}
+	}
+	return false
+}
+
+// countRows counts the table rows whose first cell is cell.
+func countRows(rows []string, cell string) int {
+	n := 0
+	for _, r := range rows {
+		if strings.HasPrefix(r, cell+" ") {
+			n++
+		}
+	}
+	return n
 }

@@ -102,8 +102,9 @@ func TestHostileSettings(t *testing.T) {
 
 // TestMissingDefinitionFails: a definition file that does not exist fails
 // every one-shot command with one line naming it and nothing written (an
-// init container must not start its task without a config). run --once
-// takes it for a watch dir that is missing: a usage error.
+// init container must not start its task without a config); the others
+// named beside it are still read (definitionFiles: a path that is not a
+// directory is a definition).
 func TestMissingDefinitionFails(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -124,8 +125,14 @@ func TestMissingDefinitionFails(t *testing.T) {
 		}
 		assert.Empty(t, dirNames(t, f.out), args)
 	}
-	r := omsecrets(t, nil, "run", "--once", "--allow-disk", "--out-dir", f.out, missing)
-	assert.Equal(t, 2, r.code, r.stderr)
-	assert.Contains(t, r.stderr, missing)
-	assert.Empty(t, dirNames(t, f.out))
+	for _, args := range [][]string{
+		{"run", "--once", "--allow-disk", "--out-dir", f.out, missing},
+		{"plan", missing},
+	} {
+		r := omsecrets(t, nil, args...)
+		assert.Equal(t, 1, r.code, "%v\n%s", args, r.stderr)
+		assert.Contains(t, r.stderr, "class=invalid", args)
+		assert.Contains(t, r.stderr, missing+": no such file", args)
+		assert.Empty(t, dirNames(t, f.out), args)
+	}
 }

@@ -1,9 +1,3 @@
-// Command omsecrets resolves OpenMetadata secret references in workflow
-// definitions and writes the resolved workflow configs to tmpfs for the
-// ingestion task to read.
-//
-// Exit codes: 0 success, 1 resolution failed, 2 usage or configuration
-// error.
 package main
 
 import (
@@ -31,7 +25,9 @@ const (
 
 Usage:
   omsecrets resolve [flags] DEFINITION...   resolve and write the workflow config(s); a DEFINITION is
-                                            an IngestionPipeline or a workflow config
+                                            an IngestionPipeline or a workflow config file, or a
+                                            directory of them (its *.json, *.yaml and *.yml files, as
+                                            run --once reads it)
   omsecrets check [flags] DEFINITION...     resolve every reference, write nothing, report outcomes
   omsecrets run [flags] [DIR...]            the sidecar: keep a resolved config per definition in the
                                             watch dirs on tmpfs, current as files change and secrets

@@ -16,8 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"omsecrets/internal/plan"
 	"omsecrets/internal/status"
 	"omsecrets/internal/testbed/awstest"
+	"omsecrets/internal/testbed/omtest"
 )
 
 // Inputs of the sizing example: 2,000 unique Parameter Store ids, a fleet
@@ -68,7 +70,7 @@ func ssmDefinitions(t *testing.T, dir string, n int) []string {
 }
 
 // planStore returns the store's entry of a JSON plan.
-func planStore(t *testing.T, p fleetPlan, store string) storePlan {
+func planStore(t *testing.T, p plan.Plan, store string) plan.Store {
 	t.Helper()
 	for _, s := range p.Stores {
 		if s.Store == store {
@@ -76,7 +78,7 @@ func planStore(t *testing.T, p fleetPlan, store string) storePlan {
 		}
 	}
 	require.Failf(t, "no store in the plan", "%s: %+v", store, p.Stores)
-	return storePlan{}
+	return plan.Store{}
 }
 
 // TestPlanSizesAFleetFromDefinitions reads an IngestionPipeline (its bot
@@ -104,7 +106,7 @@ func TestPlanSizesAFleetFromDefinitions(t *testing.T) {
 
 	r := omsecrets(t, env, args...)
 	require.Equal(t, 0, r.code, "a warning is no failure\n%s", r.stderr)
-	var p fleetPlan
+	var p plan.Plan
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &p), r.stdout)
 	assert.Equal(t, "definitions", p.Source)
 	assert.Equal(t, len(defs)+1, p.Definitions)
@@ -183,7 +185,7 @@ func TestPlanFromStatus(t *testing.T) {
 
 	r := omsecrets(t, nil, "plan", "--from-status", srv.URL, "--pods", fmt.Sprint(planPods), "--output", "json")
 	require.Equal(t, 0, r.code, r.stderr)
-	var p fleetPlan
+	var p plan.Plan
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &p), r.stdout)
 	assert.Equal(t, "status", p.Source)
 	assert.Equal(t, 3, p.Definitions)
@@ -299,7 +301,7 @@ func TestPlanFromHostileStatus(t *testing.T) {
 	t.Cleanup(srv.Close)
 	r := omsecrets(t, nil, "plan", "--from-status", srv.URL, "--output", "json")
 	require.Equal(t, 0, r.code, r.stderr)
-	var p fleetPlan
+	var p plan.Plan
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &p))
 	assert.Equal(t, 4, p.SkippedRefs)
 	require.Len(t, p.Stores, 1)
@@ -385,7 +387,7 @@ func TestPlanPrintsNoValue(t *testing.T) {
 		}
 	}
 	r := omsecrets(t, nil, "plan", "--file-dir", store, "--output", "json", filepath.Join(defs, "file.yaml"), filepath.Join(defs, "db.yaml"))
-	var p fleetPlan
+	var p plan.Plan
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &p))
 	assert.Equal(t, 2, planStore(t, p, "db").IDs)
 	assert.True(t, planStore(t, p, "file").Local)
@@ -406,90 +408,96 @@ func TestPlanReportsUnreadableDefinitions(t *testing.T) {
 	assert.Equal(t, 0, omsecrets(t, nil, "plan", "-h").code)
 }
 
-// TestPlanArithmetic checks the model on its own: rounding of the
-// suggested interval, the ListSecrets prefix rule, local stores.
-func TestPlanArithmetic(t *testing.T) {
+// TestPlanNeedsNoStoreSettings is the case of issue 21: plan over a
+// directory of aws-ssm workflow configs with no AWS setting at all (no
+// region, no credentials) counts them, and prints exactly what it prints
+// with a region. An IngestionPipeline whose bot JWT (which assembling
+// its config must read) is in an AWS store that is not configured is
+// named with its field and why; it is never "no secret references".
+func TestPlanNeedsNoStoreSettings(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name          string
-		calls, perSec float64
-		want          time.Duration
-	}{
-		{name: "seconds", calls: 449, perSec: 20, want: 45 * time.Second},
-		{name: "a minute exactly", calls: 600, perSec: 20, want: time.Minute},
-		{name: "minutes round up", calls: 10000, perSec: 40, want: 9 * time.Minute},
-		{name: "hours", calls: 100000, perSec: 40, want: 84 * time.Minute},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, halfQuotaInterval(tt.calls, tt.perSec), tt.name)
-		assert.Equal(t, wantHalfQuotaInterval(tt.calls, tt.perSec), halfQuotaInterval(tt.calls, tt.perSec), tt.name)
-	}
-	assert.Equal(t, "1h24m", shortDuration(84*time.Minute))
-	assert.Equal(t, "1h", shortDuration(time.Hour))
-	assert.Equal(t, "45s", shortDuration(45*time.Second))
+	const ids = 40
+	dir := t.TempDir()
+	ssmDefinitions(t, dir, ids)
+	om := omtest.New(t)
+	hosts := "OMSECRETS_OM_HOSTS=" + om.URL() + "," + fixtureHost
 
-	ids := planIDs{}
-	for i := range 250 {
-		ids.add("aws", fmt.Sprintf("/openmetadata/x/%d", i))
+	withRegion := omsecrets(t, []string{hosts, "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y"}, "plan", dir)
+	require.Equal(t, 0, withRegion.code, withRegion.stderr)
+	for _, output := range []string{"table", "json"} {
+		r := omsecrets(t, []string{hosts}, "plan", "--output", output, dir)
+		require.Equal(t, 0, r.code, "no region is no failure: %s", r.stderr)
+		if output == "table" {
+			assert.Equal(t, withRegion.stdout, r.stdout, "the same plan with or without a region")
+			assert.Regexp(t, fmt.Sprintf(`(?m)^aws-ssm\s+%d\s+%d GetParameters\s`, ids, (ids+planSSMBatch-1)/planSSMBatch), r.stdout)
+			assert.NotContains(t, r.stdout, "no secret references")
+			continue
+		}
+		var p plan.Plan
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &p), r.stdout)
+		assert.Equal(t, ids/2, p.Definitions)
+		assert.Equal(t, ids, planStore(t, p, "aws-ssm").IDs)
+		assert.Empty(t, p.NotCounted)
 	}
-	ids.add("env", "A")
-	p := makePlan(ids, 3, time.Minute)
-	aws := planStore(t, p, "aws")
-	assert.Equal(t, 13, aws.CallsPerPass)
-	assert.Equal(t, 3, aws.CallsPerRefresh)
-	assert.InDelta(t, 3.0*13/60, aws.FleetCallsPerSecond, 0.001)
-	assert.True(t, planStore(t, p, "env").Local)
+	// --provider naming the store that is off is no usage error either.
+	r := omsecrets(t, []string{hosts}, "plan", "--provider", "aws-ssm", "--output", "json", dir)
+	require.Equal(t, 0, r.code, r.stderr)
 
-	ids.add("aws", "other-secret")
-	aws = planStore(t, makePlan(ids, 3, time.Minute), "aws")
-	assert.Equal(t, aws.CallsPerPass, aws.CallsPerRefresh, "no shared prefix: a full read")
-	assert.Equal(t, "BatchGetSecretValue", aws.RefreshOperation)
+	// The pipeline's bot JWT is in Secrets Manager, which has no region
+	// here: only that definition is not counted.
+	pipeline := filepath.Join(dir, "mysql_prod_metadata.json")
+	require.NoError(t, os.WriteFile(pipeline, pipelineJSON(t, om, "mysql_prod_metadata", "mysql_prod"), 0o600))
+	r = omsecrets(t, []string{hosts}, "plan", "--output", "json", dir)
+	assert.Equal(t, 1, r.code, r.stderr)
+	var p plan.Plan
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &p), r.stdout)
+	assert.Equal(t, ids/2+1, p.Definitions)
+	assert.Equal(t, ids, planStore(t, p, "aws-ssm").IDs)
+	require.Len(t, p.NotCounted, 1)
+	nc := p.NotCounted[0]
+	assert.Equal(t, pipeline, nc.Definition)
+	assert.Equal(t, "unknown_store", nc.Class)
+	assert.Equal(t, "unknown_store: bot JWT secret:/openmetadata/bot/ingestion-bot/config/jwttoken: the aws store is not configured (set --aws-region / OMSECRETS_AWS_REGION, AWS_REGION, AWS_DEFAULT_REGION, AIRFLOW__OPENMETADATA_SECRETS_MANAGER__AWS_REGION)", nc.Error)
+	assert.Equal(t, 1, planStore(t, p, "aws").IDs, "the bot JWT a configured sidecar reads")
+	assert.Empty(t, om.Requests(), "OpenMetadata is not asked without the bot JWT")
 
-	ssmIDs := planIDs{}
-	ssmIDs.add("aws-ssm", "/a/1")
-	ssmIDs.add("aws-ssm", "/b/1")
-	ssm := planStore(t, makePlan(ssmIDs, 1, time.Minute), "aws-ssm")
-	assert.Equal(t, "GetParameters", ssm.RefreshOperation, "no shared prefix: a full read")
+	r = omsecrets(t, []string{hosts}, "plan", dir)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stdout, "1 definition(s) not counted: the numbers above leave their references out\n  "+pipeline+": unknown_store: bot JWT secret:")
+	assert.Regexp(t, `level=ERROR msg="definition not resolved" definition=\S+mysql_prod_metadata.json class=unknown_store error=.*bot JWT secret:/openmetadata/bot/ingestion-bot/config/jwttoken: the aws store is not configured`, r.stderr)
 
-	for _, store := range []string{"aws", "aws-ssm", "azure-kv", "gcp"} {
-		per, ok := publishedQuota(store)
-		assert.True(t, ok && per > 0, store)
-	}
-	for _, store := range []string{"kubernetes", "vault", "db", "env", "file"} {
-		_, ok := publishedQuota(store)
-		assert.False(t, ok, store)
-	}
+	// Nothing that can be counted: said so, one line per definition with
+	// its field.
+	unknown := filepath.Join(t.TempDir(), "unknown.yaml")
+	require.NoError(t, os.WriteFile(unknown, []byte(strings.Replace(readFile(t, ssmDefs(dir)[0]), "secretsManagerProvider: aws-ssm", "secretsManagerProvider: consul", 1)), 0o600))
+	r = omsecrets(t, []string{hosts}, "plan", unknown, filepath.Join(t.TempDir(), "missing.json"))
+	assert.Equal(t, 1, r.code)
+	assert.NotContains(t, r.stdout, "no secret references")
+	assert.Contains(t, r.stdout, "nothing counted: 2 definition(s) could not be counted\n")
+	assert.Contains(t, r.stdout, "  "+unknown+": workflowConfig.openMetadataServerConfig.secretsManagerProvider: unknown_store: ")
+	assert.Contains(t, r.stdout, "missing.json: invalid: no such file\n")
 }
 
-// TestPlanRefreshModel: the calls a refresh of n ids takes with each
-// store's change detection, against its full read.
-func TestPlanRefreshModel(t *testing.T) {
+// ssmDefs lists the workflow configs ssmDefinitions wrote in dir.
+func ssmDefs(dir string) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, "ssm_*.yaml"))
+	return m
+}
+
+// TestStoreCostsNameTheTablesStores: internal/plan names stores only in
+// its costs table; every name there is a store of storeTable (a renamed
+// store would otherwise lose its quota silently), and a store without
+// costs is one that makes no remote call, which the plan calls local.
+func TestStoreCostsNameTheTablesStores(t *testing.T) {
 	t.Parallel()
-	ids := func(n int, format string) map[string]bool {
-		m := make(map[string]bool)
-		for i := range n {
-			m[fmt.Sprintf(format, i)] = true
+	names := map[string]bool{}
+	for _, s := range storeTable {
+		names[s.Name] = true
+		if _, ok := plan.StoreCosts[s.Name]; !ok {
+			assert.Contains(t, []string{"db", "env", "file"}, s.Name, "a remote store without costs")
 		}
-		return m
 	}
-	shared := ids(272, "/openmetadata/database/s%03d/password")
-	for _, tc := range []struct {
-		store string
-		ids   map[string]bool
-		full  int
-		op    string
-		calls int
-	}{
-		{"aws", shared, 14, "ListSecrets", 3},
-		{"aws-ssm", shared, 28, "DescribeParameters", 6},
-		{"azure-kv", ids(272, "s%03d"), 272, "GetSecrets", 11},
-		{"kubernetes", ids(137, "s%03d"), 137, "watch", 0},
-		{"vault", shared, 272, "read", 272},
-		{"aws", ids(3, "%d-no-shared-prefix"), 1, "BatchGetSecretValue", 1},
-	} {
-		op, calls, why := refreshModel(tc.store, tc.ids, tc.full, map[bool]string{true: "BatchGetSecretValue", false: "read"}[tc.store == "aws"])
-		assert.Equal(t, tc.op, op, tc.store)
-		assert.Equal(t, tc.calls, calls, "%s: %s", tc.store, why)
-		assert.NotEmpty(t, why)
+	for name := range plan.StoreCosts {
+		assert.True(t, names[name], "costs of %q, which is no store of storeTable", name)
 	}
 }

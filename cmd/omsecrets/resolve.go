@@ -13,13 +13,14 @@ import (
 	"omsecrets/internal/reconcile"
 	"omsecrets/internal/render"
 	"omsecrets/internal/status"
+	"omsecrets/resolver"
 	"omsecrets/sink"
 )
 
 // runResolve is `omsecrets resolve`: resolve every definition, of either
-// kind, and write each to --out (one definition) or --out-dir (one
-// <dag_id> file per definition, the first of two with one name keeping
-// it, as run does).
+// kind, named or in the directories named (definitionFiles), and write
+// each to --out (one definition) or --out-dir (one <dag_id> file per
+// definition, the first of two with one name keeping it, as run does).
 func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	cfg, sv, paths, err := parseCommand("resolve", args, environ, stderr)
 	if err != nil {
@@ -56,6 +57,14 @@ func runResolve(ctx context.Context, args, environ []string, stdout, stderr io.W
 	s, err := newSession(ctx, cfg, sv, stderr, sessionOptions{format: format, redact: cfg.Redact})
 	if err != nil {
 		return err
+	}
+	// A directory is read as run --once reads it.
+	named := paths
+	if paths, err = s.definitions(named); err != nil {
+		return err
+	}
+	if cfg.OutputFile != "" && len(paths) > 1 {
+		return usagef("--out takes one DEFINITION, and %s holds %d: use --out-dir", printable(resolver.Clip(named[0])), len(paths))
 	}
 	if out != nil {
 		s.sweep(out)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"omsecrets/internal/daemon"
 	"omsecrets/internal/metrics"
 	"omsecrets/internal/pageout"
+	"omsecrets/internal/plan"
 	"omsecrets/internal/status"
 	"omsecrets/internal/watch"
 	"omsecrets/resolver"
@@ -84,23 +84,16 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	// The stores' published quotas, beside their call rates: a fleet's
 	// dashboard compares the sum of its sidecars' rates with them.
 	for _, st := range storeTable {
-		if q, ok := publishedQuota(st.Name); ok {
+		if q, ok := plan.PublishedQuota(st.Name); ok {
 			rec.StoreQuota(st.Name, q)
 		}
 	}
 
 	board := status.New()
 	if cfg.Once {
-		paths, err := definitionFiles(cfg.WatchDirs)
+		paths, err := s.definitions(cfg.WatchDirs)
 		if err != nil {
-			return &usageError{err}
-		}
-		if len(paths) == 0 {
-			// An init container must not let the task start without its
-			// config.
-			s.logger.Error("no definitions: nothing to resolve", "watch_dirs", strings.Join(cfg.WatchDirs, ","),
-				"reads", "*.json, *.yaml and *.yml files")
-			return errFailed
+			return err
 		}
 		return s.once(ctx, out, paths, board, rec)
 	}
@@ -225,27 +218,3 @@ func httpAddr(ln net.Listener) string {
 var daemonOutputFlags = slices.DeleteFunc(slices.Clone(outputFlags), func(f flagSpec) bool {
 	return f.name == "out" || f.name == "redact"
 })
-
-// definitionFiles lists, for --once, the definitions named by args: a
-// file is itself (a KubernetesExecutor pod can name just its DAG's
-// definition), a directory is scanned as the watcher would.
-func definitionFiles(args []string) ([]string, error) {
-	var files, dirs []string
-	for _, a := range args {
-		// Anything there that is not a directory is a definition: the
-		// pipeline refuses what is not a regular file (a FIFO, a device,
-		// a symlink loop) with a message naming it.
-		fi, err := os.Stat(a)
-		switch {
-		case err == nil && fi.IsDir(), errors.Is(err, fs.ErrNotExist):
-			dirs = append(dirs, a)
-		default:
-			files = append(files, a)
-		}
-	}
-	found, err := watch.Scan(dirs)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Compact(slices.Sorted(slices.Values(append(files, found...)))), nil
-}

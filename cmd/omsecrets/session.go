@@ -42,6 +42,10 @@ type sessionOptions struct {
 	onChange func(store string, ids []string)
 	// changeCheck turns change-detecting refresh on (run's daemon).
 	changeCheck resolver.ChangeCheck
+	// countOnly is plan's session: the stores the settings leave off are
+	// stand-ins (stores.countOnly), --provider may name one, and the
+	// reconciler stops at the references (CollectOnly).
+	countOnly bool
 }
 
 // newSession builds the session of cfg and the store settings sv.
@@ -60,7 +64,14 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 	if err != nil {
 		return nil, err
 	}
-	st, err := buildStores(ctx, cfg.Provider, sv, logger)
+	provider := cfg.Provider
+	if so.countOnly {
+		if _, err := providers.StoreFor(provider); provider != "" && err != nil {
+			return nil, usagef("--provider / %sPROVIDER: %w", config.Prefix, err)
+		}
+		provider = "" // its store is counted whether it is configured or not
+	}
+	st, err := buildStores(ctx, provider, sv, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +83,9 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 			st.close()
 		}
 	}()
+	if so.countOnly {
+		st.countOnly()
+	}
 	ropts := resolver.Options{
 		Stores:      st.getters,
 		Logger:      logger.With("component", "resolver"),
@@ -147,6 +161,9 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 	recon, err := reconcile.New(ropt)
 	if err != nil {
 		return nil, usagef("--allow-ids / %sALLOW_IDS: %w", config.Prefix, err)
+	}
+	if so.countOnly {
+		recon = recon.CollectOnly()
 	}
 	return &session{cfg: cfg, logger: logger, res: res, recon: recon}, nil
 }

@@ -132,10 +132,10 @@ type stores struct {
 
 // close closes every store that holds something past a call (io.Closer:
 // resolver.Spec's lifetime contract), once.
-func (s *stores) close() {
-	s.once.Do(func() {
-		for _, name := range slices.Sorted(maps.Keys(s.getters)) {
-			if c, ok := s.getters[name].(io.Closer); ok {
+func (st *stores) close() {
+	st.once.Do(func() {
+		for _, name := range slices.Sorted(maps.Keys(st.getters)) {
+			if c, ok := st.getters[name].(io.Closer); ok {
 				_ = c.Close()
 			}
 		}
@@ -251,12 +251,17 @@ func storesMarkdown() string {
 	return b.String()
 }
 
-// storesHelp lists the stores for the usage text.
+// storesHelp lists the stores for the usage text, the providers aligned
+// after the longest store name.
 func storesHelp() string {
 	var b strings.Builder
 	b.WriteString("Stores (--provider, or a definition's secretsManagerProvider):\n")
+	width := 0
 	for _, s := range storeTable {
-		fmt.Fprintf(&b, "  %-8s %s: %s\n", s.Name, strings.Join(s.Providers, ", "), s.Summary)
+		width = max(width, len(s.Name))
+	}
+	for _, s := range storeTable {
+		fmt.Fprintf(&b, "  %-*s  %s: %s\n", width, s.Name, strings.Join(s.Providers, ", "), s.Summary)
 	}
 	return b.String()
 }
