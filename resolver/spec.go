@@ -37,6 +37,12 @@ type Spec struct {
 	// IDs is how OpenMetadata names secrets in the store; the zero value
 	// is AWS's "/"-separated scheme.
 	IDs IDScheme
+	// Costs are the published quotas of the store's calls and how its
+	// change detection refreshes, for omsecrets plan and the quota
+	// metric; nil for a store that makes no remote call (db, env, file),
+	// which plan calls local. What plan knows of a store comes from here,
+	// never from its name.
+	Costs *Costs
 	// Open builds the store. It returns an error wrapping
 	// ErrNotConfigured (a *NotConfiguredError) when cfg leaves the store
 	// off, and any other error when a setting is wrong; cmd adds the flag

@@ -84,7 +84,7 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	// The stores' published quotas, beside their call rates: a fleet's
 	// dashboard compares the sum of its sidecars' rates with them.
 	for _, st := range storeTable {
-		if q, ok := plan.PublishedQuota(st.Name); ok {
+		if q, ok := plan.PublishedQuota(st); ok {
 			rec.StoreQuota(st.Name, q)
 		}
 	}

@@ -125,6 +125,7 @@ var Spec = resolver.Spec{
 	Limit:     resolver.Limit{Rate: 100, Burst: 20},
 	BatchSize: 1,
 	Open:      open,
+	Costs:     costs,
 }
 
 func open(ctx context.Context, cfg resolver.StoreConfig) (resolver.Getter, error) {
@@ -360,4 +361,16 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// costs are the published quotas of the store's calls and how its change
+// detection refreshes (resolver.Costs), as checked on 2026-12-02. They
+// change: each quota names its source.
+var costs = &resolver.Costs{
+	Fetch: resolver.Quota{
+		Operation: "KV read",
+		Published: "none published: rate limit quotas are the Vault operator's",
+		Source:    "https://developer.hashicorp.com/vault/docs/concepts/resource-quotas",
+		Confirmed: true,
+	},
 }
