@@ -123,9 +123,10 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=30m ./internal/loadtest
 
 ## chaos: the chaos tests at full size (internal/chaos: SIGKILL, a full tmpfs, OpenMetadata and store
-## faults, a 10-minute soak, memory at 500 and 5,000 definitions); `go test ./...` runs them short.
+## faults, a 10-minute soak, a Kubernetes churn of 20,000 pipeline and Secret changes, memory at 500 and
+## 5,000 definitions); `go test ./...` runs them short.
 .PHONY: chaos
-chaos:
+chaos: $(OMSECRETS_KUBE_APISERVER)
 	OMSECRETS_CHAOS=full $(GO) test -run Chaos -timeout 45m -count=1 -v ./internal/chaos/
 
 ## demo: resolve examples/local with its file store into tmpfs and show the result, values redacted.

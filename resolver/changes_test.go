@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,13 +19,15 @@ import (
 	"omsecrets/resolver"
 )
 
-// lister is a batching store that can list its changes: it vouches for
-// the ids whose value has not been set since it last returned them, one
-// listing call (through the Pacer) per pageSize ids.
+// lister is a batching store that can list its changes: its values
+// carry a version, bumped by set, and it vouches for the held values
+// whose version is current, one listing call (through the Pacer) per
+// pageSize ids.
 type lister struct {
 	mu        sync.Mutex
 	values    map[string]string
-	returned  map[string]string // id → value last returned
+	versions  map[string]int
+	lagging   map[string]bool // vouched for whatever the version
 	pageSize  int
 	err       error // returned by every listing while set
 	lists     int   // Unchanged calls
@@ -34,7 +37,7 @@ type lister struct {
 }
 
 func newLister(values map[string]string) *lister {
-	return &lister{values: values, returned: make(map[string]string), pageSize: 100}
+	return &lister{values: values, versions: make(map[string]int), lagging: make(map[string]bool), pageSize: 100}
 }
 
 func (l *lister) Get(ctx context.Context, id string) (resolver.Secret, error) {
@@ -55,8 +58,7 @@ func (l *lister) GetBatch(_ context.Context, ids []string) (map[string]resolver.
 	out := make(map[string]resolver.Secret)
 	for _, id := range ids {
 		if v, ok := l.values[id]; ok {
-			out[id] = resolver.NewSecret(v)
-			l.returned[id] = v
+			out[id] = resolver.NewSecret(v).WithVersion(strconv.Itoa(l.versions[id]))
 		}
 	}
 	return out, nil
@@ -66,6 +68,7 @@ func (l *lister) set(id, v string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.values[id] = v
+	l.versions[id]++
 }
 
 func (l *lister) setErr(err error) {
@@ -92,12 +95,12 @@ func (l *lister) Requested() []string {
 	return slices.Clone(l.requested)
 }
 
-func (l *lister) Unchanged(ctx context.Context, ids []string, p resolver.Pacer) ([]string, error) {
+func (l *lister) Unchanged(ctx context.Context, held []resolver.Held, p resolver.Pacer) ([]string, error) {
 	l.mu.Lock()
 	l.lists++
 	err := l.err
 	l.mu.Unlock()
-	for range (len(ids) + l.pageSize - 1) / l.pageSize {
+	for range (len(held) + l.pageSize - 1) / l.pageSize {
 		if cerr := p.Call(ctx, "list", func(context.Context) error { return err }); cerr != nil {
 			return nil, cerr
 		}
@@ -108,9 +111,9 @@ func (l *lister) Unchanged(ctx context.Context, ids []string, p resolver.Pacer) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
-	for _, id := range ids {
-		if v, ok := l.returned[id]; ok && l.values[id] == v {
-			out = append(out, id)
+	for _, h := range held {
+		if _, ok := l.values[h.ID]; ok && (l.lagging[h.ID] || h.Version == strconv.Itoa(l.versions[h.ID])) {
+			out = append(out, h.ID)
 		}
 	}
 	return out, nil
@@ -313,7 +316,7 @@ func TestRefreshVouchedButNotified(t *testing.T) {
 	require.NoError(t, err)
 	l.set("/a", "new-a")
 	l.mu.Lock()
-	l.returned["/a"] = "new-a" // the listing lags: it vouches for /a
+	l.lagging["/a"] = true // the listing lags: it vouches for /a
 	l.mu.Unlock()
 	n.fn([]string{"/a"})
 	l.Reset()

@@ -3,7 +3,7 @@
 // A reference is a string value that starts with "secret:" (see ParseRef).
 // The package owns the reference syntax, the Secret type that never prints
 // its value, the store interfaces (Getter and the optional BatchGetter,
-// ValueIDs, KeyedValues, ChangeNotifier and ChangeLister), the Spec each store package describes itself with, the error
+// ValueIDs, KeyedValues, ChangeNotifier, ChangeLister and Forgetter), the Spec each store package describes itself with, the error
 // classes every store maps its failures to, and the Resolver that
 // deduplicates references and fans out to stores.
 //
@@ -36,9 +36,11 @@
 //     multiplicative decrease), so that many Resolvers sharing a store's
 //     quota settle on it. Options.Concurrency bounds the calls of one
 //     Resolve.
-//   - Change detection: a Refresh asks each ChangeLister store which of
-//     the cached values it is about to fetch are unchanged, and serves
-//     those without fetching them (Options.ChangeCheck: values are held
+//   - Change detection: every value carries its store's version token
+//     (Secret.Version; a keyed hash of the value, ContentVersion, where
+//     the store has none), kept with it in the cache. A Refresh asks each
+//     ChangeLister store which of the cached (id, version) pairs it is
+//     about to fetch are current, and serves those without fetching them (Options.ChangeCheck: values are held
 //     past their TTL for that, and read again after MaxAge whatever the
 //     store says). A store that refuses the listing is refreshed in full
 //     from then on, logged once.

@@ -107,6 +107,13 @@ type RateObserver interface {
 	StoreRate(store string, perSecond float64)
 }
 
+// CacheObserver is an Observer that also hears the number of cached
+// values (held ones included) after each Resolve, Refresh and Forget, so
+// that a long-running caller can see that they stay bounded.
+type CacheObserver interface {
+	CacheEntries(n int)
+}
+
 // ChangeObserver is an Observer that also hears each change listing a
 // Refresh made: of asked cached ids, vouched were found unchanged; on is
 // false once the store refused the listing and is refreshed in full.
@@ -237,6 +244,42 @@ func (r *Resolver) changed(store string, ids []string, onChange func(string, []s
 	}
 }
 
+// Forget says that the caller no longer uses ids of store (no definition
+// reads them): their cached values are dropped, and a store that keeps
+// state per id (Forgetter: the Kubernetes store's watches) drops it. A
+// fetch of them in flight completes, but its value is not cached. A later
+// Resolve of them is like a first one.
+func (r *Resolver) Forget(store string, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, id := range ids {
+		k := storeID{store, id}
+		delete(r.cache, k)
+		if fl := r.flights[k]; fl != nil {
+			fl.cache = false
+		}
+	}
+	r.mu.Unlock()
+	r.observeCache()
+	if f, ok := r.stores[store].(Forgetter); ok {
+		f.Forget(slices.Clone(ids))
+	}
+}
+
+// observeCache tells a CacheObserver the number of cached values.
+func (r *Resolver) observeCache() {
+	co, ok := r.observer.(CacheObserver)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	n := len(r.cache)
+	r.mu.Unlock()
+	co.CacheEntries(n)
+}
+
 // HidesIDs reports whether store's ids are values that must not be printed
 // (see ValueIDs): print its references with Ref.Label(true).
 func (r *Resolver) HidesIDs(store string) bool {
@@ -302,6 +345,7 @@ func (r *Resolver) resolve(ctx context.Context, refs []StoreRef, refresh bool) (
 	for pending := keys; len(pending) > 0; {
 		pending = r.round(ctx, pending, refresh, results)
 	}
+	r.observeCache()
 
 	out := make(map[StoreRef]Secret, len(refs))
 	var errs []*RefError
@@ -359,7 +403,7 @@ func (r *Resolver) round(ctx context.Context, keys []storeID, refresh bool, resu
 	var waits []joined
 	owned := make(map[string][]string) // store → ids this call fetches
 	flights := make(map[storeID]*flight)
-	var vouched map[storeID]time.Time // fetched time of the entry vouched for
+	var vouched map[storeID]heldEntry // the entries vouched for
 	if refresh {
 		vouched = r.vouch(ctx, keys)
 	}
@@ -374,11 +418,14 @@ func (r *Resolver) round(ctx context.Context, keys []storeID, refresh bool, resu
 		}
 		// Ids that are values have nothing to fetch: no cache, no sharing.
 		if !hidesIDs(g) {
-			if at, ok := vouched[k]; ok {
-				// The store vouched for the value it last returned: serve
-				// the held entry (unless a change report dropped or a fetch
-				// replaced it meanwhile) and give it a new lifetime.
-				if e, held := r.cache[k]; held && e.fetched.Equal(at) {
+			if h, ok := vouched[k]; ok {
+				// The store vouched that the version of the held entry is
+				// current: serve that entry (unless a change report
+				// dropped or a fetch replaced it meanwhile) and give it a
+				// new lifetime. The store was asked about this entry's
+				// version, not about what it last returned: a fetch in
+				// flight cannot make it vouch for an older value.
+				if e, held := r.cache[k]; held && e.fetched.Equal(h.fetched) && e.val.Version() == h.version {
 					r.cacheRenew(k, e, now)
 					results[k] = fetched{val: e.val}
 					continue
@@ -452,18 +499,24 @@ func (r *Resolver) round(ctx context.Context, keys []storeID, refresh bool, resu
 	return again
 }
 
+// heldEntry identifies the cache entry a store was asked about.
+type heldEntry struct {
+	fetched time.Time
+	version string
+}
+
 // vouch asks each ChangeLister store among keys which of its held cache
-// entries (see ChangeCheck) are unchanged, and returns them with the
-// fetched time of the entry the store vouched for. A store that refuses
-// the listing is refreshed in full from then on, said once in the log;
-// one that cannot list now is refreshed in full this time.
-func (r *Resolver) vouch(ctx context.Context, keys []storeID) map[storeID]time.Time {
+// entries (see ChangeCheck) are unchanged, giving it the id and the
+// version token of each, and returns the entries it vouched for. A store
+// that refuses the listing is refreshed in full from then on, said once
+// in the log; one that cannot list now is refreshed in full this time.
+func (r *Resolver) vouch(ctx context.Context, keys []storeID) map[storeID]heldEntry {
 	if r.check.Keep <= 0 {
 		return nil
 	}
 	type candidate struct {
-		ids []string
-		at  map[string]time.Time
+		held []Held
+		at   map[string]heldEntry
 	}
 	cands := make(map[string]*candidate)
 	r.mu.Lock()
@@ -480,24 +533,27 @@ func (r *Resolver) vouch(ctx context.Context, keys []storeID) map[storeID]time.T
 			continue
 		}
 		e, held := r.cache[k]
-		if !held || !now.Before(e.hold) || now.Sub(e.fetched) >= r.check.MaxAge {
+		if !held || e.val.Version() == "" || !now.Before(e.hold) || now.Sub(e.fetched) >= r.check.MaxAge {
 			continue
 		}
 		c := cands[k.store]
 		if c == nil {
-			c = &candidate{at: make(map[string]time.Time)}
+			c = &candidate{at: make(map[string]heldEntry)}
 			cands[k.store] = c
 		}
-		c.ids = append(c.ids, k.id)
-		c.at[k.id] = e.fetched
+		if _, dup := c.at[k.id]; dup {
+			continue
+		}
+		c.held = append(c.held, Held{ID: k.id, Version: e.val.Version()})
+		c.at[k.id] = heldEntry{fetched: e.fetched, version: e.val.Version()}
 	}
 	r.mu.Unlock()
 
-	out := make(map[storeID]time.Time)
+	out := make(map[storeID]heldEntry)
 	for _, store := range slices.Sorted(maps.Keys(cands)) {
 		c := cands[store]
 		cl := r.stores[store].(ChangeLister)
-		same, err := cl.Unchanged(ctx, c.ids, pacer{r, store})
+		same, err := cl.Unchanged(ctx, c.held, pacer{r, store})
 		co, observed := r.observer.(ChangeObserver)
 		switch {
 		case errors.Is(err, ErrPermission):
@@ -505,13 +561,13 @@ func (r *Resolver) vouch(ctx context.Context, keys []storeID) map[storeID]time.T
 			r.logger.WarnContext(ctx, "change detection off: the store refused to list its changes, so every refresh reads each secret; grant the listing permission to save calls",
 				"store", store, "error", WithoutRef(err))
 			if observed {
-				co.ChangeCheck(store, len(c.ids), 0, false)
+				co.ChangeCheck(store, len(c.held), 0, false)
 			}
 			continue
 		case err != nil:
-			r.logger.DebugContext(ctx, "change listing failed: refreshing in full this time", "store", store, "ids", len(c.ids), "result", Class(err), "error", WithoutRef(err))
+			r.logger.DebugContext(ctx, "change listing failed: refreshing in full this time", "store", store, "ids", len(c.held), "result", Class(err), "error", WithoutRef(err))
 			if observed {
-				co.ChangeCheck(store, len(c.ids), 0, true)
+				co.ChangeCheck(store, len(c.held), 0, true)
 			}
 			continue
 		}
@@ -523,9 +579,9 @@ func (r *Resolver) vouch(ctx context.Context, keys []storeID) map[storeID]time.T
 				n++
 			}
 		}
-		r.logger.DebugContext(ctx, "change listing", "store", store, "ids", len(c.ids), "unchanged", n)
+		r.logger.DebugContext(ctx, "change listing", "store", store, "ids", len(c.held), "unchanged", n)
 		if observed {
-			co.ChangeCheck(store, len(c.ids), n, true)
+			co.ChangeCheck(store, len(c.held), n, true)
 		}
 	}
 	return out
@@ -608,7 +664,7 @@ func (r *Resolver) callBatch(ctx context.Context, store string, bg BatchGetter, 
 	for _, id := range ids {
 		switch v, ok := vals[id]; {
 		case ok:
-			out[id] = fetched{val: v}
+			out[id] = fetched{val: r.versioned(bg, v)}
 		case perID[id] != nil:
 			out[id] = fetched{err: perID[id]}
 		case whole != nil:
@@ -636,8 +692,21 @@ func (r *Resolver) callGet(ctx context.Context, store string, g Getter, id strin
 	if err == nil || errors.Is(err, ErrThrottled) {
 		r.limits[store].feedback(err != nil)
 	}
+	if err == nil {
+		v = r.versioned(g, v)
+	}
 	out[id] = fetched{val: v, err: WithoutRef(err)}
 	return nil
+}
+
+// versioned gives v, a value g returned, a content version
+// (ContentVersion) if g gave it none. A ChangeLister never vouches for
+// a content version: it cannot list one.
+func (r *Resolver) versioned(g Getter, v Secret) Secret {
+	if v.Version() != "" || hidesIDs(g) {
+		return v
+	}
+	return v.WithVersion(ContentVersion(v))
 }
 
 // isContextErr reports whether err comes from a context that ended.

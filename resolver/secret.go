@@ -1,6 +1,10 @@
 package resolver
 
 import (
+	"crypto/hmac"
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 )
@@ -28,10 +32,28 @@ const Mask = "*********"
 type Secret struct {
 	v    *string
 	null bool
+	// version is the store's token for the value (see Version).
+	version string
 }
 
 // NewSecret wraps a value.
 func NewSecret(v string) Secret { return Secret{v: &v} }
+
+// WithVersion returns s carrying version, the store's token for the
+// value it read: Secrets Manager's VersionId, Parameter Store's Version,
+// a Kubernetes resourceVersion. A token is not secret (it says nothing of
+// the value) but it is opaque: only the store that made it interprets it,
+// when the Resolver asks it whether a value is still current (see
+// ChangeLister). "" means the store gave none.
+func (s Secret) WithVersion(version string) Secret {
+	s.version = version
+	return s
+}
+
+// Version returns the store's token for the value, "" if none (see
+// WithVersion). The Resolver gives values of stores that have no version
+// a content hash (see ContentVersion).
+func (s Secret) Version() string { return s.version }
 
 // NullSecret returns the Secret that stands for JSON null (OpenMetadata
 // stores the literal "null" for an unset secret field).
@@ -67,3 +89,26 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `
 
 // MarshalText implements encoding.TextMarshaler.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
+
+// contentKey keys ContentVersion: a token made under it means nothing
+// outside this process, so it cannot be used to guess a value.
+var contentKey = func() []byte {
+	k := make([]byte, 32)
+	_, _ = crand.Read(k) // crypto/rand.Read never fails (Go 1.24)
+	return k
+}()
+
+// ContentVersion is the version token of a value whose store has no
+// version of its own: a keyed hash of the value ("h:" and 32 hex
+// digits), the same for the same value within one process. The Resolver
+// gives it to the values of such stores.
+func ContentVersion(s Secret) string {
+	m := hmac.New(sha256.New, contentKey)
+	if s.IsNull() {
+		m.Write([]byte{0})
+	} else {
+		m.Write([]byte{1})
+		m.Write([]byte(s.Value()))
+	}
+	return "h:" + hex.EncodeToString(m.Sum(nil)[:16])
+}

@@ -2,6 +2,7 @@ package resolver_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,3 +169,31 @@ func TestSecretInErrors(t *testing.T) {
 		panic(s)
 	}()
 }
+
+func TestContentVersion(t *testing.T) {
+	t.Parallel()
+	a := resolver.ContentVersion(resolver.NewSecret("content-a"))
+	assert.Equal(t, a, resolver.ContentVersion(resolver.NewSecret("content-a")), "same value, same token")
+	assert.NotEqual(t, a, resolver.ContentVersion(resolver.NewSecret("content-b")))
+	assert.NotEqual(t, resolver.ContentVersion(resolver.NewSecret("")), resolver.ContentVersion(resolver.NullSecret()), "null is not the empty string")
+	assert.True(t, strings.HasPrefix(a, "h:"))
+	assert.NotContains(t, a, "content-a")
+
+	// A store without versions: the Resolver gives its values one; a
+	// store's own token is kept.
+	r := resolver.New(resolver.Options{Stores: map[string]resolver.Getter{
+		"plain": getterFunc(func(context.Context, string) (resolver.Secret, error) { return resolver.NewSecret("content-a"), nil }),
+		"own": getterFunc(func(context.Context, string) (resolver.Secret, error) {
+			return resolver.NewSecret("x").WithVersion("7"), nil
+		}),
+	}})
+	plain, own := sref(t, "plain", "secret:a"), sref(t, "own", "secret:a")
+	got, err := r.Resolve(t.Context(), []resolver.StoreRef{plain, own})
+	require.NoError(t, err)
+	assert.Equal(t, a, got[plain].Version())
+	assert.Equal(t, "7", got[own].Version())
+}
+
+type getterFunc func(context.Context, string) (resolver.Secret, error)
+
+func (f getterFunc) Get(ctx context.Context, id string) (resolver.Secret, error) { return f(ctx, id) }

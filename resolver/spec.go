@@ -37,11 +37,25 @@ type Spec struct {
 	// IDs is how OpenMetadata names secrets in the store; the zero value
 	// is AWS's "/"-separated scheme.
 	IDs IDScheme
+	// Costs are the published quotas of the store's calls and how its
+	// change detection refreshes, for omsecrets plan and the quota
+	// metric; nil for a store that makes no remote call (db, env, file),
+	// which plan calls local. What plan knows of a store comes from here,
+	// never from its name.
+	Costs *Costs
 	// Open builds the store. It returns an error wrapping
 	// ErrNotConfigured (a *NotConfiguredError) when cfg leaves the store
 	// off, and any other error when a setting is wrong; cmd adds the flag
 	// or variable to set. Open may read cfg.Env (SDK credential chains)
 	// but nothing else of the process.
+	//
+	// Lifetime: a store that holds anything past a call (a connection, a
+	// goroutine renewing a token, watches) implements io.Closer, and
+	// Close ends all of it and returns once it has ended; ctx bounds it
+	// too, as a backstop. Whoever opens stores closes them: cmd closes
+	// every store when its session ends (its context is done), and the
+	// stores it already opened when a later Open, or the rest of the
+	// session's set-up, fails. Close is called once, after the last call.
 	Open func(ctx context.Context, cfg StoreConfig) (Getter, error)
 }
 

@@ -67,18 +67,39 @@ type ChangeNotifier interface {
 	Notify(fn func(ids []string))
 }
 
+// Forgetter is implemented by stores that keep state per id they read
+// (the Kubernetes store's watch of each Secret). The Resolver calls Forget
+// (see Resolver.Forget) when its caller no longer uses ids, so that the
+// store drops that state and ends what it runs for them: a sidecar whose
+// pipelines come and go for months holds state for the ids in use only.
+// A later Get of a forgotten id is like a first one. Forget must not
+// block.
+type Forgetter interface {
+	Getter
+	Forget(ids []string)
+}
+
 // ChangeLister is implemented by stores that can tell, for fewer calls
-// than reading them, which secrets they returned before are unchanged:
-// Secrets Manager through ListSecrets, Parameter Store through
-// DescribeParameters, Kubernetes through its watch. Refresh asks it
-// first (see Options.ChangeCheck) and fetches only the ids it cannot
-// vouch for, serving the others from the values it read last.
+// than reading them, which of the values they returned are still
+// current: Secrets Manager through ListSecrets, Parameter Store through
+// DescribeParameters, Key Vault through Get Secrets, Kubernetes through
+// its watch. Refresh asks it first (see Options.ChangeCheck) and fetches
+// only the ids it cannot vouch for, serving the others from the values
+// it read last.
+//
+// The store keeps no note of what it returned: each value carries its
+// version token (Secret.WithVersion), the Resolver keeps it with the
+// cached value, and asks about exactly the (id, version) pairs it would
+// serve. A value a fetch in flight is reading has nothing to do with the
+// answer, so a refresh can never serve an older value on the word the
+// store gave for a newer one.
 type ChangeLister interface {
 	Getter
-	// Unchanged returns the ids among ids whose current value is the one
-	// this store value last returned for them (by Get or GetBatch). An id
-	// it never returned, or cannot vouch for, is left out; leaving out
-	// too many costs a fetch, vouching wrongly serves a stale value.
+	// Unchanged returns the ids among held whose current value is still
+	// the one of the version the store gave (Held.Version). A pair it
+	// cannot vouch for (a token it cannot interpret, an id it cannot
+	// list) is left out; leaving out too many costs a fetch, vouching
+	// wrongly serves a stale value.
 	//
 	// Every request it makes to the store goes through p.Call, which
 	// waits for the store's rate limit and records the call. It returns
@@ -86,12 +107,19 @@ type ChangeLister interface {
 	// (the Resolver then logs that once and refreshes that store in
 	// full), and any other error when it could not list now (the
 	// Resolver then refreshes those ids in full this time). It must not
-	// spend more calls than a full read of ids would: it gives up with an
-	// error instead.
-	Unchanged(ctx context.Context, ids []string, p Pacer) ([]string, error)
+	// spend more calls than a full read of the ids would: it gives up
+	// with an error instead (see ListPages).
+	Unchanged(ctx context.Context, held []Held, p Pacer) ([]string, error)
 	// FullReadCalls is the number of calls a full read of n ids takes
 	// (ceil(n / MaxBatch) for a batching store), the budget of Unchanged.
 	FullReadCalls(n int) int
+}
+
+// Held is a value the Resolver holds: the id it was read for and the
+// version token the store returned with it. The Resolver never asks
+// about a Held without a version.
+type Held struct {
+	ID, Version string
 }
 
 // Pacer makes the requests of a ChangeLister under the Resolver's rate

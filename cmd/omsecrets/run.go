@@ -84,7 +84,7 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	// The stores' published quotas, beside their call rates: a fleet's
 	// dashboard compares the sum of its sidecars' rates with them.
 	for _, st := range storeTable {
-		if q, ok := plan.PublishedQuota(st.Name); ok {
+		if q, ok := plan.PublishedQuota(st); ok {
 			rec.StoreQuota(st.Name, q)
 		}
 	}
@@ -106,6 +106,9 @@ func runDaemon(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		Logger:     s.logger.With("component", "daemon"),
 		Metrics:    rec,
 		Board:      board,
+		// Secrets no definition reads any more: their cached values and
+		// the stores' state for them (Kubernetes watches) go.
+		Forget: s.res.Forget,
 		// Start-up and each pass leave pages of the binary (its five SDKs'
 		// initialisation, the code of a pass) resident that the idle
 		// sidecar does not touch: give them back (internal/pageout).

@@ -49,7 +49,7 @@ type sessionOptions struct {
 }
 
 // newSession builds the session of cfg and the store settings sv.
-func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr io.Writer, so sessionOptions) (*session, error) {
+func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr io.Writer, so sessionOptions) (_ *session, err error) {
 	level, _ := cfg.Level() // validated
 	logger, err := logging.New(stderr, cfg.LogFormat, level)
 	if err != nil {
@@ -75,6 +75,14 @@ func newSession(ctx context.Context, cfg config.Config, sv *storeValues, stderr 
 	if err != nil {
 		return nil, err
 	}
+	// The stores live as long as the session: closed when its context is
+	// done, or now if the rest of the set-up fails.
+	stopClose := context.AfterFunc(ctx, st.close)
+	defer func() {
+		if err != nil && stopClose() {
+			st.close()
+		}
+	}()
 	if so.countOnly {
 		st.countOnly()
 	}

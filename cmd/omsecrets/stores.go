@@ -5,9 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"omsecrets/internal/config"
 	"omsecrets/internal/reconcile"
@@ -124,14 +127,32 @@ func notConfigured(nc *resolver.NotConfiguredError) error {
 type stores struct {
 	getters map[string]resolver.Getter
 	missing map[string]error // store name -> what to set
+	once    sync.Once
+}
+
+// close closes every store that holds something past a call (io.Closer:
+// resolver.Spec's lifetime contract), once.
+func (st *stores) close() {
+	st.once.Do(func() {
+		for _, name := range slices.Sorted(maps.Keys(st.getters)) {
+			if c, ok := st.getters[name].(io.Closer); ok {
+				_ = c.Close()
+			}
+		}
+	})
 }
 
 // buildStores builds every store of the table that its settings turn on.
 // A store left off is recorded in missing, so that a definition needing
 // it fails with what to set; --provider naming it is a usage error. A
 // setting that is wrong is a usage error.
-func buildStores(ctx context.Context, provider string, v *storeValues, logger *slog.Logger) (*stores, error) {
+func buildStores(ctx context.Context, provider string, v *storeValues, logger *slog.Logger) (_ *stores, err error) {
 	out := &stores{getters: make(map[string]resolver.Getter), missing: make(map[string]error)}
+	defer func() {
+		if err != nil {
+			out.close() // the stores opened before the failure
+		}
+	}()
 	for _, spec := range storeTable {
 		cfg := resolver.StoreConfig{Settings: make(map[string]string), Env: v.env, Logger: logger.With("store", spec.Name)}
 		var sources []string

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -188,4 +190,50 @@ func TestRateLimitsUnknownStoreIsAUsageError(t *testing.T) {
 	assert.Contains(t, r.stderr, "aws-ssm")
 	r = omsecrets(t, nil, "check", "--provider", "file", "--file-dir", f.store, "--rate-limits", "aws-ssm=5", f.def)
 	assert.Equal(t, 0, r.code, r.stderr)
+}
+
+// closer is a store that records being closed.
+type closer struct {
+	resolver.Getter
+	closed *[]string
+	name   string
+}
+
+func (c closer) Close() error {
+	*c.closed = append(*c.closed, c.name)
+	return nil
+}
+
+// TestBuildStoresClosesWhatItOpened: when a store's Open fails, the
+// stores opened before it are closed (resolver.Spec's lifetime
+// contract), and closing a session's stores closes each once.
+// Not parallel: it swaps the store table (parallel tests run after).
+func TestBuildStoresClosesWhatItOpened(t *testing.T) {
+	var closed []string
+	open := func(name string, fail bool) resolver.Spec {
+		return resolver.Spec{Name: name, Providers: []string{name}, Open: func(context.Context, resolver.StoreConfig) (resolver.Getter, error) {
+			if fail {
+				return nil, errors.New("bad setting")
+			}
+			return closer{closed: &closed, name: name}, nil
+		}}
+	}
+	saved := storeTable
+	t.Cleanup(func() { storeTable = saved })
+	sv := &storeValues{env: map[string]string{}, flags: map[string]string{}}
+	logger := slog.New(slog.DiscardHandler)
+
+	storeTable = []resolver.Spec{open("one", false), open("two", false), open("three", true)}
+	_, err := buildStores(t.Context(), "", sv, logger)
+	require.ErrorContains(t, err, "bad setting")
+	assert.Equal(t, []string{"one", "two"}, closed)
+
+	closed = nil
+	storeTable = []resolver.Spec{open("one", false), open("two", false)}
+	st, err := buildStores(t.Context(), "", sv, logger)
+	require.NoError(t, err)
+	assert.Empty(t, closed)
+	st.close()
+	st.close()
+	assert.Equal(t, []string{"one", "two"}, closed, "closed once")
 }

@@ -1,9 +1,11 @@
 package daemon_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,4 +87,54 @@ func TestStoreChangeReResolvesTheDefinitionsThatUseIt(t *testing.T) {
 	st.change("/openmetadata/unused")
 	time.Sleep(100 * time.Millisecond)
 	assert.Equal(t, calls+1, h.storeCalls(), "a change of a secret no definition uses costs nothing")
+}
+
+// gated is a store whose Get of one id, while armed, reads the value,
+// says so on reading, and returns it only once release is closed: a
+// resolution that has read a value the store then reports changed.
+type gated struct {
+	*notifying
+	id      string
+	armed   atomic.Bool
+	reading chan struct{}
+	release chan struct{}
+}
+
+func (g *gated) Get(ctx context.Context, id string) (resolver.Secret, error) {
+	v, err := g.notifying.Get(ctx, id)
+	if id == g.id && g.armed.CompareAndSwap(true, false) {
+		close(g.reading)
+		<-g.release
+	}
+	return v, err
+}
+
+// A change reported while a definition's first resolution reads the
+// secret (before the daemon knows the definition uses it) re-queues the
+// definition: the value read before the change does not stay in the
+// output until the refresh (an hour here).
+func TestChangeDuringTheFirstResolutionIsNotLost(t *testing.T) {
+	t.Parallel()
+	var st *gated
+	var h *harness
+	h = newHarness(t, func(o *options) {
+		st = &gated{notifying: &notifying{Getter: o.Store}, id: passwordID,
+			reading: make(chan struct{}), release: make(chan struct{})}
+		st.armed.Store(true)
+		o.Resolver = resolver.New(resolver.Options{
+			Stores:   map[string]resolver.Getter{"env": st},
+			CacheTTL: time.Hour,
+			Observer: o.Metrics,
+			Logger:   o.Logger,
+			OnChange: func(store string, ids []string) { h.d.Changed(store, ids) },
+		})
+	})
+	h.writeDef("mysql_metadata.json", h.pipeline("mysql_metadata"))
+	h.start()
+	<-st.reading // the first resolution has read password 1
+	h.setSecret(passwordID, plant+"-mysql-password-2")
+	st.change(passwordID)
+	close(st.release)
+	h.eventually(func() bool { return password(h.output("mysql_metadata.json")) == plant+"-mysql-password-2" },
+		"the change reported during the resolution reached the output without waiting for the refresh")
 }

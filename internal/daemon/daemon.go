@@ -52,6 +52,11 @@ type Options struct {
 	// that sidecars started together do not call the stores at once; 0
 	// starts at once.
 	StartJitter time.Duration
+	// Forget is told the secrets no definition reads any more, by store,
+	// so that the resolver and the stores drop what they keep for them
+	// (resolver.Resolver.Forget: cached values, Kubernetes watches); nil
+	// means nobody is told. It must not block or call the Daemon.
+	Forget func(store string, ids []string)
 	// Logger, Metrics and Board receive what happens. Metrics may be nil.
 	Logger  *slog.Logger
 	Metrics *metrics.Recorder
@@ -179,6 +184,14 @@ func (d *Daemon) Once(ctx context.Context, paths []string) int {
 // runBatch reconciles jobs together, then writes and records each
 // outcome.
 func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
+	start := d.uses.begin()
+	defer func() {
+		d.uses.end(start, d.opts.Forget)
+		defs, secrets, pending := d.uses.sizes()
+		d.opts.Metrics.State("definitions_indexed", defs)
+		d.opts.Metrics.State("secrets_in_use", secrets)
+		d.opts.Metrics.State("pending", pending)
+	}()
 	results := d.opts.Reconciler.Reconcile(ctx, jobs)
 	if ctx.Err() != nil {
 		// Shutting down: outcomes cut short by the cancellation are not
@@ -204,6 +217,13 @@ func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 		}
 		d.record(res, now)
 		d.settled(res.Path, res.Err == nil)
+		if d.uses.since(start, res.Uses) {
+			// A secret it read was reported changed while the batch ran,
+			// perhaps before the index knew the definition reads it: the
+			// value written may be the old one.
+			d.logger.Debug("a secret changed during the resolution: resolving again", "definition", res.Path)
+			d.loop.q.add(res.Path, false)
+		}
 	}
 	d.opts.Metrics.Outputs(d.opts.Board.Counts())
 }
@@ -234,8 +254,13 @@ func (d *Daemon) write(res *reconcile.Result, now time.Time) {
 // the session passes it as resolver.Options.OnChange). The resolver has
 // dropped those ids from its cache, so the run fetches them, and only
 // them, again. It does not block.
+//
+// A change reported while a batch runs also re-queues the definitions of
+// that batch that turn out to read one of ids, once their resolution
+// ended: a change is not lost because the definition's first resolution
+// (or the one after an edit) was reading the secret when it came.
 func (d *Daemon) Changed(store string, ids []string) {
-	paths := d.uses.users(store, ids)
+	paths := d.uses.changed(store, ids)
 	if len(paths) > 0 {
 		d.logger.Info("secrets changed in the store: resolving the definitions that use them", "store", store, "secrets", len(ids), "definitions", len(paths))
 	}

@@ -28,6 +28,18 @@
 // its change detection, private to its goroutine, not a second list of
 // definitions (see its package doc).
 //
+// # Which secrets are in use
+//
+// uses indexes which definition read which secret, from each result.
+// Daemon.Changed re-queues the definitions of a secret a store reports
+// changed, and a change reported while a batch runs re-queues that batch's
+// definitions that turn out to read it (their first resolution may have
+// read the old value before the index knew them). A secret that lost its
+// last reader is forgotten when a batch ends (Options.Forget: the
+// resolver's cached value, the Kubernetes store's watch), so that the
+// state kept follows the definitions in use; omsecrets_state_entries
+// shows its size.
+//
 // It does not watch files (internal/watch does), resolve anything
 // (internal/reconcile does) or know flags and variables (cmd does).
 package daemon

@@ -36,6 +36,7 @@ type Recorder struct {
 	storeQuota      *prometheus.GaugeVec
 	changeCheck     *prometheus.GaugeVec
 	refreshIDs      *prometheus.CounterVec
+	state           *prometheus.GaugeVec
 	refreshDuration prometheus.Histogram
 	defLatency      prometheus.Histogram
 }
@@ -127,6 +128,10 @@ func New() *Recorder {
 		Namespace: namespace, Name: "refresh_ids_total",
 		Help: "Secret ids refreshed, by store and outcome: unchanged (vouched for by the store's change listing, not fetched) or fetched.",
 	}, []string{"store", "outcome"})
+	r.state = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "state_entries",
+		Help: "Entries the sidecar keeps, by kind (resolver_cache: cached values; secrets_in_use and definitions_indexed: the index of which definition reads which secret; pending: changes and forgets kept for running batches): bounded by the definitions and secrets in use.",
+	}, []string{"kind"})
 	r.refreshDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "refresh_duration_seconds",
 		Help:    "Time from the start of a periodic refresh to the last of its definitions being resolved.",
@@ -138,7 +143,7 @@ func New() *Recorder {
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	})
 	for _, c := range []prometheus.Collector{
-		r.storeRate, r.storeQuota, r.changeCheck, r.refreshIDs, r.refreshDuration, r.defLatency,
+		r.storeRate, r.storeQuota, r.changeCheck, r.refreshIDs, r.state, r.refreshDuration, r.defLatency,
 		r.resolutions, r.resolveDuration, r.storeCalls, r.storeDuration, r.storeRetries,
 		r.cacheLookups, r.writes, r.outputs, r.staleOutputs, r.definitions, r.watchEvents,
 		r.omRequests, r.omDuration, r.ready, r.lastPass,
@@ -279,6 +284,17 @@ func (r *Recorder) ChangeCheck(store string, asked, vouched int, on bool) {
 		r.refreshIDs.WithLabelValues(store, "fetched").Add(float64(asked - vouched))
 	}
 }
+
+// State records the number of entries of one kind of state the sidecar
+// keeps (see the state_entries help).
+func (r *Recorder) State(kind string, n int) {
+	if r != nil {
+		r.state.WithLabelValues(kind).Set(float64(n))
+	}
+}
+
+// CacheEntries implements resolver.CacheObserver: State("resolver_cache").
+func (r *Recorder) CacheEntries(n int) { r.State("resolver_cache", n) }
 
 // RefreshDuration records the wall time of one periodic refresh.
 func (r *Recorder) RefreshDuration(d time.Duration) {

@@ -11,14 +11,14 @@
 //     unknown stores and unparsable references skipped and counted); and
 //     the definitions that could not be counted, each with its first
 //     problem in one printable line;
-//   - the store costs, StoreCosts: per store name, the published quota of
-//     the operation a full read uses and of the one its change detection
-//     uses, where each is published, and how a refresh with change
-//     detection is counted (listing operation, ids per page, whether the
-//     listing needs the ids' shared name prefix). It is a table keyed by
-//     store name so that it can move into the stores' own specs; it is the
-//     only place the package names stores. run reads PublishedQuota too,
-//     for the quota metric beside each store's call rate;
+//   - reading the store costs from the specs the caller passes
+//     (resolver.Spec.Costs: the published quota of the operation a full
+//     read uses and of the one its change detection uses, where each is
+//     published, and how a refresh with change detection is counted:
+//     listing operation, ids per page, whether the listing needs the ids'
+//     shared name prefix). The package names no store. run reads
+//     PublishedQuota too, for the quota metric beside each store's call
+//     rate;
 //   - the arithmetic (Make): calls per pass (ceil(ids / batch size)) and
 //     per refresh, the fleet's rates, the start-up burst and its drain
 //     time at the quota, and a warning with the refresh interval that
@@ -28,8 +28,9 @@
 //
 // It does not own flags, environment variables, exit codes or where the
 // report goes (cmd/omsecrets parses --pods, --from-status and --output,
-// checks the URL and writes the report); nor which stores exist and their
-// batch sizes (the caller passes the resolver.Spec table); nor reading
+// checks the URL and writes the report); nor which stores exist, their
+// batch sizes and their costs (the caller passes the resolver.Spec table,
+// each store package its Spec); nor reading
 // definitions, building stores or the count-only pass (cmd builds the
 // session, internal/reconcile's CollectOnly stops before any reference is
 // fetched). It fetches no secret: its only I/O is the /status request.

@@ -97,7 +97,8 @@ type Fleet struct {
 
 // Make computes every store's load for the fleet from what c counted.
 // stores are the stores omsecrets builds, in the order of the report:
-// their names and batch sizes; StoreCosts adds the rest.
+// their names, batch sizes and costs (resolver.Spec.Costs; none: a local
+// store).
 func Make(c Counted, stores []resolver.Spec, f Fleet) Plan {
 	p := Plan{
 		Source: c.Source, Definitions: c.Definitions, SkippedRefs: c.SkippedRefs,
@@ -115,15 +116,15 @@ func Make(c Counted, stores []resolver.Spec, f Fleet) Plan {
 			continue
 		}
 		sp := Store{Store: spec.Name, IDs: len(set), BatchSize: max(spec.BatchSize, 1)}
-		q, known := StoreCosts[spec.Name]
-		if !known {
+		q := spec.Costs
+		if q == nil {
 			sp.Local = true
 			p.Stores = append(p.Stores, sp)
 			continue
 		}
 		sp.FetchOperation = q.Fetch.Operation
 		sp.CallsPerPass = ceilDiv(sp.IDs, sp.BatchSize)
-		sp.RefreshOperation, sp.CallsPerRefresh, sp.RefreshNote = refreshModel(spec.Name, set, sp.CallsPerPass, q.Fetch.Operation)
+		sp.RefreshOperation, sp.CallsPerRefresh, sp.RefreshNote = refreshModel(q.Refresh, set, sp.CallsPerPass, q.Fetch.Operation)
 		fq := q.Fetch
 		sp.Quota = &fq
 		if q.List != nil && sp.RefreshOperation == q.List.Operation {
@@ -135,13 +136,13 @@ func Make(c Counted, stores []resolver.Spec, f Fleet) Plan {
 		sp.FleetCallsPerSecond = round3(rate(sp.CallsPerPass))
 		sp.FleetRefreshCallsPerSecond = round3(rate(sp.CallsPerRefresh))
 		sp.StartupBurstCalls = int64(pods) * int64(sp.CallsPerPass)
-		if per, ok := PublishedQuota(spec.Name); ok {
+		if per, ok := PublishedQuota(spec); ok {
 			sp.StartupDrainSeconds = math.Ceil(float64(sp.StartupBurstCalls) / per)
 			if w, ok := warn(spec.Name, fq, pods, sp.CallsPerPass, interval, per); ok {
 				sp.Warnings = append(sp.Warnings, w)
 			}
 		}
-		if per, ok := ListQuota(spec.Name); ok && sp.ListQuota != nil {
+		if per, ok := ListQuota(spec); ok && sp.ListQuota != nil {
 			if w, ok := warn(spec.Name, *sp.ListQuota, pods, sp.CallsPerRefresh, interval, per); ok {
 				sp.Warnings = append(sp.Warnings, w)
 			}
@@ -152,10 +153,9 @@ func Make(c Counted, stores []resolver.Spec, f Fleet) Plan {
 }
 
 // refreshModel returns the operation and number of calls of a refresh of
-// ids with store's change detection (StoreCosts' Refresh), and what it
+// ids with a store's change detection r (its Costs.Refresh), and what it
 // rests on; full is the calls of a full read with fetchOp.
-func refreshModel(store string, ids map[string]bool, full int, fetchOp string) (string, int, string) {
-	r := StoreCosts[store].Refresh
+func refreshModel(r Refresh, ids map[string]bool, full int, fetchOp string) (string, int, string) {
 	switch {
 	case r.Operation == "":
 		return fetchOp, full, "no change detection: a refresh is a full read"

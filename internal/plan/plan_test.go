@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,17 +100,17 @@ func TestPlanArithmetic(t *testing.T) {
 	ssm := storeOf(t, Make(counted(ssmIDs), specs, Fleet{Pods: 1, Interval: time.Minute}), "aws-ssm")
 	assert.Equal(t, "GetParameters", ssm.RefreshOperation, "no shared prefix: a full read")
 
-	for _, store := range []string{"aws", "aws-ssm", "azure-kv", "gcp"} {
-		per, ok := PublishedQuota(store)
-		assert.True(t, ok && per > 0, store)
+	for _, spec := range []resolver.Spec{awssm.Spec, awsssm.Spec, azurekv.Spec, gcpsm.Spec} {
+		per, ok := PublishedQuota(spec)
+		assert.True(t, ok && per > 0, spec.Name)
 	}
-	for _, store := range []string{"kubernetes", "vault", "db", "env", "file"} {
-		_, ok := PublishedQuota(store)
-		assert.False(t, ok, store)
+	for _, spec := range []resolver.Spec{k8s.Spec, vault.Spec, db.Spec, envvar.Spec} {
+		_, ok := PublishedQuota(spec)
+		assert.False(t, ok, spec.Name)
 	}
-	per, ok := ListQuota("aws")
+	per, ok := ListQuota(awssm.Spec)
 	assert.True(t, ok && per == 100)
-	_, ok = ListQuota("aws-ssm")
+	_, ok = ListQuota(awsssm.Spec)
 	assert.False(t, ok, "DescribeParameters has no published rate")
 }
 
@@ -141,20 +142,25 @@ func TestPlanRefreshModel(t *testing.T) {
 		{"aws", ids(3, "%d-no-shared-prefix"), 1, "BatchGetSecretValue", 1},
 		{"aws-ssm", ids(3, "/%d/no-shared-prefix"), 1, "read", 1},
 	} {
-		op, calls, why := refreshModel(tc.store, tc.ids, tc.full, map[bool]string{true: "BatchGetSecretValue", false: "read"}[tc.store == "aws"])
+		i := slices.IndexFunc(specs, func(s resolver.Spec) bool { return s.Name == tc.store })
+		require.GreaterOrEqual(t, i, 0, tc.store)
+		op, calls, why := refreshModel(specs[i].Costs.Refresh, tc.ids, tc.full, map[bool]string{true: "BatchGetSecretValue", false: "read"}[tc.store == "aws"])
 		assert.Equal(t, tc.op, op, tc.store)
 		assert.Equal(t, tc.calls, calls, "%s: %s", tc.store, why)
 		assert.NotEmpty(t, why)
 	}
 }
 
-// TestStoreCostsAreComplete: every remote store's costs name a fetch
+// TestStoreCostsAreComplete: every remote store's costs (its Spec's) name a fetch
 // operation and a source; a listing with a page size has a note; the
 // list quota, if any, is the refresh's operation.
 func TestStoreCostsAreComplete(t *testing.T) {
 	t.Parallel()
-	require.NotEmpty(t, StoreCosts)
-	for name, c := range StoreCosts {
+	for _, spec := range specs {
+		c, name := spec.Costs, spec.Name
+		if c == nil {
+			continue // local
+		}
 		assert.NotEmpty(t, c.Fetch.Operation, name)
 		assert.NotEmpty(t, c.Fetch.Published, name)
 		assert.True(t, strings.HasPrefix(c.Fetch.Source, "https://"), name)

@@ -33,37 +33,44 @@ var (
 // bytes. Its errors wrap ErrNotRegular, ErrTooLarge or the open's error,
 // without the path (callers name it with the setting or field).
 func Read(path string, max int64) ([]byte, error) {
+	b, _, err := ReadInfo(path, max)
+	return b, err
+}
+
+// ReadInfo is Read that also returns the file's FileInfo, from the file
+// read (for callers that note its modification time).
+func ReadInfo(path string, max int64) ([]byte, fs.FileInfo, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return nil, pe.Err
+			return nil, nil, pe.Err
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w (%s)", ErrNotRegular, Kind(fi.Mode()))
+		return nil, nil, fmt.Errorf("%w (%s)", ErrNotRegular, Kind(fi.Mode()))
 	}
 	if fi.Size() > max {
-		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, fi.Size(), max)
+		return nil, nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, fi.Size(), max)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return nil, pe.Err
+			return nil, nil, pe.Err
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+		return nil, nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
 	}
-	return b, nil
+	return b, fi, nil
 }
 
 // Kind names a non-regular file mode for messages: "a FIFO", "a

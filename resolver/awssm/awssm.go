@@ -2,18 +2,17 @@ package awssm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"omsecrets/resolver"
+	"omsecrets/resolver/internal/awsbatch"
+	"omsecrets/resolver/internal/awsconfig"
 	"omsecrets/resolver/internal/awserr"
 )
 
@@ -57,31 +56,19 @@ type Options struct {
 type Provider struct {
 	api    secretsAPI
 	logger *slog.Logger
-	// batchDenied is set once BatchGetSecretValue has been denied; from
-	// then on every id is read with GetSecretValue.
-	batchDenied atomic.Bool
-
-	mu sync.Mutex
-	// read holds, per id the Provider returned a value for, the secret's
-	// name and the VersionId of that value (never the value), for
-	// Unchanged. It holds one entry per id ever read successfully and
-	// not failed since: as many as the references in use.
-	read map[string]readVersion
+	// batch reads in BatchGetSecretValue calls, or with GetSecretValue
+	// once BatchGetSecretValue has been denied.
+	batch *awsbatch.Reader
 }
 
 // New returns a Provider that calls Secrets Manager with a client built
 // from cfg (region, credentials, HTTP client) and opts. Whatever cfg says
 // about retries, the client makes one attempt per call.
 func New(cfg aws.Config, opts Options) *Provider {
-	client := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+	client := secretsmanager.NewFromConfig(awsconfig.OneAttempt(cfg), func(o *secretsmanager.Options) {
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
-		// The resolver retries; a retrying client would multiply its
-		// calls unseen. RetryMaxAttempts 0 keeps the SDK from wrapping
-		// the retryer with AWS_MAX_ATTEMPTS.
-		o.Retryer = aws.NopRetryer{}
-		o.RetryMaxAttempts = 0
 	})
 	return newProvider(client, opts.Logger)
 }
@@ -90,17 +77,17 @@ func newProvider(api secretsAPI, logger *slog.Logger) *Provider {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Provider{api: api, logger: logger.With("component", "awssm"), read: make(map[string]readVersion)}
+	p := &Provider{api: api, logger: logger.With("component", "awssm")}
+	p.batch = &awsbatch.Reader{
+		Max: MaxBatch, Check: checkID, Get: p.get, Batch: p.batchGet, Logger: p.logger, Action: batchAction,
+		FallBackWarning: "BatchGetSecretValue is denied or not offered by the endpoint; reading each secret with GetSecretValue from now on (allow the action to batch reads)",
+	}
+	return p
 }
 
 // MaxBatch implements resolver.BatchGetter: MaxBatch, or 1 once
 // BatchGetSecretValue has been denied and each id is read on its own.
-func (p *Provider) MaxBatch() int {
-	if p.batchDenied.Load() {
-		return 1
-	}
-	return MaxBatch
-}
+func (p *Provider) MaxBatch() int { return p.batch.MaxBatch() }
 
 // Get implements resolver.Getter with one GetSecretValue call. Its errors
 // name id; see the package documentation for their classes.
@@ -112,65 +99,34 @@ func (p *Provider) Get(ctx context.Context, id string) (resolver.Secret, error) 
 	return v, nil
 }
 
-// get is Get with errors that do not name the id. It remembers the
-// version it returned, and forgets it when id's own read fails.
+// get is Get with errors that do not name the id.
 func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) {
 	if err := checkID(id); err != nil {
 		return resolver.Secret{}, err
 	}
 	out, err := p.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
-		err = awserr.Map("GetSecretValue", err, codes)
-		if !resolver.Transient(err) {
-			p.forget(id)
-		}
-		return resolver.Secret{}, err
+		return resolver.Secret{}, awserr.Map("GetSecretValue", err, codes)
 	}
 	v, err := secretValue(out.SecretString, out.SecretBinary)
 	if err != nil {
-		p.forget(id)
 		return resolver.Secret{}, err
 	}
-	p.remember(id, aws.ToString(out.Name), aws.ToString(out.VersionId))
-	return v, nil
+	return versioned(v, aws.ToString(out.Name), aws.ToString(out.VersionId)), nil
 }
 
-// GetBatch implements resolver.BatchGetter. It sends the ids in
-// BatchGetSecretValue calls of at most MaxBatch (more than one call only if
-// the caller passed more than MaxBatch ids), or in one GetSecretValue call
-// each once BatchGetSecretValue has been denied. Failures of single ids are
-// *resolver.RefError values; an error of any other type failed the ids
-// missing from the map. Duplicate ids are fetched once.
+// GetBatch implements resolver.BatchGetter (awsbatch.Reader): the ids in
+// BatchGetSecretValue calls of at most MaxBatch, or in one GetSecretValue
+// call each once BatchGetSecretValue has been denied. Failures of single
+// ids are *resolver.RefError values; an error of any other type failed the
+// ids missing from the map. Duplicate ids are fetched once.
 func (p *Provider) GetBatch(ctx context.Context, ids []string) (map[string]resolver.Secret, error) {
-	out := make(map[string]resolver.Secret, len(ids))
-	var errs []error
-	var valid []string
-	seen := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		if err := checkID(id); err != nil {
-			// AWS would refuse the whole call for one bad id.
-			errs = append(errs, refError(id, err))
-			continue
-		}
-		valid = append(valid, id)
-	}
-	if p.batchDenied.Load() {
-		errs = append(errs, p.getEach(ctx, valid, out)...)
-		return out, errors.Join(errs...)
-	}
-	for chunk := range slices.Chunk(valid, MaxBatch) {
-		errs = append(errs, p.batch(ctx, chunk, out)...)
-	}
-	return out, errors.Join(errs...)
+	return p.batch.GetBatch(ctx, ids)
 }
 
-// batch fetches at most MaxBatch distinct, valid ids with
+// batchGet fetches at most MaxBatch distinct, valid ids with
 // BatchGetSecretValue into out and returns their failures.
-func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resolver.Secret) []error {
+func (p *Provider) batchGet(ctx context.Context, ids []string, out map[string]resolver.Secret) []error {
 	var errs []error
 	pending := slices.Clone(ids)
 	in := &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids}
@@ -178,8 +134,8 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 		resp, err := p.api.BatchGetSecretValue(ctx, in)
 		if err != nil {
 			if batchUnavailable(err) {
-				p.fallBack()
-				return append(errs, p.getEach(ctx, pending, out)...)
+				p.batch.FallBack()
+				return append(errs, p.batch.GetEach(ctx, pending, out)...)
 			}
 			// A failure of the whole call: it applies to every id
 			// missing from out.
@@ -192,11 +148,9 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 					return false
 				}
 				if s, err := secretValue(v.SecretString, v.SecretBinary); err != nil {
-					p.forget(id)
-					errs = append(errs, refError(id, err))
+					errs = append(errs, awsbatch.RefError(id, err))
 				} else {
-					p.remember(id, name, aws.ToString(v.VersionId))
-					out[id] = s
+					out[id] = versioned(s, name, aws.ToString(v.VersionId))
 				}
 				return true
 			})
@@ -213,10 +167,7 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 				continue
 			}
 			err := awserr.Classify("BatchGetSecretValue", aws.ToString(e.ErrorCode), aws.ToString(e.Message), 0, 0, codes)
-			if !resolver.Transient(err) {
-				p.forget(pending[i])
-			}
-			errs = append(errs, refError(pending[i], err))
+			errs = append(errs, awsbatch.RefError(pending[i], err))
 			pending = slices.Delete(pending, i, i+1)
 		}
 		if len(pending) == 0 || aws.ToString(resp.NextToken) == "" {
@@ -225,37 +176,7 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 		in.NextToken = resp.NextToken
 	}
 	for _, id := range pending {
-		p.forget(id)
-		errs = append(errs, refError(id, fmt.Errorf("%w: not in the BatchGetSecretValue response", resolver.ErrNotFound)))
-	}
-	return errs
-}
-
-// fallBack switches the Provider to GetSecretValue for good, logging the
-// switch once.
-func (p *Provider) fallBack() {
-	if p.batchDenied.CompareAndSwap(false, true) {
-		p.logger.Warn("BatchGetSecretValue is denied or not offered by the endpoint; reading each secret with GetSecretValue from now on (allow the action to batch reads)",
-			"action", batchAction)
-	}
-}
-
-// getEach fetches ids one GetSecretValue call at a time into out and
-// returns their failures. It stops at the first failure that is not the
-// id's own (throttling, server errors, network), which then applies to the
-// ids left, so that a failing service does not get one call per id.
-func (p *Provider) getEach(ctx context.Context, ids []string, out map[string]resolver.Secret) []error {
-	var errs []error
-	for _, id := range ids {
-		v, err := p.get(ctx, id)
-		switch {
-		case err == nil:
-			out[id] = v
-		case resolver.Transient(err):
-			return append(errs, err)
-		default:
-			errs = append(errs, refError(id, err))
-		}
+		errs = append(errs, awsbatch.RefError(id, fmt.Errorf("%w: not in the BatchGetSecretValue response", resolver.ErrNotFound)))
 	}
 	return errs
 }
@@ -294,8 +215,4 @@ func secretValue(str *string, binary []byte) (resolver.Secret, error) {
 	default:
 		return resolver.Secret{}, fmt.Errorf("%w: secret has no SecretString", resolver.ErrBadRef)
 	}
-}
-
-func refError(id string, err error) error {
-	return &resolver.RefError{Ref: resolver.Ref{ID: id}, Err: err}
 }

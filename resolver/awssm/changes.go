@@ -3,7 +3,6 @@ package awssm
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -34,31 +33,34 @@ const (
 // listAction is the IAM action of ListSecrets.
 const listAction = "secretsmanager:ListSecrets"
 
-// readVersion is what the Provider remembers of an id it returned a value
-// for: the secret's name and the VersionId of the value. Never the value.
-type readVersion struct {
-	name, version string
-}
-
-// remember records that the value of id returned now is version of the
-// secret name. An empty version (an endpoint that sends none) is not
-// remembered: it could not be compared.
-func (p *Provider) remember(id, name, version string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if name == "" || version == "" {
-		delete(p.read, id)
-		return
+// versionToken is the version token of a value: the VersionId, a space
+// and the secret's name (which an id that is an ARN does not tell), or ""
+// when either is missing (an endpoint that sends none). Secret names
+// hold no space.
+func versionToken(name, versionID string) string {
+	if name == "" || versionID == "" {
+		return ""
 	}
-	p.read[id] = readVersion{name: name, version: version}
+	return versionID + " " + name
 }
 
-// forget drops what the Provider remembered of id, whose last read
-// failed: Unchanged then no longer vouches for it.
-func (p *Provider) forget(id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.read, id)
+// versioned gives v its version token (versionToken), or a content
+// version (resolver.ContentVersion, never vouched for) if it has none.
+func versioned(v resolver.Secret, name, versionID string) resolver.Secret {
+	if t := versionToken(name, versionID); t != "" {
+		return v.WithVersion(t)
+	}
+	return v.WithVersion(resolver.ContentVersion(v))
+}
+
+// parseToken splits a token of versionToken into the secret's name and
+// the VersionId.
+func parseToken(token string) (name, versionID string, ok bool) {
+	i := strings.LastIndexByte(token, ' ')
+	if i <= 0 || i == len(token)-1 {
+		return "", "", false
+	}
+	return token[i+1:], token[:i], true
 }
 
 // FullReadCalls implements resolver.ChangeLister: the calls GetBatch makes
@@ -70,15 +72,15 @@ func (p *Provider) FullReadCalls(n int) int {
 
 // Unchanged implements resolver.ChangeLister with ListSecrets: it lists
 // the metadata of the secrets under the longest common name prefixes of
-// the ids' secrets (a name filter, ListPage per call, each call through
-// pacer) and returns the ids whose secret's AWSCURRENT version is still
-// the VersionId the Provider last returned for that id. Ids it never
-// returned a value for, or whose last read failed, are left out, and so
-// are secrets scheduled for deletion (ListSecrets leaves them out). It
-// stops as soon as every id it can vouch for was seen.
+// the held values' secrets (a name filter, ListPage per call, each call
+// through pacer) and returns the ids whose secret's AWSCURRENT version
+// is still the VersionId of the held value. Values without a version
+// token are left out, and so are secrets scheduled for deletion
+// (ListSecrets leaves them out). It stops as soon as every secret was
+// seen (resolver.ListUnchanged).
 //
 // It gives up with an error (not resolver.ErrPermission) before it would
-// make more calls than FullReadCalls(len(ids)); a denied ListSecrets is
+// make more calls than FullReadCalls(len(held)); a denied ListSecrets is
 // resolver.ErrPermission, throttling resolver.Throttled, as for reads.
 //
 // ListSecrets is eventually consistent: "ListSecrets might not reflect
@@ -88,72 +90,37 @@ func (p *Provider) FullReadCalls(n int) int {
 // refresh at least five minutes later sees the change. Comparing version
 // ids, not dates, makes the test exact otherwise: a new value is always a
 // new VersionId.
-func (p *Provider) Unchanged(ctx context.Context, ids []string, pacer resolver.Pacer) ([]string, error) {
-	want := make(map[string][]string) // secret name -> ids
-	versions := make(map[string]string, len(ids))
-	p.mu.Lock()
-	for _, id := range ids {
-		r, ok := p.read[id]
-		if !ok || versions[id] != "" {
-			continue
-		}
-		versions[id] = r.version
-		want[r.name] = append(want[r.name], id)
-	}
-	p.mu.Unlock()
-	if len(want) == 0 {
-		return nil, nil
-	}
-	names := make([]string, 0, len(want))
-	for name := range want {
-		names = append(names, name)
-	}
-	in := &secretsmanager.ListSecretsInput{MaxResults: aws.Int32(ListPage)}
-	if values := namePrefixes(names, maxFilterValues); values != nil {
-		in.Filters = []types.Filter{{Key: types.FilterNameStringTypeName, Values: values}}
-	}
-
-	budget := p.FullReadCalls(len(ids))
-	var unchanged []string
-	for calls := 0; ; calls++ {
-		if calls == budget {
-			return nil, fmt.Errorf("list secrets: %d ListSecrets pages did not cover the %d secrets, and more would cost more than reading them", calls, len(want))
-		}
-		var out *secretsmanager.ListSecretsOutput
-		err := pacer.Call(ctx, "list", func(ctx context.Context) error {
-			var err error
-			out, err = p.api.ListSecrets(ctx, in)
-			if err != nil {
-				return listError(err)
-			}
-			return nil
-		})
-		if errors.Is(err, resolver.ErrPermission) {
-			return nil, fmt.Errorf("list secrets (change detection needs %s on resource \"*\"): %w", listAction, err)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list secrets: %w", err)
-		}
-		for _, e := range out.SecretList {
-			name, arn := aws.ToString(e.Name), aws.ToString(e.ARN)
-			waiting, ok := want[name]
-			if !ok {
-				continue
-			}
-			current := currentVersion(e.SecretVersionsToStages)
-			for _, id := range waiting {
-				if matches(id, name, arn) && current != "" && current == versions[id] {
-					unchanged = append(unchanged, id)
+func (p *Provider) Unchanged(ctx context.Context, held []resolver.Held, pacer resolver.Pacer) ([]string, error) {
+	var in *secretsmanager.ListSecretsInput
+	return resolver.ListUnchanged(ctx, pacer, held, resolver.Listing[types.SecretListEntry]{
+		What:   "list secrets",
+		Need:   listAction + ` on resource "*"`,
+		Budget: p.FullReadCalls(len(held)),
+		Name: func(h resolver.Held) (string, bool) {
+			name, _, ok := parseToken(h.Version)
+			return name, ok
+		},
+		Page: func(ctx context.Context, names []string) ([]types.SecretListEntry, bool, error) {
+			if in == nil {
+				in = &secretsmanager.ListSecretsInput{MaxResults: aws.Int32(ListPage)}
+				if values := namePrefixes(names, maxFilterValues); values != nil {
+					in.Filters = []types.Filter{{Key: types.FilterNameStringTypeName, Values: values}}
 				}
 			}
-			// A name is listed once: its ids are settled either way.
-			delete(want, name)
-		}
-		if len(want) == 0 || aws.ToString(out.NextToken) == "" {
-			return unchanged, nil
-		}
-		in.NextToken = out.NextToken
-	}
+			out, err := p.api.ListSecrets(ctx, in)
+			if err != nil {
+				return nil, false, listError(err)
+			}
+			in.NextToken = out.NextToken
+			return out.SecretList, aws.ToString(out.NextToken) != "", nil
+		},
+		Listed: func(e types.SecretListEntry) (string, bool) { return aws.ToString(e.Name), true },
+		Current: func(e types.SecretListEntry, h resolver.Held) bool {
+			name, version, _ := parseToken(h.Version)
+			current := currentVersion(e.SecretVersionsToStages)
+			return matches(h.ID, name, aws.ToString(e.ARN)) && current != "" && current == version
+		},
+	})
 }
 
 // listError maps an error of ListSecrets to a resolver error, for the

@@ -68,3 +68,28 @@ func FuzzNamePrefixes(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseToken checks that a version token gives back the name and
+// VersionId it was made of, and that parseToken never vouches for a
+// token it did not make.
+func FuzzParseToken(f *testing.F) {
+	f.Add("/om/db/x", "a1b2c3d4-0000-1111-2222-333344445555")
+	f.Add("", "v")
+	f.Add("a b", "v")
+	f.Fuzz(func(t *testing.T, name, version string) {
+		tok := versionToken(name, version)
+		n, v, ok := parseToken(tok)
+		switch {
+		case name == "" || version == "":
+			if tok != "" || ok {
+				t.Fatalf("token %q of an empty part parsed as %v", tok, ok)
+			}
+		case !strings.Contains(name, " "):
+			if !ok || n != name || v != version {
+				t.Fatalf("token %q gave %q %q %v", tok, n, v, ok)
+			}
+		case ok && versionToken(n, v) != tok:
+			t.Fatalf("token %q does not round-trip", tok)
+		}
+	})
+}

@@ -24,22 +24,23 @@ func TestUnchanged(t *testing.T) {
 	s.PutSecret("/om/db/failing", "unchanged-failing")
 	s.PutSecret("/om/db/unread", "unchanged-unread")
 	s.PutSecret("/om/db/single", "unchanged-single")
-	ids := []string{"/om/db/same", arn, arn[:len(arn)-7], "/om/db/rotated", "/om/db/deleting", "/om/db/deleted", "/om/db/failing"}
-	_, err := p.GetBatch(t.Context(), ids)
+	ids := []string{"/om/db/same", arn, arn[:len(arn)-7], "/om/db/rotated", "/om/db/deleting", "/om/db/deleted"}
+	vals, err := p.GetBatch(t.Context(), ids)
 	require.NoError(t, err)
-	_, err = p.Get(t.Context(), "/om/db/single")
+	single, err := p.Get(t.Context(), "/om/db/single")
 	require.NoError(t, err)
+	require.NotEmpty(t, single.Version(), "a value carries its version")
+	vals["/om/db/single"] = single
 
 	s.PutSecret("/om/db/rotated", "unchanged-rotated-v2")
 	s.ScheduleSecretDeletion("/om/db/deleting")
 	s.DeleteSecret("/om/db/deleted")
-	s.DenyID("/om/db/failing")
-	_, err = p.GetBatch(t.Context(), []string{"/om/db/failing"})
-	require.Error(t, err)
 	s.Reset()
 
 	var pacer resolvertest.CountingPacer
-	asked := append(ids, "/om/db/single", "/om/db/unread", "/om/db/never")
+	asked := append(resolvertest.HeldOf(vals),
+		resolver.Held{ID: "/om/db/unread"},                        // no version: never asked by a Resolver
+		resolver.Held{ID: "/om/db/never", Version: "not-a-token"}) // a token it cannot read
 	got, err := p.Unchanged(t.Context(), asked, &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"/om/db/same", arn, arn[:len(arn)-7], "/om/db/single"}, got)
@@ -47,12 +48,16 @@ func TestUnchanged(t *testing.T) {
 	assert.Equal(t, 1, s.Calls(awstest.TargetListSecrets))
 	assert.Equal(t, 1, s.TotalCalls(), "listing reads no value")
 
-	// Reading the rotated secret again makes it vouchable.
-	_, err = p.Get(t.Context(), "/om/db/rotated")
+	// Reading the rotated secret again: its new version is vouched for,
+	// the old one still is not, whatever the store read last.
+	rotated, err := p.Get(t.Context(), "/om/db/rotated")
 	require.NoError(t, err)
-	got, err = p.Unchanged(t.Context(), []string{"/om/db/rotated"}, &pacer)
+	got, err = p.Unchanged(t.Context(), []resolver.Held{{ID: "/om/db/rotated", Version: rotated.Version()}}, &pacer)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/om/db/rotated"}, got)
+	got, err = p.Unchanged(t.Context(), []resolver.Held{{ID: "/om/db/rotated", Version: vals["/om/db/rotated"].Version()}}, &pacer)
+	require.NoError(t, err)
+	assert.Empty(t, got, "the version read before the rotation is not current")
 }
 
 func TestUnchangedNothingRead(t *testing.T) {
@@ -60,10 +65,10 @@ func TestUnchangedNothingRead(t *testing.T) {
 	p, s, _ := newProvider(t)
 	s.PutSecret("a", "nothing-read")
 	var pacer resolvertest.CountingPacer
-	got, err := p.Unchanged(t.Context(), []string{"a", "b"}, &pacer)
+	got, err := p.Unchanged(t.Context(), []resolver.Held{{ID: "a"}, {ID: "b", Version: "garbage"}}, &pacer)
 	require.NoError(t, err)
 	assert.Empty(t, got)
-	assert.Zero(t, s.TotalCalls(), "no call for ids never read")
+	assert.Zero(t, s.TotalCalls(), "no call for values without a version token")
 	assert.Zero(t, pacer.Count("list"))
 }
 
@@ -81,12 +86,12 @@ func TestUnchangedCallCounts(t *testing.T) {
 	for i := range 300 {
 		s.PutSecret(fmt.Sprintf("/unrelated/%03d", i), "count-unrelated")
 	}
-	awstest.ReadAll(t, p, s, ids)
+	vals := awstest.ReadAll(t, p, s, ids)
 	reads := s.Calls(awstest.TargetBatchGetSecretValue)
 	assert.Equal(t, 100, reads)
 	assert.Equal(t, reads, p.FullReadCalls(len(ids)))
 
-	got, pacer, err := awstest.UnchangedCounted(t, p, s, ids)
+	got, pacer, err := awstest.UnchangedCounted(t, p, s, resolvertest.HeldOf(vals))
 	require.NoError(t, err)
 	assert.Len(t, got, 2000)
 	lists := s.Calls(awstest.TargetListSecrets)
@@ -96,7 +101,7 @@ func TestUnchangedCallCounts(t *testing.T) {
 
 	// One rotated secret: the same listing, one id left to fetch.
 	s.PutSecret(ids[1234], "count-value-2")
-	got, _, err = awstest.UnchangedCounted(t, p, s, ids)
+	got, _, err = awstest.UnchangedCounted(t, p, s, resolvertest.HeldOf(vals))
 	require.NoError(t, err)
 	assert.Len(t, got, 1999)
 	assert.NotContains(t, got, ids[1234])
@@ -115,10 +120,10 @@ func TestUnchangedPrefixes(t *testing.T) {
 	for i := range 500 {
 		s.PutSecret(fmt.Sprintf("/team-c/%03d", i), "prefix-other")
 	}
-	_, err := p.GetBatch(t.Context(), ids)
+	vals, err := p.GetBatch(t.Context(), ids)
 	require.NoError(t, err)
 	var pacer resolvertest.CountingPacer
-	got, err := p.Unchanged(t.Context(), ids, &pacer)
+	got, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
 	assert.Equal(t, 1, s.Calls(awstest.TargetListSecrets), "the 500 others are not listed")
@@ -138,12 +143,12 @@ func TestUnchangedBudget(t *testing.T) {
 	for i := range 500 {
 		s.PutSecret(fmt.Sprintf("/p/k01x%03d", i), "budget-other")
 	}
-	_, err := p.GetBatch(t.Context(), ids)
+	vals, err := p.GetBatch(t.Context(), ids)
 	require.NoError(t, err)
 	require.Equal(t, 2, p.FullReadCalls(len(ids)))
 	s.Reset()
 	var pacer resolvertest.CountingPacer
-	got, err := p.Unchanged(t.Context(), ids, &pacer)
+	got, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &pacer)
 	require.Error(t, err)
 	assert.Nil(t, got)
 	assert.NotErrorIs(t, err, resolver.ErrPermission)
@@ -155,28 +160,29 @@ func TestUnchangedErrors(t *testing.T) {
 	t.Parallel()
 	p, s, _ := newProvider(t)
 	s.PutSecret("/e/a", "errors-secret-value")
-	_, err := p.Get(t.Context(), "/e/a")
+	v, err := p.Get(t.Context(), "/e/a")
 	require.NoError(t, err)
+	held := []resolver.Held{{ID: "/e/a", Version: v.Version()}}
 	var pacer resolvertest.CountingPacer
 
 	s.Deny(awstest.ActionListSecrets)
-	_, err = p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
+	_, err = p.Unchanged(t.Context(), held, &pacer)
 	require.ErrorIs(t, err, resolver.ErrPermission)
 	assert.Contains(t, err.Error(), "AccessDeniedException")
 	assert.NotContains(t, err.Error(), "errors-secret-value")
 	s.Allow(awstest.ActionListSecrets)
 
 	s.Throttle(1)
-	_, err = p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
+	_, err = p.Unchanged(t.Context(), held, &pacer)
 	require.ErrorIs(t, err, resolver.ErrThrottled)
 	require.ErrorIs(t, err, resolver.ErrUnavailable)
 
 	s.FailNext(1, 500)
-	_, err = p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
+	_, err = p.Unchanged(t.Context(), held, &pacer)
 	require.ErrorIs(t, err, resolver.ErrUnavailable)
 	assert.NotErrorIs(t, err, resolver.ErrPermission)
 
-	got, err := p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
+	got, err := p.Unchanged(t.Context(), held, &pacer)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/e/a"}, got)
 	assert.Equal(t, 4, pacer.Count("list"))
@@ -190,10 +196,10 @@ func TestUnchangedFallback(t *testing.T) {
 	s.PutSecret("f1", "fallback-1")
 	s.PutSecret("f2", "fallback-2")
 	s.Deny(awstest.ActionBatchGetSecretValue)
-	_, err := p.GetBatch(t.Context(), []string{"f1", "f2"})
+	vals, err := p.GetBatch(t.Context(), []string{"f1", "f2"})
 	require.NoError(t, err)
 	assert.Equal(t, 2, p.FullReadCalls(2))
-	got, err := p.Unchanged(t.Context(), []string{"f1", "f2"}, &resolvertest.CountingPacer{})
+	got, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"f1", "f2"}, got)
 }
@@ -209,6 +215,7 @@ func TestUnchangedConcurrent(t *testing.T) {
 		s.PutSecret(id, "concurrent-value")
 		ids = append(ids, id)
 	}
+	first := awstest.ReadAll(t, p, s, ids)
 	var failures atomic.Int64
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -221,7 +228,7 @@ func TestUnchangedConcurrent(t *testing.T) {
 					s.PutSecret(ids[(w+r)%len(ids)], "concurrent-value-next")
 					continue
 				}
-				if _, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{}); err != nil && !awstest.TransportFlake(err) {
+				if _, err := p.Unchanged(t.Context(), resolvertest.HeldOf(first), &resolvertest.CountingPacer{}); err != nil && !awstest.TransportFlake(err) {
 					failures.Add(1)
 				}
 			}
@@ -230,8 +237,8 @@ func TestUnchangedConcurrent(t *testing.T) {
 	wg.Wait()
 	assert.Zero(t, failures.Load())
 	// Settled: after a fresh read everything is vouched for.
-	awstest.ReadAll(t, p, s, ids)
-	got, _, err := awstest.UnchangedCounted(t, p, s, ids)
+	vals := awstest.ReadAll(t, p, s, ids)
+	got, _, err := awstest.UnchangedCounted(t, p, s, resolvertest.HeldOf(vals))
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
 }

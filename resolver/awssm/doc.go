@@ -57,13 +57,13 @@
 //
 // # Change detection
 //
-// The Provider is a resolver.ChangeLister. It remembers, per id it
-// returned a value for, the secret's name and the VersionId of that value
-// (never the value; an id whose read fails is forgotten). Unchanged lists
-// the secrets under the ids' longest common name prefixes (up to 10
-// prefixes in one name filter) with ListSecrets, ListPage (100) per call,
-// and vouches for the ids whose secret's AWSCURRENT version is still the
-// one returned: 2000 ids under one prefix take 20 ListSecrets calls where
+// The Provider is a resolver.ChangeLister and keeps no state for it:
+// each value carries its version token, the VersionId and the secret's
+// name, and the Resolver asks about the tokens of the values it holds.
+// Unchanged lists the secrets under the held secrets' longest common name
+// prefixes (up to 10 prefixes in one name filter) with ListSecrets,
+// ListPage (100) per call (resolver.ListUnchanged), and vouches for the
+// ids whose secret's AWSCURRENT version is still the held one: 2000 ids under one prefix take 20 ListSecrets calls where
 // a full read takes 100 BatchGetSecretValue calls. It never spends more
 // calls than that full read (FullReadCalls, ceil(n / MaxBatch())): past
 // it, it gives up with an error and the Resolver reads the ids.

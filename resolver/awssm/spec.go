@@ -27,6 +27,7 @@ var Spec = resolver.Spec{
 	Limit:     resolver.Limit{Rate: 100, Burst: 20},
 	BatchSize: MaxBatch,
 	Open:      open,
+	Costs:     costs,
 }
 
 func open(ctx context.Context, cfg resolver.StoreConfig) (resolver.Getter, error) {
@@ -35,4 +36,41 @@ func open(ctx context.Context, cfg resolver.StoreConfig) (resolver.Getter, error
 		return nil, err
 	}
 	return New(c.AWS, Options{Endpoint: c.Endpoints.SecretsManager, Logger: cfg.Logger}), nil
+}
+
+// costs are the published quotas of the store's calls and how its change
+// detection refreshes (resolver.Costs), as checked on 2026-12-02. They
+// change: each quota names its source.
+var costs = &resolver.Costs{
+	// AWS Secrets Manager quotas, "Rate of BatchGetSecretValue API
+	// requests: Each supported Region: 100 per second, not
+	// adjustable" (read in the page's zh_tw translation; the English
+	// page lists the same table).
+	Fetch: resolver.Quota{
+		Operation: "BatchGetSecretValue",
+		PerSecond: 100,
+		Published: "100 per second",
+		Scope:     "account and Region",
+		Source:    "https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html",
+		Confirmed: true,
+	},
+	// "The request rate for the ListSecrets API operation has been
+	// increased to 100 requests per second" (AWS What's New,
+	// 2022-11-11, read in its Chinese edition).
+	List: &resolver.Quota{
+		Operation: "ListSecrets",
+		PerSecond: 100,
+		Published: "100 per second",
+		Scope:     "account and Region",
+		Source:    "https://aws.amazon.com/about-aws/whats-new/2022/11/aws-secrets-manager-increases-api-requests-per-second-limits/",
+		Confirmed: true,
+	},
+	// ListSecrets MaxResults.
+	Refresh: resolver.RefreshCost{
+		Operation: "ListSecrets",
+		PerPage:   100,
+		ByPrefix:  true,
+		Note:      "ListSecrets, 100 per page, filtered by the ids' name prefix: ceil(ids/100) when the prefix holds only these secrets (others under it add pages, never beyond a full read); plus the changed ids' BatchGetSecretValue calls",
+	},
+	Note: "a policy without secretsmanager:BatchGetSecretValue makes omsecrets fall back to GetSecretValue, one call per id: 10,000 per second combined with DescribeSecret",
 }

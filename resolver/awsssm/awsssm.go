@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"omsecrets/resolver"
+	"omsecrets/resolver/internal/awsbatch"
+	"omsecrets/resolver/internal/awsconfig"
 	"omsecrets/resolver/internal/awserr"
 )
 
@@ -58,45 +58,39 @@ type Options struct {
 type Provider struct {
 	api    parametersAPI
 	logger *slog.Logger
-	// batchDenied is set once GetParameters has been found denied as an
-	// action; from then on every name is read with GetParameter.
-	batchDenied atomic.Bool
-
-	mu sync.Mutex
-	// read holds, per id the Provider returned a value for and a listing
-	// can vouch for, the parameter's name and the Version of that value
-	// (never the value), for Unchanged: one entry per such id ever read
-	// successfully and not failed since.
-	read map[string]readVersion
+	// batch reads in GetParameters calls, or with GetParameter once
+	// GetParameters has been found denied as an action.
+	batch *awsbatch.Reader
 }
 
 // New returns a Provider that calls Parameter Store with a client built
 // from cfg (region, credentials, HTTP client) and opts. Whatever cfg says
 // about retries, the client makes one attempt per call.
 func New(cfg aws.Config, opts Options) *Provider {
-	client := ssm.NewFromConfig(cfg, func(o *ssm.Options) {
+	client := ssm.NewFromConfig(awsconfig.OneAttempt(cfg), func(o *ssm.Options) {
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
-		// The resolver retries; see awssm.New.
-		o.Retryer = aws.NopRetryer{}
-		o.RetryMaxAttempts = 0
 	})
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Provider{api: client, logger: logger.With("component", "awsssm"), read: make(map[string]readVersion)}
+	return newProvider(client, logger)
+}
+
+func newProvider(api parametersAPI, logger *slog.Logger) *Provider {
+	p := &Provider{api: api, logger: logger.With("component", "awsssm")}
+	p.batch = &awsbatch.Reader{
+		Max: MaxBatch, Check: checkID, Get: p.get, Batch: p.batchGet, Logger: p.logger, Action: batchAction,
+		FallBackWarning: "GetParameters is denied; reading each parameter with GetParameter from now on (allow the action to batch reads)",
+	}
+	return p
 }
 
 // MaxBatch implements resolver.BatchGetter: MaxBatch, or 1 once
 // GetParameters has been found denied and each name is read on its own.
-func (p *Provider) MaxBatch() int {
-	if p.batchDenied.Load() {
-		return 1
-	}
-	return MaxBatch
-}
+func (p *Provider) MaxBatch() int { return p.batch.MaxBatch() }
 
 // Get implements resolver.Getter with one GetParameter call (with
 // decryption). Its errors name id; see the package documentation for their
@@ -116,62 +110,32 @@ func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) 
 	}
 	out, err := p.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(id), WithDecryption: aws.Bool(true)})
 	if err != nil {
-		err = awserr.Map("GetParameter", err, codes)
-		if !resolver.Transient(err) {
-			p.forget(id)
-		}
-		return resolver.Secret{}, err
+		return resolver.Secret{}, awserr.Map("GetParameter", err, codes)
 	}
 	if out.Parameter == nil || out.Parameter.Value == nil {
-		p.forget(id)
 		return resolver.Secret{}, fmt.Errorf("%w: GetParameter returned no value", resolver.ErrNotFound)
 	}
-	p.remember(id, aws.ToString(out.Parameter.Name), out.Parameter.Version)
-	return resolver.NewSecret(*out.Parameter.Value), nil
+	return versioned(resolver.NewSecret(*out.Parameter.Value), id, aws.ToString(out.Parameter.Name), out.Parameter.Version), nil
 }
 
-// GetBatch implements resolver.BatchGetter. It sends the names in
-// GetParameters calls of at most MaxBatch (more than one call only if the
-// caller passed more than MaxBatch ids), or in one GetParameter call each
-// once GetParameters has been found denied. Failures of single ids are
-// *resolver.RefError values; an error of any other type failed the ids
-// missing from the map. Duplicate ids are fetched once.
+// GetBatch implements resolver.BatchGetter (awsbatch.Reader): the names
+// in GetParameters calls of at most MaxBatch, or in one GetParameter call
+// each once GetParameters has been found denied. Failures of single ids
+// are *resolver.RefError values; an error of any other type failed the
+// ids missing from the map. Duplicate ids are fetched once.
 func (p *Provider) GetBatch(ctx context.Context, ids []string) (map[string]resolver.Secret, error) {
-	out := make(map[string]resolver.Secret, len(ids))
-	var errs []error
-	var valid []string
-	seen := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		if err := checkID(id); err != nil {
-			// AWS would refuse the whole call for one bad name.
-			errs = append(errs, refError(id, err))
-			continue
-		}
-		valid = append(valid, id)
-	}
-	if p.batchDenied.Load() {
-		errs = append(errs, p.getEach(ctx, valid, out)...)
-		return out, errors.Join(errs...)
-	}
-	for chunk := range slices.Chunk(valid, MaxBatch) {
-		errs = append(errs, p.batch(ctx, chunk, out)...)
-	}
-	return out, errors.Join(errs...)
+	return p.batch.GetBatch(ctx, ids)
 }
 
-// batch fetches at most MaxBatch distinct, valid ids with GetParameters
-// into out and returns their failures.
-func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resolver.Secret) []error {
+// batchGet fetches at most MaxBatch distinct, valid ids with
+// GetParameters into out and returns their failures.
+func (p *Provider) batchGet(ctx context.Context, ids []string, out map[string]resolver.Secret) []error {
 	resp, err := p.api.GetParameters(ctx, &ssm.GetParametersInput{Names: ids, WithDecryption: aws.Bool(true)})
 	if err != nil {
 		if isolatable(err) {
-			errs := p.getEach(ctx, ids, out)
+			errs := p.batch.GetEach(ctx, ids, out)
 			if isAccessDenied(err) && readAlone(errs) {
-				p.fallBack()
+				p.batch.FallBack()
 			}
 			return errs
 		}
@@ -187,11 +151,9 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 				return false
 			}
 			if prm.Value == nil {
-				p.forget(id)
-				errs = append(errs, refError(id, fmt.Errorf("%w: GetParameters returned no value", resolver.ErrNotFound)))
+				errs = append(errs, awsbatch.RefError(id, fmt.Errorf("%w: GetParameters returned no value", resolver.ErrNotFound)))
 			} else {
-				p.remember(id, aws.ToString(prm.Name), prm.Version)
-				out[id] = resolver.NewSecret(*prm.Value)
+				out[id] = versioned(resolver.NewSecret(*prm.Value), id, aws.ToString(prm.Name), prm.Version)
 			}
 			return true
 		})
@@ -204,13 +166,11 @@ func (p *Provider) batch(ctx context.Context, ids []string, out map[string]resol
 		if i < 0 {
 			continue
 		}
-		p.forget(pending[i])
-		errs = append(errs, refError(pending[i], fmt.Errorf("%w: GetParameters: parameter, version or label does not exist (InvalidParameters)", resolver.ErrNotFound)))
+		errs = append(errs, awsbatch.RefError(pending[i], fmt.Errorf("%w: GetParameters: parameter, version or label does not exist (InvalidParameters)", resolver.ErrNotFound)))
 		pending = slices.Delete(pending, i, i+1)
 	}
 	for _, id := range pending {
-		p.forget(id)
-		errs = append(errs, refError(id, fmt.Errorf("%w: not in the GetParameters response", resolver.ErrNotFound)))
+		errs = append(errs, awsbatch.RefError(id, fmt.Errorf("%w: not in the GetParameters response", resolver.ErrNotFound)))
 	}
 	return errs
 }
@@ -227,34 +187,6 @@ func readAlone(errs []error) bool {
 		}
 	}
 	return true
-}
-
-// fallBack switches the Provider to GetParameter for good, logging the
-// switch once.
-func (p *Provider) fallBack() {
-	if p.batchDenied.CompareAndSwap(false, true) {
-		p.logger.Warn("GetParameters is denied; reading each parameter with GetParameter from now on (allow the action to batch reads)",
-			"action", batchAction)
-	}
-}
-
-// getEach fetches ids one GetParameter call at a time into out and returns
-// their failures. It stops at the first failure that is not the id's own
-// (throttling, server errors, network), which then applies to the ids left.
-func (p *Provider) getEach(ctx context.Context, ids []string, out map[string]resolver.Secret) []error {
-	var errs []error
-	for _, id := range ids {
-		v, err := p.get(ctx, id)
-		switch {
-		case err == nil:
-			out[id] = v
-		case resolver.Transient(err):
-			return append(errs, err)
-		default:
-			errs = append(errs, refError(id, err))
-		}
-	}
-	return errs
 }
 
 // matches reports whether prm, from a GetParameters answer, is the one id
@@ -289,8 +221,4 @@ func checkID(id string) error {
 		return fmt.Errorf("%w: space in parameter name", resolver.ErrBadRef)
 	}
 	return nil
-}
-
-func refError(id string, err error) error {
-	return &resolver.RefError{Ref: resolver.Ref{ID: id}, Err: err}
 }

@@ -3,7 +3,6 @@ package awsssm
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -39,15 +38,6 @@ const maxVersions = 100
 // listAction is the IAM action of DescribeParameters.
 const listAction = "ssm:DescribeParameters"
 
-// readVersion is what the Provider remembers of an id it returned a value
-// for: the parameter's name, and the Version of the value it returned,
-// which for a "name:3" id is the version the id pins. Never the value.
-type readVersion struct {
-	name    string
-	version int64
-	pinned  bool
-}
-
 // listable splits an id into the parameter name a listing shows and the
 // version it pins (0 for none). It reports false for ids a listing cannot
 // vouch for: a "name:label" id (a label may move to another version
@@ -70,32 +60,30 @@ func listable(id string) (name string, pinned int64, ok bool) {
 	return name, n, true
 }
 
-// remember records that the value of id returned now is version of the
-// parameter name, for the ids a listing can vouch for.
-func (p *Provider) remember(id, name string, version int64) {
-	base, pinned, ok := listable(id)
-	if !ok || name == "" || version < 1 {
-		return
+// versioned gives v, read for id from the parameter name at version, its
+// version token: the Version in decimal, or a content version
+// (resolver.ContentVersion, never vouched for) when the answer has none
+// (a Secrets Manager reference) or names another parameter than the id's.
+func versioned(v resolver.Secret, id, name string, version int64) resolver.Secret {
+	base, _, ok := listable(id)
+	if version < 1 || name == "" || ok && name != base {
+		return v.WithVersion(resolver.ContentVersion(v))
 	}
-	if name != base {
-		// An answer for another name than the id's; do not vouch.
-		p.forget(id)
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pinned > 0 {
-		version = pinned
-	}
-	p.read[id] = readVersion{name: name, version: version, pinned: pinned > 0}
+	return v.WithVersion(strconv.FormatInt(version, 10))
 }
 
-// forget drops what the Provider remembered of id, whose last read
-// failed: Unchanged then no longer vouches for it.
-func (p *Provider) forget(id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.read, id)
+// held returns what Unchanged compares of h: the parameter name a
+// listing shows, the version of the value and whether the id pins it.
+func held(h resolver.Held) (name string, version int64, pinned bool, ok bool) {
+	name, pin, ok := listable(h.ID)
+	if !ok {
+		return "", 0, false, false
+	}
+	version, err := strconv.ParseInt(h.Version, 10, 64)
+	if err != nil || version < 1 || pin > 0 && version != pin {
+		return "", 0, false, false
+	}
+	return name, version, pin > 0, true
 }
 
 // FullReadCalls implements resolver.ChangeLister: the calls GetBatch makes
@@ -107,96 +95,61 @@ func (p *Provider) FullReadCalls(n int) int {
 
 // Unchanged implements resolver.ChangeLister with DescribeParameters: it
 // lists the metadata of the parameters whose names begin with the longest
-// common prefixes of the ids' names (a Name BeginsWith filter, ListPage
-// per call, each call through pacer) and returns the ids whose
-// parameter's Version is still the one the Provider last returned for
-// that id. A "name:3" id is vouched for while the parameter still keeps
-// version 3 (versions never change; the oldest are dropped after 100).
-// Ids it never returned a value for, whose last read failed, or that it
-// cannot vouch for (see listable: labels, Secrets Manager references,
-// ARNs) are left out. It stops as soon as every id it can vouch for was
-// seen.
+// common prefixes of the held values' names (a Name BeginsWith filter,
+// ListPage per call, each call through pacer) and returns the ids whose
+// parameter's Version is still the held value's. A "name:3" id is
+// vouched for while the parameter still keeps version 3 (versions never
+// change; the oldest are dropped after 100). Values without a version
+// token, and ids it cannot vouch for (see listable: labels, Secrets
+// Manager references, ARNs) are left out. It stops as soon as every
+// parameter was seen (resolver.ListUnchanged).
 //
 // DescribeParameters answers "on a best-effort basis": a page may hold
 // fewer than MaxResults parameters, or none, with a NextToken, when the
 // service "reaches an internal limit" (API reference). Unchanged follows
 // such pages like any other, and gives up with an error (not
 // resolver.ErrPermission) before it would make more calls than
-// FullReadCalls(len(ids)). A denied DescribeParameters is
+// FullReadCalls(len(held)). A denied DescribeParameters is
 // resolver.ErrPermission, throttling resolver.Throttled, as for reads.
-func (p *Provider) Unchanged(ctx context.Context, ids []string, pacer resolver.Pacer) ([]string, error) {
-	want := make(map[string][]string) // parameter name -> ids
-	read := make(map[string]readVersion, len(ids))
-	p.mu.Lock()
-	for _, id := range ids {
-		r, ok := p.read[id]
-		if _, dup := read[id]; !ok || dup {
-			continue
-		}
-		read[id] = r
-		want[r.name] = append(want[r.name], id)
-	}
-	p.mu.Unlock()
-	if len(want) == 0 {
-		return nil, nil
-	}
-	names := make([]string, 0, len(want))
-	for name := range want {
-		names = append(names, name)
-	}
-	in := &ssm.DescribeParametersInput{MaxResults: aws.Int32(ListPage)}
-	if values := namePrefixes(names, maxFilterValues); values != nil {
-		in.ParameterFilters = []types.ParameterStringFilter{{Key: aws.String("Name"), Option: aws.String("BeginsWith"), Values: values}}
-	}
-
-	budget := p.FullReadCalls(len(ids))
-	var unchanged []string
-	for calls := 0; ; calls++ {
-		if calls == budget {
-			return nil, fmt.Errorf("list parameters: %d DescribeParameters pages did not cover the %d parameters, and more would cost more than reading them", calls, len(want))
-		}
-		var out *ssm.DescribeParametersOutput
-		err := pacer.Call(ctx, "list", func(ctx context.Context) error {
-			var err error
-			out, err = p.api.DescribeParameters(ctx, in)
-			if err != nil {
-				return listError(err)
-			}
-			return nil
-		})
-		if errors.Is(err, resolver.ErrPermission) {
-			return nil, fmt.Errorf("list parameters (change detection needs %s on resource \"*\"): %w", listAction, err)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list parameters: %w", err)
-		}
-		for _, m := range out.Parameters {
-			name := aws.ToString(m.Name)
-			waiting, ok := want[name]
-			if !ok {
-				continue
-			}
-			for _, id := range waiting {
-				if r := read[id]; r.current(m.Version) {
-					unchanged = append(unchanged, id)
+func (p *Provider) Unchanged(ctx context.Context, hs []resolver.Held, pacer resolver.Pacer) ([]string, error) {
+	var in *ssm.DescribeParametersInput
+	return resolver.ListUnchanged(ctx, pacer, hs, resolver.Listing[types.ParameterMetadata]{
+		What:   "list parameters",
+		Need:   listAction + ` on resource "*"`,
+		Budget: p.FullReadCalls(len(hs)),
+		Name: func(h resolver.Held) (string, bool) {
+			name, _, _, ok := held(h)
+			return name, ok
+		},
+		Page: func(ctx context.Context, names []string) ([]types.ParameterMetadata, bool, error) {
+			if in == nil {
+				in = &ssm.DescribeParametersInput{MaxResults: aws.Int32(ListPage)}
+				if values := namePrefixes(names, maxFilterValues); values != nil {
+					in.ParameterFilters = []types.ParameterStringFilter{{Key: aws.String("Name"), Option: aws.String("BeginsWith"), Values: values}}
 				}
 			}
-			delete(want, name)
-		}
-		if len(want) == 0 || aws.ToString(out.NextToken) == "" {
-			return unchanged, nil
-		}
-		in.NextToken = out.NextToken
-	}
+			out, err := p.api.DescribeParameters(ctx, in)
+			if err != nil {
+				return nil, false, listError(err)
+			}
+			in.NextToken = out.NextToken
+			return out.Parameters, aws.ToString(out.NextToken) != "", nil
+		},
+		Listed: func(m types.ParameterMetadata) (string, bool) { return aws.ToString(m.Name), true },
+		Current: func(m types.ParameterMetadata, h resolver.Held) bool {
+			_, version, pinned, _ := held(h)
+			return current(version, pinned, m.Version)
+		},
+	})
 }
 
-// current reports whether the value r was read as is still what its id
+// current reports whether the value read at version is still what its id
 // reads, given the parameter's latest version.
-func (r readVersion) current(latest int64) bool {
-	if r.pinned {
-		return r.version <= latest && latest-r.version < maxVersions
+func current(version int64, pinned bool, latest int64) bool {
+	if pinned {
+		return version <= latest && latest-version < maxVersions
 	}
-	return r.version == latest
+	return version == latest
 }
 
 // listError maps an error of DescribeParameters to a resolver error, for

@@ -34,12 +34,12 @@ func TestListable(t *testing.T) {
 
 func TestReadVersionCurrent(t *testing.T) {
 	t.Parallel()
-	assert.True(t, readVersion{version: 2}.current(2))
-	assert.False(t, readVersion{version: 2}.current(3))
-	assert.True(t, readVersion{version: 2, pinned: true}.current(3))
-	assert.True(t, readVersion{version: 2, pinned: true}.current(101))
-	assert.False(t, readVersion{version: 2, pinned: true}.current(102), "the 102nd version pushed out the 2nd")
-	assert.False(t, readVersion{version: 5, pinned: true}.current(4), "a recreated parameter")
+	assert.True(t, current(2, false, 2))
+	assert.False(t, current(2, false, 3))
+	assert.True(t, current(2, true, 3))
+	assert.True(t, current(2, true, 101))
+	assert.False(t, current(2, true, 102), "the 102nd version pushed out the 2nd")
+	assert.False(t, current(5, true, 4), "a recreated parameter")
 }
 
 // FuzzNamePrefixes checks that the prefixes always cover every name and

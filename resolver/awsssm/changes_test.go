@@ -29,10 +29,11 @@ func TestUnchanged(t *testing.T) {
 	s.PutParameter("/om/single", "unchanged-single", false)
 	s.PutSecret("sm", "unchanged-sm")
 	ids := []string{"/om/same", " /om/same ", "/om/changed", "/om/deleted", "/om/pinned:1", "/om/pinned-gone:1", "/om/labelled:prod", "/aws/reference/secretsmanager/sm"}
-	_, err := p.GetBatch(t.Context(), ids)
+	vals, err := p.GetBatch(t.Context(), ids)
 	require.NoError(t, err)
-	_, err = p.Get(t.Context(), "/om/single")
+	single, err := p.Get(t.Context(), "/om/single")
 	require.NoError(t, err)
+	vals["/om/single"] = single
 
 	s.PutParameter("/om/changed", "unchanged-changed-v2", true)
 	s.PutParameter("/om/pinned", "unchanged-pinned-v3", false)
@@ -41,7 +42,7 @@ func TestUnchanged(t *testing.T) {
 	s.Reset()
 
 	var pacer resolvertest.CountingPacer
-	asked := append(ids, "/om/single", "/om/unread", "/om/never")
+	asked := append(resolvertest.HeldOf(vals), resolver.Held{ID: "/om/unread"}, resolver.Held{ID: "/om/never", Version: "x"})
 	got, err := p.Unchanged(t.Context(), asked, &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"/om/same", " /om/same ", "/om/pinned:1", "/om/single"}, got,
@@ -50,11 +51,14 @@ func TestUnchanged(t *testing.T) {
 	assert.Equal(t, 1, s.Calls(awstest.TargetDescribeParameters))
 	assert.Equal(t, 1, s.TotalCalls(), "listing reads no value")
 
-	_, err = p.Get(t.Context(), "/om/changed")
+	changed, err := p.Get(t.Context(), "/om/changed")
 	require.NoError(t, err)
-	got, err = p.Unchanged(t.Context(), []string{"/om/changed"}, &pacer)
+	got, err = p.Unchanged(t.Context(), []resolver.Held{{ID: "/om/changed", Version: changed.Version()}}, &pacer)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"/om/changed"}, got, "vouched for again once read again")
+	assert.Equal(t, []string{"/om/changed"}, got, "the version read again is vouched for")
+	got, err = p.Unchanged(t.Context(), []resolver.Held{{ID: "/om/changed", Version: vals["/om/changed"].Version()}}, &pacer)
+	require.NoError(t, err)
+	assert.Empty(t, got, "the version read before the change is not, whatever was read since")
 }
 
 func TestUnchangedNothingListable(t *testing.T) {
@@ -62,11 +66,11 @@ func TestUnchangedNothingListable(t *testing.T) {
 	p, s, _ := newProvider(t)
 	s.PutParameter("/l", "listable", false)
 	s.LabelParameter("/l", 1, "x")
-	_, err := p.GetBatch(t.Context(), []string{"/l:x"})
+	vals, err := p.GetBatch(t.Context(), []string{"/l:x"})
 	require.NoError(t, err)
 	s.Reset()
 	var pacer resolvertest.CountingPacer
-	got, err := p.Unchanged(t.Context(), []string{"/l:x", "/never"}, &pacer)
+	got, err := p.Unchanged(t.Context(), append(resolvertest.HeldOf(vals), resolver.Held{ID: "/never"}), &pacer)
 	require.NoError(t, err)
 	assert.Empty(t, got)
 	assert.Zero(t, s.TotalCalls())
@@ -86,12 +90,12 @@ func TestUnchangedCallCounts(t *testing.T) {
 	for i := range 300 {
 		s.PutParameter(fmt.Sprintf("/unrelated/%03d", i), "count-unrelated", false)
 	}
-	awstest.ReadAll(t, p, s, ids)
+	vals := awstest.ReadAll(t, p, s, ids)
 	reads := s.Calls(awstest.TargetGetParameters)
 	assert.Equal(t, 200, reads)
 	assert.Equal(t, reads, p.FullReadCalls(len(ids)))
 
-	got, pacer, err := awstest.UnchangedCounted(t, p, s, ids)
+	got, pacer, err := awstest.UnchangedCounted(t, p, s, resolvertest.HeldOf(vals))
 	require.NoError(t, err)
 	assert.Len(t, got, 2000)
 	lists := s.Calls(awstest.TargetDescribeParameters)
@@ -100,7 +104,7 @@ func TestUnchangedCallCounts(t *testing.T) {
 	t.Logf("2000 Parameter Store ids: full read %d GetParameters calls, change check %d DescribeParameters calls", reads, lists)
 
 	s.PutParameter(ids[777], "count-value-2", true)
-	got, _, err = awstest.UnchangedCounted(t, p, s, ids)
+	got, _, err = awstest.UnchangedCounted(t, p, s, resolvertest.HeldOf(vals))
 	require.NoError(t, err)
 	assert.Len(t, got, 1999)
 	assert.NotContains(t, got, ids[777])
@@ -120,7 +124,7 @@ func TestUnchangedEmptyPages(t *testing.T) {
 	for i := range 100 {
 		s.PutParameter(fmt.Sprintf("/other/%03d", i), "pages-other", false)
 	}
-	_, err := p.GetBatch(t.Context(), ids)
+	vals, err := p.GetBatch(t.Context(), ids)
 	require.NoError(t, err)
 	require.Equal(t, 2, p.FullReadCalls(len(ids)))
 
@@ -129,7 +133,7 @@ func TestUnchangedEmptyPages(t *testing.T) {
 	s.SetDescribeScanLimit(60)
 	s.Reset()
 	var pacer resolvertest.CountingPacer
-	got, err := p.Unchanged(t.Context(), ids, &pacer)
+	got, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
 	assert.Equal(t, 2, s.Calls(awstest.TargetDescribeParameters))
@@ -137,7 +141,7 @@ func TestUnchangedEmptyPages(t *testing.T) {
 	// Scanning 40 at a time needs three calls: more than reading.
 	s.SetDescribeScanLimit(40)
 	s.Reset()
-	got, err = p.Unchanged(t.Context(), ids, &pacer)
+	got, err = p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &pacer)
 	require.Error(t, err)
 	assert.Nil(t, got)
 	assert.NotErrorIs(t, err, resolver.ErrPermission)
@@ -154,9 +158,9 @@ func TestUnchangedPrefixes(t *testing.T) {
 	for i := range 500 {
 		s.PutParameter(fmt.Sprintf("/team-c/%03d", i), "prefix-other", false)
 	}
-	_, err := p.GetBatch(t.Context(), ids)
+	vals, err := p.GetBatch(t.Context(), ids)
 	require.NoError(t, err)
-	got, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{})
+	got, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
 	assert.Equal(t, 1, s.Calls(awstest.TargetDescribeParameters))
@@ -166,34 +170,31 @@ func TestUnchangedErrors(t *testing.T) {
 	t.Parallel()
 	p, s, _ := newProvider(t)
 	s.PutParameter("/e/a", "errors-param-value", true)
-	_, err := p.Get(t.Context(), "/e/a")
+	v, err := p.Get(t.Context(), "/e/a")
 	require.NoError(t, err)
+	held := []resolver.Held{{ID: "/e/a", Version: v.Version()}}
 	var pacer resolvertest.CountingPacer
 
 	s.Deny(awstest.ActionDescribeParameters)
-	_, err = p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
+	_, err = p.Unchanged(t.Context(), held, &pacer)
 	require.ErrorIs(t, err, resolver.ErrPermission)
 	assert.Contains(t, err.Error(), "ssm:DescribeParameters")
 	assert.NotContains(t, err.Error(), "errors-param-value")
 	s.Allow(awstest.ActionDescribeParameters)
 
 	s.Throttle(1)
-	_, err = p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
+	_, err = p.Unchanged(t.Context(), held, &pacer)
 	require.ErrorIs(t, err, resolver.ErrThrottled)
 
 	s.FailNext(1, 500)
-	_, err = p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
+	_, err = p.Unchanged(t.Context(), held, &pacer)
 	require.ErrorIs(t, err, resolver.ErrUnavailable)
 	assert.NotErrorIs(t, err, resolver.ErrPermission)
 
-	// A failed read forgets the version.
-	s.DenyID("/e/a")
-	_, err = p.Get(t.Context(), "/e/a")
-	require.Error(t, err)
-	got, err := p.Unchanged(t.Context(), []string{"/e/a"}, &pacer)
+	got, err := p.Unchanged(t.Context(), held, &pacer)
 	require.NoError(t, err)
-	assert.Empty(t, got)
-	assert.Equal(t, 3, pacer.Count("list"))
+	assert.Equal(t, []string{"/e/a"}, got)
+	assert.Equal(t, 4, pacer.Count("list"))
 }
 
 // TestUnchangedConcurrent reads, updates and lists at once; run with
@@ -207,6 +208,7 @@ func TestUnchangedConcurrent(t *testing.T) {
 		s.PutParameter(id, "concurrent-value", false)
 		ids = append(ids, id)
 	}
+	first := awstest.ReadAll(t, p, s, ids)
 	var failures atomic.Int64
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -219,7 +221,7 @@ func TestUnchangedConcurrent(t *testing.T) {
 					s.PutParameter(ids[(w+r)%len(ids)], "concurrent-value-next", false)
 					continue
 				}
-				if _, err := p.Unchanged(t.Context(), ids, &resolvertest.CountingPacer{}); err != nil && !awstest.TransportFlake(err) {
+				if _, err := p.Unchanged(t.Context(), resolvertest.HeldOf(first), &resolvertest.CountingPacer{}); err != nil && !awstest.TransportFlake(err) {
 					failures.Add(1)
 				}
 			}
@@ -227,8 +229,8 @@ func TestUnchangedConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Zero(t, failures.Load())
-	awstest.ReadAll(t, p, s, ids)
-	got, _, err := awstest.UnchangedCounted(t, p, s, ids)
+	vals := awstest.ReadAll(t, p, s, ids)
+	got, _, err := awstest.UnchangedCounted(t, p, s, resolvertest.HeldOf(vals))
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
 }

@@ -57,13 +57,13 @@
 //
 // # Change detection
 //
-// The Provider is a resolver.ChangeLister. It remembers, per id it
-// returned a value for, the parameter's name and the Version of that
-// value (never the value; an id whose read fails is forgotten). Unchanged
-// lists the parameters whose names begin with the ids' longest common
-// prefixes (up to 50 values of one Name BeginsWith filter) with
-// DescribeParameters, ListPage (50) per call, and vouches for the ids
-// whose parameter's Version is still the one returned: 2000 names under
+// The Provider is a resolver.ChangeLister and keeps no state for it:
+// each value carries its Version as its version token, and the Resolver
+// asks about the tokens of the values it holds. Unchanged lists the
+// parameters whose names begin with the ids' longest common prefixes (up
+// to 50 values of one Name BeginsWith filter) with DescribeParameters,
+// ListPage (50) per call (resolver.ListUnchanged), and vouches for the
+// ids whose parameter's Version is still the held one: 2000 names under
 // one path take 40 DescribeParameters calls where a full read takes 200
 // GetParameters calls. A "name:3" id is vouched for while the parameter
 // keeps version 3; "name:label" ids (a label can move), Secrets Manager

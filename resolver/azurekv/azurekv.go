@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,10 +66,6 @@ type Provider struct {
 	primed atomic.Bool
 	prime  chan struct{}
 
-	mu sync.Mutex
-	// read holds, per id, what Unchanged compares of the value last
-	// returned for it (never the value).
-	read map[string]readVersion
 	// now is the clock a read is timed by (see settleAfter).
 	now func() time.Time
 }
@@ -115,7 +110,7 @@ func New(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build the Key Vault client: %w", err)
 	}
-	return &Provider{api: kv, vault: host, otherHost: other, prime: make(chan struct{}, 1), read: make(map[string]readVersion), now: time.Now}, nil
+	return &Provider{api: kv, vault: host, otherHost: other, prime: make(chan struct{}, 1), now: time.Now}, nil
 }
 
 // Get implements resolver.Getter with one GetSecret call: the latest
@@ -138,15 +133,12 @@ func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) 
 	}
 	resp, err := p.getSecret(ctx, name, version)
 	if err != nil {
-		p.forget(id)
 		return resolver.Secret{}, classify(ctx, err)
 	}
 	if resp.Value == nil {
-		p.forget(id)
 		return resolver.Secret{}, fmt.Errorf("%w: Key Vault answered without a value", resolver.ErrUnavailable)
 	}
-	p.remember(id, name, version != "", resp.Secret)
-	return resolver.NewSecret(*resp.Value), nil
+	return resolver.NewSecret(*resp.Value).WithVersion(p.versionToken(resp.Secret)), nil
 }
 
 // getSecret calls GetSecret, one call at a time until the vault has

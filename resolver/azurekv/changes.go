@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"omsecrets/resolver"
@@ -35,49 +37,50 @@ var listHints = map[string]string{
 	"ForbiddenByPolicy":   "a policy of the vault refuses the request",
 }
 
-// readVersion is what the Provider remembers of an id it returned a
-// value for: the lower-cased secret name, whether the id pins a version,
-// and the updated time (whole seconds) of the version returned. Never the
-// value.
-type readVersion struct {
-	name    string
-	pinned  bool
-	updated int64
-	// settled: the read came settleAfter or more after the version's
-	// updated time (by this machine's clock), so any later version has a
-	// later updated second. A read closer to it is not vouched for: a
-	// version set in the same second would look the same.
-	settled bool
-}
-
 // settleAfter is how long after a version's updated time a read must come
 // for its whole-second time to tell it from any later version: the
 // second itself, plus room for this machine's clock running behind the
 // vault's.
 const settleAfter = 5 * time.Second
 
-// remember records what Unchanged compares of the secret returned now
-// for id (of the secret name; pinned when id names a version). A secret
-// without an updated time (an endpoint that sends none) is not
-// remembered: it could not be compared.
-func (p *Provider) remember(id, name string, pinned bool, sec azsecrets.Secret) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// versionToken is the version token of sec, read now: the Key Vault
+// version, a space and the version's updated time in whole seconds, or
+// "-" in its place when the read came less than settleAfter after it
+// (by this machine's clock): a version set in the same second would look
+// the same, so such a read is not vouched for unless its id pins the
+// version. A secret without an updated time (an endpoint that sends none)
+// has a content version (resolver.ContentVersion), never vouched for: it
+// could not be compared. sec.Value is set.
+func (p *Provider) versionToken(sec azsecrets.Secret) string {
 	if sec.Attributes == nil || sec.Attributes.Updated == nil {
-		delete(p.read, id)
-		return
+		return resolver.ContentVersion(resolver.NewSecret(*sec.Value))
+	}
+	version := ""
+	if sec.ID != nil {
+		version = sec.ID.Version()
 	}
 	updated := *sec.Attributes.Updated
-	p.read[id] = readVersion{name: strings.ToLower(name), pinned: pinned, updated: updated.Unix(),
-		settled: p.now().Sub(updated) >= settleAfter}
+	if p.now().Sub(updated) < settleAfter {
+		return version + " -"
+	}
+	return version + " " + strconv.FormatInt(updated.Unix(), 10)
 }
 
-// forget drops what the Provider remembered of id, whose last read
-// failed: Unchanged then no longer vouches for it.
-func (p *Provider) forget(id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.read, id)
+// heldVersion returns what Unchanged compares of h: the lower-cased
+// secret name, whether the id pins a version, and the updated second of
+// the value (0 if not settled).
+func heldVersion(h resolver.Held) (name string, pinned bool, updated int64, ok bool) {
+	name, version, err := parseID(h.ID)
+	_, at, found := strings.Cut(h.Version, " ")
+	if err != nil || !found {
+		return "", false, 0, false
+	}
+	if at != "-" {
+		if updated, err = strconv.ParseInt(at, 10, 64); err != nil || updated == 0 {
+			return "", false, 0, false
+		}
+	}
+	return strings.ToLower(name), version != "", updated, true
 }
 
 // FullReadCalls implements resolver.ChangeLister: Key Vault has no batch
@@ -87,15 +90,16 @@ func (*Provider) FullReadCalls(n int) int { return n }
 // Unchanged implements resolver.ChangeLister with Get Secrets (GET
 // {vault}/secrets, azsecrets' NewListSecretPropertiesPager): it pages
 // through the properties of every secret of the vault, ListPage per call,
-// each call through pacer, and returns the ids it can vouch for. It stops
+// each call through pacer, and returns the ids of the held values it can
+// vouch for (resolver.ListUnchanged). It stops
 // as soon as every secret of a vouchable id was seen. Get Secrets lists
 // each secret once, with the attributes of its latest version and an id
 // without a version; deleted secrets are not listed, disabled ones are
 // with enabled false.
 //
 //   - An id naming the latest version is vouched for when its secret is
-//     listed, enabled, and its updated time is the one of the value Get
-//     last returned. A new version (SetSecret) or a change of the latest
+//     listed, enabled, and its updated time is the one of the held
+//     value. A new version (SetSecret) or a change of the latest
 //     version's attributes moves it. Key Vault's times are whole seconds,
 //     so a version set within the same second as the one Get returned
 //     would keep the time: a value read less than settleAfter after its
@@ -107,80 +111,50 @@ func (*Provider) FullReadCalls(n int) int { return n }
 //     secret is still listed as enabled: a version's value never changes.
 //     The list shows only the latest version's enabled flag, so a pinned
 //     older version disabled on its own is not seen until MaxAge.
-//   - Ids it never returned a value for, or whose last read failed, are
-//     left out.
+//   - Values without a version token are left out.
 //
 // The listing is over the whole vault, not the ids: a vault holding many
 // more secrets than ids makes it cost more than reading them, and it
 // gives up with an error (not resolver.ErrPermission) before it would
-// make more calls than FullReadCalls(len(ids)), one per id. A refused
+// make more calls than FullReadCalls(len(held)), one per id. A refused
 // listing (403: no role on the vault covering
 // Microsoft.KeyVault/vaults/secrets/readMetadata/action, or no List in
 // the access policy) is resolver.ErrPermission naming that permission;
 // throttling is resolver.Throttled and other failures as for reads, except
 // that token failures and other refusals are plain errors, since they say
 // nothing about listing.
-func (p *Provider) Unchanged(ctx context.Context, ids []string, pacer resolver.Pacer) ([]string, error) {
-	want := make(map[string][]string) // lower-cased secret name -> ids
-	read := make(map[string]readVersion, len(ids))
-	p.mu.Lock()
-	for _, id := range ids {
-		r, ok := p.read[id]
-		if _, dup := read[id]; !ok || dup {
-			continue
-		}
-		read[id] = r
-		want[r.name] = append(want[r.name], id)
-	}
-	p.mu.Unlock()
-	if len(want) == 0 {
-		return nil, nil
-	}
-
-	pager := p.api.NewListSecretPropertiesPager(nil)
-	budget := p.FullReadCalls(len(ids))
-	var unchanged []string
-	for calls := 0; ; calls++ {
-		if calls == budget {
-			return nil, fmt.Errorf("list secrets of vault %s: %d pages did not cover the %d secrets, and more would cost more than reading them", p.vault, calls, len(want))
-		}
-		var page azsecrets.ListSecretPropertiesResponse
-		err := pacer.Call(ctx, "list", func(ctx context.Context) error {
-			var err error
-			if page, err = pager.NextPage(ctx); err != nil {
-				return listError(ctx, err)
+func (p *Provider) Unchanged(ctx context.Context, held []resolver.Held, pacer resolver.Pacer) ([]string, error) {
+	var pager *runtime.Pager[azsecrets.ListSecretPropertiesResponse]
+	return resolver.ListUnchanged(ctx, pacer, held, resolver.Listing[*azsecrets.SecretProperties]{
+		What:   "list secrets of vault " + p.vault,
+		Need:   listPermission,
+		Budget: p.FullReadCalls(len(held)),
+		Name: func(h resolver.Held) (string, bool) {
+			name, _, _, ok := heldVersion(h)
+			return name, ok
+		},
+		Page: func(ctx context.Context, _ []string) ([]*azsecrets.SecretProperties, bool, error) {
+			if pager == nil {
+				pager = p.api.NewListSecretPropertiesPager(nil)
 			}
-			return nil
-		})
-		if errors.Is(err, resolver.ErrPermission) {
-			return nil, fmt.Errorf("list secrets of vault %s (change detection needs %s): %w", p.vault, listPermission, err)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list secrets of vault %s: %w", p.vault, err)
-		}
-		for _, item := range page.Value {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				return nil, false, listError(ctx, err)
+			}
+			return page.Value, pager.More(), nil
+		},
+		Listed: func(item *azsecrets.SecretProperties) (string, bool) {
 			if item == nil || item.ID == nil {
-				continue
+				return "", false
 			}
-			name := strings.ToLower(item.ID.Name())
-			waiting, ok := want[name]
-			if !ok {
-				continue
-			}
-			enabled, updated := listed(item.Attributes)
-			for _, id := range waiting {
-				r := read[id]
-				if enabled && (r.pinned || r.settled && updated != 0 && updated == r.updated) {
-					unchanged = append(unchanged, id)
-				}
-			}
-			// A secret is listed once: its ids are settled either way.
-			delete(want, name)
-		}
-		if len(want) == 0 || !pager.More() {
-			return unchanged, nil
-		}
-	}
+			return strings.ToLower(item.ID.Name()), true
+		},
+		Current: func(item *azsecrets.SecretProperties, h resolver.Held) bool {
+			_, pinned, updated, _ := heldVersion(h)
+			enabled, at := listed(item.Attributes)
+			return enabled && (pinned || updated != 0 && at == updated)
+		},
+	})
 }
 
 // listed returns whether a listed secret is enabled and its updated

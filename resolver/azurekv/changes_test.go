@@ -16,13 +16,17 @@ import (
 	"omsecrets/resolver/resolvertest"
 )
 
-// readAll reads ids with Get, failing the test on an error.
-func readAll(t *testing.T, p *azurekv.Provider, ids ...string) {
+// readAll reads ids with Get, failing the test on an error, and returns
+// the values read.
+func readAll(t *testing.T, p *azurekv.Provider, ids ...string) map[string]resolver.Secret {
 	t.Helper()
+	out := make(map[string]resolver.Secret, len(ids))
 	for _, id := range ids {
-		_, err := p.Get(t.Context(), id)
+		v, err := p.Get(t.Context(), id)
 		require.NoError(t, err, id)
+		out[id] = v
 	}
+	return out
 }
 
 func TestUnchanged(t *testing.T) {
@@ -39,7 +43,7 @@ func TestUnchanged(t *testing.T) {
 	old := s.PutSecret("pinned", "unchanged-pinned-v1")
 	offOld := s.PutSecret("pinned-off", "unchanged-pinned-off-v1")
 	ids := []string{"same", "mixed-case", "rotated", "deleted", "failing", "disabled", "pinned/" + old, "pinned-off/" + offOld}
-	readAll(t, p, ids...)
+	vals := readAll(t, p, ids...)
 
 	// Key Vault's times are seconds: the changes happen in a later one.
 	s.Advance(2 * time.Second)
@@ -54,23 +58,28 @@ func TestUnchanged(t *testing.T) {
 	s.Reset()
 
 	var pacer resolvertest.CountingPacer
-	asked := append(ids, "unread", "never")
+	asked := append(resolvertest.HeldOf(vals), resolver.Held{ID: "unread"}, resolver.Held{ID: "never", Version: "garbage"})
 	got, err := p.Unchanged(t.Context(), asked, &pacer)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"same", "mixed-case", "pinned/" + old}, got)
+	assert.ElementsMatch(t, []string{"same", "mixed-case", "pinned/" + old, "failing"}, got,
+		"the failing read says nothing of the version the Resolver would hold (it drops it on a failed read)")
 	assert.Equal(t, 1, pacer.Count("list"))
 	assert.Equal(t, 1, s.Calls(azuretest.OpListSecrets))
 	assert.Equal(t, 1, s.TotalCalls(), "listing reads no value")
 
-	// Reading the rotated secret again makes it vouchable.
-	readAll(t, p, "rotated")
-	got, err = p.Unchanged(t.Context(), []string{"rotated", "same"}, &resolvertest.CountingPacer{})
+	// Reading the rotated secret again: the new version is vouched for,
+	// the old one is not.
+	again := readAll(t, p, "rotated")
+	got, err = p.Unchanged(t.Context(), resolvertest.HeldOf(resolvertest.Merge(vals, again)), &resolvertest.CountingPacer{})
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"rotated", "same"}, got)
+	assert.Contains(t, got, "rotated")
+	got, err = p.Unchanged(t.Context(), []resolver.Held{{ID: "rotated", Version: vals["rotated"].Version()}}, &resolvertest.CountingPacer{})
+	require.NoError(t, err)
+	assert.Empty(t, got)
 
-	// Nothing read: no call.
+	// Nothing with a version: no call.
 	s.Reset()
-	got, err = p.Unchanged(t.Context(), []string{"unread", "never"}, &resolvertest.CountingPacer{})
+	got, err = p.Unchanged(t.Context(), []resolver.Held{{ID: "unread"}, {ID: "never", Version: "x"}}, &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.Empty(t, got)
 	assert.Equal(t, 0, s.TotalCalls())
@@ -90,7 +99,7 @@ func TestUnchangedPages(t *testing.T) {
 	}
 	readAll(t, p, ids[0]) // the challenge and the token
 	s.Reset()
-	readAll(t, p, ids...)
+	vals := readAll(t, p, ids...)
 	full := s.VaultCalls()
 	assert.Equal(t, n, full)
 	assert.Equal(t, n, p.FullReadCalls(n))
@@ -99,7 +108,7 @@ func TestUnchangedPages(t *testing.T) {
 	s.PutSecret(ids[100], "pages-rotated")
 	s.Reset()
 	var pacer resolvertest.CountingPacer
-	got, err := p.Unchanged(t.Context(), ids, &pacer)
+	got, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &pacer)
 	require.NoError(t, err)
 	assert.Len(t, got, n-1)
 	assert.NotContains(t, got, ids[100])
@@ -124,18 +133,18 @@ func TestUnchangedBudget(t *testing.T) {
 	s.PutSecret("a-second", "budget-a2")
 	s.PutSecret("z-last", "budget-z1")
 	s.PutSecret("z-later", "budget-z2")
-	readAll(t, p, "a-first", "a-second", "z-last", "z-later")
+	vals := readAll(t, p, "a-first", "a-second", "z-last", "z-later")
 
 	s.Reset()
 	var pacer resolvertest.CountingPacer
-	got, err := p.Unchanged(t.Context(), []string{"a-first", "a-second"}, &pacer)
+	got, err := p.Unchanged(t.Context(), held(vals, "a-first", "a-second"), &pacer)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"a-first", "a-second"}, got)
 	assert.Equal(t, 1, s.Calls(azuretest.OpListSecrets), "stops once both were seen")
 
 	s.Reset()
 	pacer = resolvertest.CountingPacer{}
-	got, err = p.Unchanged(t.Context(), []string{"z-last", "z-later"}, &pacer)
+	got, err = p.Unchanged(t.Context(), held(vals, "z-last", "z-later"), &pacer)
 	require.Error(t, err)
 	assert.Nil(t, got)
 	assert.NotErrorIs(t, err, resolver.ErrPermission)
@@ -169,9 +178,9 @@ func TestUnchangedErrors(t *testing.T) {
 			p, s, _ := newStore(t, nil)
 			settle(p)
 			s.PutSecret("x", "errors-value")
-			readAll(t, p, "x")
+			vals := readAll(t, p, "x")
 			tc.setup(s)
-			_, err := p.Unchanged(t.Context(), []string{"x"}, &resolvertest.CountingPacer{})
+			_, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &resolvertest.CountingPacer{})
 			require.Error(t, err)
 			assert.Equal(t, tc.denied, resolver.Class(err) == "permission", "%v", err)
 			if tc.class != "" {
@@ -196,7 +205,7 @@ func TestUnchangedNoValueLeaks(t *testing.T) {
 	for i := range 30 {
 		s.PutSecret(fmt.Sprintf("leak-%02d", i), marker)
 	}
-	readAll(t, p, "leak-00", "leak-29")
+	vals := readAll(t, p, "leak-00", "leak-29")
 	for _, fault := range []func(){
 		func() {},
 		func() { s.DenyList(azuretest.DenyRBAC) },
@@ -206,7 +215,7 @@ func TestUnchangedNoValueLeaks(t *testing.T) {
 		func() { s.RevokeTokens() },
 	} {
 		fault()
-		_, err := p.Unchanged(t.Context(), []string{"leak-00", "leak-29"}, &resolvertest.CountingPacer{})
+		_, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &resolvertest.CountingPacer{})
 		if err != nil {
 			for _, m := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
 				assert.False(t, strings.Contains(m, marker), "an error message carries a value")
@@ -230,15 +239,24 @@ func TestUnchangedUnsettledRead(t *testing.T) {
 	t.Parallel()
 	p, s, _ := newStore(t, nil)
 	s.PutSecret("fresh", "unsettled-v1")
-	readAll(t, p, "fresh")
+	vals := readAll(t, p, "fresh")
 	s.PutSecret("fresh", "unsettled-v2") // likely the same second: same updated time
-	got, err := p.Unchanged(t.Context(), []string{"fresh"}, &resolvertest.CountingPacer{})
+	got, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.Empty(t, got, "read right after its version was set: not vouched")
 
 	settle(p)
-	readAll(t, p, "fresh")
-	got, err = p.Unchanged(t.Context(), []string{"fresh"}, &resolvertest.CountingPacer{})
+	vals = readAll(t, p, "fresh")
+	got, err = p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"fresh"}, got, "a settled read is vouched for")
+}
+
+// held returns the held pairs of ids among vals.
+func held(vals map[string]resolver.Secret, ids ...string) []resolver.Held {
+	out := make([]resolver.Held, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, resolver.Held{ID: id, Version: vals[id].Version()})
+	}
+	return out
 }

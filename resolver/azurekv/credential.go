@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -425,27 +424,6 @@ func redact(s, secret string) string {
 	return strings.ReplaceAll(s, secret, "[redacted]")
 }
 
-// oneLine makes s one line of at most maxDetail bytes of valid UTF-8:
-// line breaks, control and format characters (bidirectional overrides
-// included) become spaces, runs of spaces one.
-func oneLine(s string) string {
-	s = strings.ToValidUTF8(s, "?")
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		if r == ' ' || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
-			if !space && b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			space = true
-			continue
-		}
-		space = false
-		if b.Len()+len(string(r)) > maxDetail {
-			b.WriteString("...")
-			break
-		}
-		b.WriteRune(r)
-	}
-	return strings.TrimSpace(b.String())
-}
+// oneLine makes s one line of at most maxDetail bytes
+// (resolver.OneLine).
+func oneLine(s string) string { return resolver.OneLine(s, maxDetail) }

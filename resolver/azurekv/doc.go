@@ -136,12 +136,13 @@
 //
 // # Change detection
 //
-// The Provider implements resolver.ChangeLister: it remembers, per id,
-// the updated time (whole seconds) of the version Get returned, never
-// the value, and Unchanged lists the whole vault's secret properties
-// (Get Secrets, 25 a page, each page one call through the Resolver's
-// rate limit) to vouch for the ids whose latest version's updated time
-// is still that one; an id pinning a version is vouched for while its
+// The Provider implements resolver.ChangeLister and keeps no state for
+// it: each value carries its version token, the Key Vault version and
+// its updated time (whole seconds), and Unchanged lists the whole
+// vault's secret properties (Get Secrets, 25 a page, each page one call
+// through the Resolver's rate limit; resolver.ListUnchanged) to vouch
+// for the held values whose latest version's updated time is still
+// theirs; an id pinning a version is vouched for while its
 // secret is listed as enabled. A deleted, disabled or rotated secret
 // is read again. A secret set twice within one second keeps its updated
 // time and may be vouched for once too often; the Resolver's

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,9 +15,6 @@ import (
 
 	"omsecrets/resolver"
 )
-
-// maxRetryAfter bounds a server's Retry-After hint.
-const maxRetryAfter = 10 * time.Minute
 
 // forbiddenHints explain Key Vault's 403 inner error codes (answers quoted
 // in SDK issues; Key Vault's REST reference leaves them out).
@@ -147,31 +143,6 @@ func safeCode(s string) bool {
 	return true
 }
 
-// retryAfter reads the server's hint from h: retry-after-ms or
-// x-ms-retry-after-ms (milliseconds, as azcore reads them), else
-// Retry-After (seconds or an HTTP date). It is 0 without a usable one and
-// at most maxRetryAfter.
-func retryAfter(h http.Header) time.Duration {
-	if h == nil {
-		return 0
-	}
-	var d time.Duration
-	for _, name := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
-		if v := strings.TrimSpace(h.Get(name)); v != "" {
-			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
-				d = time.Duration(min(ms, int64(maxRetryAfter/time.Millisecond))) * time.Millisecond
-				break
-			}
-		}
-	}
-	if v := strings.TrimSpace(h.Get("Retry-After")); d == 0 && v != "" {
-		if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-			if secs > 0 {
-				d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
-			}
-		} else if t, err := http.ParseTime(v); err == nil {
-			d = time.Until(t)
-		}
-	}
-	return max(0, min(d, maxRetryAfter))
-}
+// retryAfter reads the server's hint from h (resolver.ParseRetryAfter:
+// retry-after-ms and x-ms-retry-after-ms first, as azcore reads them).
+func retryAfter(h http.Header) time.Duration { return resolver.ParseRetryAfter(h, time.Now()) }

@@ -94,8 +94,9 @@ var Spec = resolver.Spec{
 	BatchSize: 1,
 	// OpenMetadata's AzureKVSecretsManager: "-" between the parts, none
 	// before the first, and what is not [A-Za-z0-9-] deleted.
-	IDs:  resolver.IDScheme{Sep: "-", NoLeadingSep: true, Clean: resolver.KeepOnly("-")},
-	Open: open,
+	IDs:   resolver.IDScheme{Sep: "-", NoLeadingSep: true, Clean: resolver.KeepOnly("-")},
+	Open:  open,
+	Costs: costs,
 }
 
 func open(_ context.Context, cfg resolver.StoreConfig) (resolver.Getter, error) {
@@ -122,4 +123,27 @@ func open(_ context.Context, cfg resolver.StoreConfig) (resolver.Getter, error) 
 	logger.Debug("store configured", "vault", p.vault, "credential", c.cred.describe(),
 		"challenge_resource_verification", !p.otherHost)
 	return p, nil
+}
+
+// costs are the published quotas of the store's calls and how its change
+// detection refreshes (resolver.Costs), as checked on 2026-12-02. They
+// change: each quota names its source.
+var costs = &resolver.Costs{
+	// "Secrets, managed storage account keys, and vault
+	// transactions: All transactions 4,000 per 10 seconds, per vault
+	// per region"; a subscription-wide limit is five times that.
+	Fetch: resolver.Quota{
+		Operation: "GetSecret",
+		PerSecond: 400,
+		Published: "4,000 per 10 seconds",
+		Scope:     "vault and region (the subscription: 5 times that)",
+		Source:    "https://learn.microsoft.com/en-us/azure/key-vault/general/service-limits",
+		Confirmed: true,
+	},
+	// Get Secrets maxresults; the list is of the whole vault.
+	Refresh: resolver.RefreshCost{
+		Operation: "GetSecrets",
+		PerPage:   25,
+		Note:      "Get Secrets (list), 25 per page over the whole vault: ceil(ids/25) when the vault holds only these secrets (others add pages, never beyond a full read); plus the changed ids' GetSecret calls",
+	},
 }

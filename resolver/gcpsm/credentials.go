@@ -14,11 +14,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"cloud.google.com/go/auth"
@@ -28,6 +26,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"omsecrets/internal/safefile"
 	"omsecrets/resolver"
 )
 
@@ -228,36 +227,11 @@ func checkPrivateKey(pemKey string) error {
 // readCredentialsFile reads a regular file of at most
 // maxCredentialsFile bytes.
 func readCredentialsFile(path string) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO must not wait for a writer.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxCredentialsFile+1))
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	if len(b) > maxCredentialsFile {
+	b, err := safefile.Read(path, maxCredentialsFile)
+	if errors.Is(err, safefile.ErrTooLarge) {
 		return nil, fmt.Errorf("larger than %d bytes", maxCredentialsFile)
 	}
-	return b, nil
-}
-
-// unwrapPathError drops the path of an *fs.PathError: callers name it.
-func unwrapPathError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
+	return b, err
 }
 
 // tokenClient is the HTTP client of token endpoints: TLS roots from the
@@ -445,14 +419,8 @@ func netCause(err error) error {
 	return err
 }
 
-// retryAfter parses a Retry-After header in seconds.
-func retryAfter(h http.Header) time.Duration {
-	n, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After")))
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return time.Duration(n) * time.Second
-}
+// retryAfter parses a Retry-After header (resolver.ParseRetryAfter).
+func retryAfter(h http.Header) time.Duration { return resolver.ParseRetryAfter(h, time.Now()) }
 
 // credError is a failure to get an access token. It travels through the
 // gRPC transport (which keeps an error that has a gRPC status) and the

@@ -169,7 +169,13 @@ func (p *Provider) get(ctx context.Context, id string) (resolver.Secret, error) 
 	if err != nil {
 		return resolver.Secret{}, classify(err, name)
 	}
-	return payloadValue(resp.GetPayload())
+	v, err := payloadValue(resp.GetPayload())
+	if err != nil {
+		return resolver.Secret{}, err
+	}
+	// The version's resource name (".../versions/3", also for a read of
+	// "latest") is its version token.
+	return v.WithVersion(resp.GetName()), nil
 }
 
 // access calls AccessSecretVersion. On UNAUTHENTICATED from the service

@@ -517,3 +517,18 @@ func TestThroughResolver(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 30, s.TotalCalls(), "warm: no call")
 }
+
+// TestVersionToken: a value carries the resource name of the version it
+// was read from, for "latest" too, and a new version gives a new token.
+func TestVersionToken(t *testing.T) {
+	t.Parallel()
+	p, s, _ := newProvider(t)
+	s.PutSecret("versioned", "gcp-version-1")
+	v1, err := p.Get(t.Context(), "versioned")
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(v1.Version(), "/secrets/versioned/versions/1"), v1.Version())
+	s.PutSecret("versioned", "gcp-version-2")
+	v2, err := p.Get(t.Context(), "versioned")
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(v2.Version(), "/secrets/versioned/versions/2"), v2.Version())
+}

@@ -58,8 +58,9 @@ var Spec = resolver.Spec{
 	BatchSize: 1,
 	// OpenMetadata's GCPSecretsManager: "_" between the parts, none
 	// before the first, and what is not [A-Za-z0-9_] deleted.
-	IDs:  resolver.IDScheme{Sep: "_", NoLeadingSep: true, Clean: resolver.KeepOnly("_")},
-	Open: open,
+	IDs:   resolver.IDScheme{Sep: "_", NoLeadingSep: true, Clean: resolver.KeepOnly("_")},
+	Open:  open,
+	Costs: costs,
 }
 
 // open builds the Provider from the settings and env. Without a project
@@ -115,3 +116,19 @@ type settingError struct {
 
 func (e *settingError) Error() string { return e.from + ": " + e.err.Error() }
 func (e *settingError) Unwrap() error { return e.err }
+
+// costs are the published quotas of the store's calls and how its change
+// detection refreshes (resolver.Costs), as checked on 2026-12-02. They
+// change: each quota names its source.
+var costs = &resolver.Costs{
+	// "Access request: 90,000 per minute per project" (an access
+	// request is any call of the access method).
+	Fetch: resolver.Quota{
+		Operation: "AccessSecretVersion",
+		PerSecond: 1500,
+		Published: "90,000 per minute",
+		Scope:     "project",
+		Source:    "https://cloud.google.com/secret-manager/quotas",
+		Confirmed: true,
+	},
+}

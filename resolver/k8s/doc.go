@@ -77,9 +77,18 @@
 // reach the files by the periodic refresh; it is tried again silently,
 // from 5s up to every 10 minutes. At most Options.MaxWatches Secrets
 // (DefaultMaxWatches, 1000) are watched; the store logs once when it
-// reaches the limit. Watches end with the context given to Spec.Open or
+// reaches the limit. A Secret none of whose ids is used any more
+// (resolver.Forgetter: the daemon reports the secrets no definition reads)
+// is no longer watched and its goroutine ends, so the limit counts the
+// Secrets in use, not every Secret ever read. Watches end with Store.Close
+// (the session closes its stores) or the context given to Spec.Open or
 // New. Measured against a real kube-apiserver, an update reaches the
 // Notify function in about 5ms (p99 10 to 20ms over 20 to 50 updates).
+//
+// A value's version token is the Secret's resourceVersion. The store is a
+// resolver.ChangeLister without a call: it vouches for a held value while
+// the Secret's watch is open and the resourceVersion the watch last saw is
+// the value's.
 //
 // # Configuration
 //

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -114,16 +112,5 @@ func forbiddenDetail(err error) string {
 }
 
 // clip bounds a message and drops characters that would garble a log
-// line.
-func clip(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if !unicode.IsPrint(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > maxDetail {
-		s = strings.ToValidUTF8(s[:maxDetail], "") + "..."
-	}
-	return s
-}
+// line (resolver.OneLine).
+func clip(s string) string { return resolver.OneLine(s, maxDetail) }

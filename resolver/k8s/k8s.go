@@ -79,9 +79,12 @@ type Store struct {
 	maxWatches int
 	reload     func() (*rest.Config, error)
 	backoff    Backoff
-	// life is the context given to New: the watches run until it ends.
-	// Stored because the watches outlive every call that starts one.
-	life context.Context
+	// life is the context of the watches: the one given to New, canceled
+	// by Close (stop). Stored because the watches outlive every call that
+	// starts one; running counts their goroutines, for Close.
+	life    context.Context
+	stop    context.CancelFunc
+	running sync.WaitGroup
 
 	client   atomic.Pointer[client]
 	reloadMu sync.Mutex // one reload at a time
@@ -96,6 +99,12 @@ type Store struct {
 	legacyWatch atomic.Bool
 }
 
+var (
+	_ resolver.ChangeLister   = (*Store)(nil)
+	_ resolver.ChangeNotifier = (*Store)(nil)
+	_ resolver.Forgetter      = (*Store)(nil)
+)
+
 // client is one generation of the API client: a new one is built when
 // the credentials are read again.
 type client struct {
@@ -104,11 +113,20 @@ type client struct {
 
 // target is a watched Secret and the ids read from it.
 type target struct {
-	ids []string // distinct, in order of first read
+	ids []string // distinct, in order of first read; guarded by Store.mu
+	// rv is the Secret's resourceVersion as last read or seen in an
+	// event, "" once deleted; guarded by Store.mu. Unchanged vouches for
+	// a value read at rv while the watch is live.
+	rv string
 	// live is set while the Secret's watch is open (from a resource
 	// version no older than every read of it): every change then reaches
 	// Notify, so the value last read is current unless notified.
 	live atomic.Bool
+	// ctx bounds the target's watch goroutine: canceled (stop) when no
+	// id read from the Secret is used any more (Forget), or with the
+	// store's life.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // New returns a Store that reads the Secrets of opts.Namespace with
@@ -129,9 +147,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (*Store, error) {
 		maxWatches: opts.MaxWatches,
 		reload:     opts.Reload,
 		backoff:    opts.Backoff,
-		life:       ctx,
 		watched:    make(map[string]*target),
 	}
+	s.life, s.stop = context.WithCancel(ctx)
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -150,10 +168,21 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (*Store, error) {
 	}
 	c, err := newClient(cfg)
 	if err != nil {
+		s.stop()
 		return nil, err
 	}
 	s.client.Store(c)
 	return s, nil
+}
+
+// Close implements io.Closer: it ends every watch and returns once their
+// goroutines have ended. Gets after Close still work, unwatched.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.stop()
+	s.mu.Unlock()
+	s.running.Wait()
+	return nil
 }
 
 // NewFromSource is New with the configuration src loads, loaded again
@@ -231,7 +260,7 @@ func (s *Store) Get(ctx context.Context, id string) (resolver.Secret, error) {
 	if err != nil {
 		return resolver.Secret{}, fmt.Errorf("%s: %w", s.what(id, name), err)
 	}
-	return resolver.NewSecret(s.encode(name, sec.Data)), nil
+	return resolver.NewSecret(s.encode(name, sec.Data)).WithVersion(sec.ResourceVersion), nil
 }
 
 // what names id, and the Secret and namespace it maps to, for errors.
@@ -363,11 +392,14 @@ func (s *Store) encode(name string, data map[string][]byte) string {
 // rv ("" for a Secret that does not exist), and starts watching name if
 // nobody does and a Notify function is set.
 func (s *Store) track(id, name, rv string) {
-	if s.notify.Load() == nil || s.maxWatches < 0 || s.life.Err() != nil {
+	if s.notify.Load() == nil || s.maxWatches < 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.life.Err() != nil {
+		return // Close (under s.mu) or the context ended: no new watch
+	}
 	t := s.watched[name]
 	if t == nil {
 		if len(s.watched) >= s.maxWatches {
@@ -377,69 +409,92 @@ func (s *Store) track(id, name, rv string) {
 			}
 			return
 		}
-		t = &target{}
+		t = &target{rv: rv}
+		t.ctx, t.stop = context.WithCancel(s.life)
 		s.watched[name] = t
-		go s.watchLoop(name, rv)
+		s.running.Go(func() { s.watchLoop(t, name, rv) })
 	}
 	if !slices.Contains(t.ids, id) {
 		t.ids = append(t.ids, id)
 	}
 }
 
-// changed calls the Notify function with the ids read from name.
-func (s *Store) changed(name string) {
+// changed calls the Notify function with the ids read from t's Secret.
+func (s *Store) changed(t *target) {
 	fn := s.notify.Load()
 	if fn == nil {
 		return
 	}
 	s.mu.Lock()
-	var ids []string
-	if t := s.watched[name]; t != nil {
-		ids = slices.Clone(t.ids)
-	}
+	ids := slices.Clone(t.ids)
 	s.mu.Unlock()
 	if len(ids) > 0 {
 		(*fn)(ids)
 	}
 }
 
-// Unchanged implements resolver.ChangeLister without a call: an id is
-// unchanged while the watch of its Secret is open, because any change
-// of it since the read was notified (and the Resolver dropped it).
-// Secrets not watched (RBAC refused the watch, the watch limit, the API
-// server unreachable) are not vouched for: the periodic refresh reads
-// them.
-func (s *Store) Unchanged(_ context.Context, ids []string, _ resolver.Pacer) ([]string, error) {
+// Unchanged implements resolver.ChangeLister without a call: a held value
+// is unchanged while the watch of its Secret is open and the Secret's
+// resourceVersion, as the watch last saw it, is the value's version (any
+// change since was an event). Secrets not watched (RBAC refused the
+// watch, the watch limit, the API server unreachable) are not vouched
+// for: the periodic refresh reads them.
+func (s *Store) Unchanged(_ context.Context, held []resolver.Held, _ resolver.Pacer) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	live := make(map[string]bool)
-	for _, t := range s.watched {
-		if t.live.Load() {
-			for _, id := range t.ids {
-				live[id] = true
-			}
-		}
-	}
 	var out []string
-	for _, id := range ids {
-		if live[id] {
-			out = append(out, id)
+	for _, h := range held {
+		name, err := SecretName(h.ID)
+		if err != nil || h.Version == "" {
+			continue
+		}
+		t := s.watched[name]
+		if t != nil && t.live.Load() && t.rv == h.Version && slices.Contains(t.ids, h.ID) {
+			out = append(out, h.ID)
 		}
 	}
 	return out, nil
 }
 
+// seen records rv, the resourceVersion t's watch saw ("" for deleted).
+func (s *Store) seen(t *target, rv string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t.rv = rv
+}
+
+// Forget implements resolver.Forgetter: the ids are no longer read from
+// their Secrets, and a Secret none of whose ids is read any more is no
+// longer watched (its goroutine ends). Ids the store never read are
+// ignored.
+func (s *Store) Forget(ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		name, err := SecretName(id)
+		if err != nil {
+			continue
+		}
+		t := s.watched[name]
+		if t == nil {
+			continue
+		}
+		t.ids = slices.DeleteFunc(t.ids, func(x string) bool { return x == id })
+		if len(t.ids) == 0 {
+			delete(s.watched, name)
+			t.live.Store(false)
+			t.stop()
+		}
+	}
+}
+
 // FullReadCalls implements resolver.ChangeLister: one GET per Secret.
 func (s *Store) FullReadCalls(n int) int { return n }
 
-// setLive marks the watch of name open or not.
-func (s *Store) setLive(name string, on bool) {
-	s.mu.Lock()
-	t := s.watched[name]
-	s.mu.Unlock()
-	if t != nil {
-		t.live.Store(on)
-	}
+// setLive marks t's watch open or not. A target Forget removed is never
+// live again.
+func (s *Store) setLive(t *target, on bool) {
+	t.live.Store(on && t.ctx.Err() == nil)
 }
 
 // Watches returns the number of Secrets the store watches.

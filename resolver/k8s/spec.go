@@ -85,8 +85,9 @@ var Spec = resolver.Spec{
 	// between the parts, none before the first, what is not
 	// [A-Za-z0-9-] replaced by "-". (Its final sanitizeForK8s also
 	// collapses runs of "-", which no pipeline or bot name here has.)
-	IDs:  resolver.IDScheme{Sep: "-", NoLeadingSep: true, Clean: dashes},
-	Open: open,
+	IDs:   resolver.IDScheme{Sep: "-", NoLeadingSep: true, Clean: dashes},
+	Open:  open,
+	Costs: costs,
 }
 
 // dashes replaces every character of an id part but ASCII letters,
@@ -341,3 +342,19 @@ func labelProblem(ns string) string {
 
 // String names the source, for %v.
 func (s Source) String() string { return strconv.Quote(s.Describe) }
+
+// costs are the published quotas of the store's calls and how its change
+// detection refreshes (resolver.Costs), as checked on 2026-12-02. They
+// change: each quota names its source.
+var costs = &resolver.Costs{
+	Fetch: resolver.Quota{
+		Operation: "GET Secret",
+		Published: "none published: API Priority and Fairness limits are the cluster operator's",
+		Source:    "https://kubernetes.io/docs/concepts/cluster-administration/flow-control/",
+		Confirmed: true,
+	},
+	Refresh: resolver.RefreshCost{
+		Operation: "watch",
+		Note:      "0 while the store's watches hold (each Secret it read is watched); a watch that is refused leaves its Secrets to full reads",
+	},
+}

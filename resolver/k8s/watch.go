@@ -31,9 +31,11 @@ const (
 	forbiddenMax = 10 * time.Minute
 )
 
-// watchLoop keeps a watch of the Secret name open until s.life ends. rv
-// is the resource version the Secret was read at, "" if it did not exist.
-// It is the only goroutine of name; it owns rv.
+// watchLoop keeps a watch of the Secret name open until t.ctx ends (the
+// store's life, or Forget). rv is the resource version the Secret was read
+// at, "" if it did not exist. It is the only goroutine of t; it owns rv,
+// and touches no other target (a Secret forgotten and read again has a
+// new target and a new goroutine).
 //
 // Events after rv notify: ADDED, MODIFIED and DELETED each mean the value
 // last returned may be stale. BOOKMARK events only move rv on, so that a
@@ -42,8 +44,8 @@ const (
 // no longer has rv (410 Gone, answered to the request or as an ERROR
 // event), changes may have been missed: the Secret is read again, the
 // watch starts from that read and the ids are notified.
-func (s *Store) watchLoop(name, rv string) {
-	ctx := s.life
+func (s *Store) watchLoop(t *target, name, rv string) {
+	ctx := t.ctx
 	wait := s.backoff.Min
 	sleep := func(d time.Duration) bool {
 		t := time.NewTimer(d)
@@ -74,7 +76,8 @@ func (s *Store) watchLoop(name, rv string) {
 				continue
 			}
 			resync = false
-			s.changed(name)
+			s.seen(t, rv)
+			s.changed(t)
 		}
 		timeout := watchTimeout + time.Duration(rand.Int64N(int64(watchTimeout)))
 		fromNow := rv == "" && !s.legacyWatch.Load()
@@ -112,14 +115,15 @@ func (s *Store) watchLoop(name, rv string) {
 			// created since the read that found none is not in it.
 			if v, ok := s.reread(ctx, name); !ok || v != "" {
 				rv = v
-				s.changed(name)
+				s.seen(t, v)
+				s.changed(t)
 			}
 		}
 		opened := time.Now()
-		s.setLive(name, true)
+		s.setLive(t, true)
 		var gone bool
-		rv, gone = s.consume(ctx, name, w, rv)
-		s.setLive(name, false)
+		rv, gone = s.consume(ctx, t, name, w, rv)
+		s.setLive(t, false)
 		w.Stop()
 		if gone {
 			resync = true
@@ -137,7 +141,7 @@ func (s *Store) watchLoop(name, rv string) {
 
 // consume handles the events of w until it ends, and returns the last
 // resource version seen and whether the server said rv is gone.
-func (s *Store) consume(ctx context.Context, name string, w watch.Interface, rv string) (string, bool) {
+func (s *Store) consume(ctx context.Context, t *target, name string, w watch.Interface, rv string) (string, bool) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -152,10 +156,15 @@ func (s *Store) consume(ctx context.Context, name string, w watch.Interface, rv 
 					rv = v
 				}
 			case watch.Added, watch.Modified, watch.Deleted:
-				if v := resourceVersion(ev.Object); v != "" {
+				v := resourceVersion(ev.Object)
+				if v != "" {
 					rv = v
 				}
-				s.changed(name)
+				if ev.Type == watch.Deleted {
+					v = ""
+				}
+				s.seen(t, v)
+				s.changed(t)
 			case watch.Error:
 				err := apierrors.FromObject(ev.Object)
 				if isGone(err) {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"omsecrets/internal/testbed/kubetest"
+	"omsecrets/resolver"
 	"omsecrets/resolver/k8s"
 	"omsecrets/resolver/resolvertest"
 )
@@ -288,16 +289,20 @@ func TestUnchangedWhileWatched(t *testing.T) {
 	f.grant(t, []string{"get"}, "unwatched")
 	s := f.store(t, nil, k8s.Options{})
 	listen(s)
-	for _, id := range []string{"watched", "watched#value", "unwatched"} {
-		_, err := s.Get(t.Context(), strings.TrimSuffix(id, "#value"))
+	vals := make(map[string]resolver.Secret)
+	for _, id := range []string{"watched", "unwatched"} {
+		v, err := s.Get(t.Context(), id)
 		require.NoError(t, err)
+		require.NotEmpty(t, v.Version(), "a value carries its resourceVersion")
+		vals[id] = v
 	}
+	held := append(resolvertest.HeldOf(vals), resolver.Held{ID: "never-read", Version: "1"})
 	require.Eventually(t, func() bool { return f.c.Count(t, f.ns, "watch", "watched", f.user.Name) >= 1 }, 10*time.Second, 20*time.Millisecond)
 	before := len(f.c.Requests(t, f.ns))
 	var same []string
 	require.Eventually(t, func() bool {
 		var err error
-		same, err = s.Unchanged(t.Context(), []string{"watched", "unwatched", "never-read"}, nil)
+		same, err = s.Unchanged(t.Context(), held, nil)
 		return err == nil && len(same) == 1
 	}, 10*time.Second, 20*time.Millisecond)
 	assert.Equal(t, []string{"watched"}, same)
@@ -307,4 +312,87 @@ func TestUnchangedWhileWatched(t *testing.T) {
 	for _, r := range f.c.Requests(t, f.ns)[before:] {
 		assert.NotEqual(t, "get", r.Verb, "%+v", r)
 	}
+
+	// A change: the version read before it is no longer vouched for
+	// (once the watch saw it), the one read after it is.
+	f.c.PutValue(t, f.ns, "watched", "3")
+	require.Eventually(t, func() bool {
+		same, err := s.Unchanged(t.Context(), held, nil)
+		return err == nil && len(same) == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	v, err := s.Get(t.Context(), "watched")
+	require.NoError(t, err)
+	require.NotEqual(t, vals["watched"].Version(), v.Version())
+	same, err = s.Unchanged(t.Context(), []resolver.Held{{ID: "watched", Version: v.Version()}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"watched"}, same)
+}
+
+// TestForgetEndsTheWatch: a Secret none of whose ids is used any more is
+// no longer watched (its watch request and goroutine end), so that the
+// watch limit counts the Secrets in use; read again, it is watched again.
+func TestForgetEndsTheWatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, name := range []string{"a", "b", "c"} {
+		f.c.PutValue(t, f.ns, name, name)
+	}
+	f.grant(t, []string{"get", "watch"}, "a", "b", "c")
+	p := f.c.Proxy(t)
+	s, err := k8s.New(t.Context(), p.Config(f.user), k8s.Options{Namespace: f.ns, MaxWatches: 2})
+	require.NoError(t, err)
+	n := listen(s)
+	for _, id := range []string{"a", "b"} {
+		_, err := s.Get(t.Context(), id)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return p.Watches() == 2 }, 10*time.Second, 20*time.Millisecond)
+
+	s.Forget([]string{"a", "never-read", "Bad/Id"})
+	assert.Equal(t, 1, s.Watches())
+	require.Eventually(t, func() bool { return p.Watches() == 1 }, 10*time.Second, 20*time.Millisecond, "the forgotten watch ends")
+	f.c.PutValue(t, f.ns, "a", "changed")
+	n.none(t, 300*time.Millisecond)
+	same, err := s.Unchanged(t.Context(), []resolver.Held{{ID: "a", Version: "1"}}, nil)
+	require.NoError(t, err)
+	assert.Empty(t, same, "nothing vouched for a forgotten Secret")
+
+	// The limit of 2 now has room for c; a read again is watched again
+	// once b is forgotten too.
+	_, err = s.Get(t.Context(), "c")
+	require.NoError(t, err)
+	assert.Equal(t, 2, s.Watches())
+	s.Forget([]string{"b"})
+	_, err = s.Get(t.Context(), "a")
+	require.NoError(t, err)
+	assert.Equal(t, 2, s.Watches())
+	require.Eventually(t, func() bool { return p.Watches() == 2 }, 10*time.Second, 20*time.Millisecond)
+	n.drain()
+	f.c.PutValue(t, f.ns, "a", "changed-again")
+	assert.Equal(t, []string{"a"}, n.next(t, 10*time.Second).ids)
+}
+
+// TestCloseEndsTheWatches: Close ends every watch and returns once their
+// goroutines have; reads go on, unwatched.
+func TestCloseEndsTheWatches(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, name := range []string{"a", "b"} {
+		f.c.PutValue(t, f.ns, name, name)
+	}
+	f.grant(t, []string{"get", "watch"}, "a", "b")
+	p := f.c.Proxy(t)
+	s, err := k8s.New(context.Background(), p.Config(f.user), k8s.Options{Namespace: f.ns})
+	require.NoError(t, err)
+	listen(s)
+	for _, id := range []string{"a", "b"} {
+		_, err := s.Get(t.Context(), id)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return p.Watches() == 2 }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, s.Close())
+	require.Eventually(t, func() bool { return p.Watches() == 0 }, 10*time.Second, 20*time.Millisecond)
+	_, err = s.Get(t.Context(), "a")
+	require.NoError(t, err)
+	assert.Zero(t, p.Watches(), "no new watch after Close")
 }

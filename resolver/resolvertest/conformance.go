@@ -51,6 +51,7 @@ const rounds = 4
 //     of at most MaxBatch ids) returns the found values in its map and
 //     reports each failing id as a *resolver.RefError with Ref.ID set,
 //     Store empty and the case's class, and no error for the others;
+//   - a resolver.ChangeLister gives a version token with every value;
 //   - no error message seen by any of the above contains a case's value.
 //
 // The leak check skips empty values and values that occur in a case ID
@@ -116,6 +117,20 @@ func Run(t *testing.T, g resolver.Getter, cases []Case) {
 				continue
 			}
 			assert.NotEqual(t, "error", resolver.Class(err), "case %s: Get with a canceled context failed with an error of no resolver class: %v", c.Name, err)
+		}
+	})
+
+	t.Run("Versions", func(t *testing.T) {
+		_, lister := g.(resolver.ChangeLister)
+		for _, c := range cases {
+			if c.WantErr != nil || c.WantNull {
+				continue
+			}
+			v, err := g.Get(t.Context(), c.ID)
+			leaks.add("versions Get "+c.Name, err)
+			if err == nil && lister {
+				assert.NotEmpty(t, v.Version(), "case %s: a ChangeLister's value carries no version token", c.Name)
+			}
 		}
 	})
 

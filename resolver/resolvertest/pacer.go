@@ -2,7 +2,11 @@ package resolvertest
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
+
+	"omsecrets/resolver"
 )
 
 // CountingPacer is a resolver.Pacer that calls do at once and counts the
@@ -29,4 +33,23 @@ func (c *CountingPacer) Count(op string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.calls[op]
+}
+
+// HeldOf returns the (id, version) pairs of values a store returned, in
+// id order: what a Resolver holding them asks a ChangeLister about.
+func HeldOf(values map[string]resolver.Secret) []resolver.Held {
+	held := make([]resolver.Held, 0, len(values))
+	for _, id := range slices.Sorted(maps.Keys(values)) {
+		held = append(held, resolver.Held{ID: id, Version: values[id].Version()})
+	}
+	return held
+}
+
+// Merge returns the union of value maps, later maps winning.
+func Merge(ms ...map[string]resolver.Secret) map[string]resolver.Secret {
+	out := make(map[string]resolver.Secret)
+	for _, m := range ms {
+		maps.Copy(out, m)
+	}
+	return out
 }

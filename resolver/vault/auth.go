@@ -12,11 +12,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/vault/api"
 
+	"omsecrets/internal/safefile"
 	"omsecrets/resolver"
 )
 
@@ -716,25 +716,14 @@ func call(ctx context.Context, cl *api.Client, method, path string, body []byte,
 // and what it should hold, never its content; they are
 // resolver.ErrPermission: without the credential there is no access.
 func readSecretFile(path, what string) (string, os.FileInfo, error) {
-	// O_NONBLOCK: opening a FIFO must not wait for a writer.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", nil, fmt.Errorf("%w: read the %s file: %v", resolver.ErrPermission, what, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", nil, fmt.Errorf("%w: read the %s file: %v", resolver.ErrPermission, what, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", nil, fmt.Errorf("%w: the %s file %s is not a regular file", resolver.ErrPermission, what, path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	b, fi, err := safefile.ReadInfo(path, maxFileSize)
 	switch {
+	case errors.Is(err, safefile.ErrNotRegular):
+		return "", nil, fmt.Errorf("%w: the %s file %s is %v", resolver.ErrPermission, what, path, err)
+	case errors.Is(err, safefile.ErrTooLarge):
+		return "", nil, fmt.Errorf("%w: the %s file %s is larger than %d bytes", resolver.ErrPermission, what, path, maxFileSize)
 	case err != nil:
 		return "", nil, fmt.Errorf("%w: read the %s file %s: %v", resolver.ErrPermission, what, path, err)
-	case len(b) > maxFileSize:
-		return "", nil, fmt.Errorf("%w: the %s file %s is larger than %d bytes", resolver.ErrPermission, what, path, maxFileSize)
 	}
 	v := strings.TrimSpace(string(b))
 	if v == "" {

@@ -340,7 +340,7 @@ func TestLoginFailures(t *testing.T) {
 		{"no such auth mount", vault.Auth{Method: vault.MethodKubernetes, Role: "omsecrets", Mount: "k8s-missing", JWTFile: jwtFile},
 			`kubernetes login at auth/k8s-missing/login (role "omsecrets") refused (HTTP 404)`},
 		{"missing JWT file", vault.Auth{Method: vault.MethodKubernetes, Role: "omsecrets", JWTFile: jwtFile + ".missing"},
-			"read the Kubernetes service account token file: open " + jwtFile + ".missing"},
+			"read the Kubernetes service account token file " + jwtFile + ".missing: no such file or directory"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -95,8 +95,9 @@
 // its TTL; one that is not renewable, or whose renewals no longer extend
 // it (its max TTL), is replaced by a new login at that point (kubernetes,
 // approle). This happens on the call path when a Get finds the token due,
-// and in one goroutine that ends with the context given to New (Spec.Open's
-// context), so that the token stays alive between resolves. When Vault
+// and in one goroutine that ends with Store.Close (the session closes its
+// stores; the context given to New ends it too), so that the token stays
+// alive between resolves. When Vault
 // answers 403 and the token's known expiry has passed, or lookup-self
 // (asked at most once a minute) says the token is no longer valid, the
 // Store logs in again once and retries the request once; a token from

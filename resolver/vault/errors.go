@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"omsecrets/resolver"
 )
@@ -90,25 +87,9 @@ func vaultErrors(body []byte, scrub func(string) string) string {
 	return ": " + sanitize(strings.Join(msgs, "; "), 2*maxErrorText)
 }
 
-// sanitize makes s one short printable line: unprintable characters and
-// runs of white space become one space, and it is cut to max bytes.
-func sanitize(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if !unicode.IsPrint(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// sanitize makes s one short printable line of at most max bytes
+// (resolver.OneLine).
+func sanitize(s string, max int) string { return resolver.OneLine(s, max) }
 
 // scrubAll returns a function that replaces each of secrets (those at
 // least 4 bytes long) in a text with [redacted].
@@ -123,25 +104,8 @@ func scrubAll(secrets ...string) func(string) string {
 	}
 }
 
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n <= 0 || n > 3600 {
-			return 0
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 && d <= time.Hour {
-			return d
-		}
-	}
-	return 0
-}
+// retryAfter reads a Retry-After header (resolver.ParseRetryAfter).
+func retryAfter(h http.Header) time.Duration { return resolver.ParseRetryAfter(h, time.Now()) }
 
 // redirectHost names the host of a redirect's Location, for a message.
 func redirectHost(h http.Header) string {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"omsecrets/resolver"
 )
 
 // TestRenewerEndsWithContext checks that the goroutine New starts ends
@@ -57,7 +59,7 @@ func TestRetryAfter(t *testing.T) {
 	assert.Equal(t, 3*time.Second, retryAfter(h("3")))
 	assert.Zero(t, retryAfter(h("")))
 	assert.Zero(t, retryAfter(h("-1")))
-	assert.Zero(t, retryAfter(h("99999")), "absurd hints are ignored")
+	assert.Equal(t, resolver.MaxRetryAfter, retryAfter(h("99999")), "absurd hints are capped")
 	assert.Zero(t, retryAfter(h("soon")))
 	d := retryAfter(h(time.Now().Add(10 * time.Second).UTC().Format(http.TimeFormat)))
 	assert.Greater(t, d, 8*time.Second)
@@ -84,4 +86,18 @@ func TestSeconds(t *testing.T) {
 	assert.Zero(t, seconds("-5"))
 	assert.Zero(t, seconds("1.5"))
 	assert.Zero(t, seconds("99999999999999"))
+}
+
+// TestCloseEndsTheRenewal: Close returns once the goroutine that renews
+// the token has ended, whatever the context given to New.
+func TestCloseEndsTheRenewal(t *testing.T) {
+	t.Parallel()
+	s, err := New(context.Background(), Options{Address: "https://vault.invalid:8200", Auth: Auth{Token: "hvs.x"}})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	select {
+	case <-s.auth.stopped:
+	default:
+		t.Fatal("the renewal goroutine runs on after Close")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,6 +113,7 @@ func (s *Store) secret(r *reply, apiPath string, version int) (resolver.Secret, 
 		return resolver.Secret{}, fmt.Errorf("%w: malformed answer to the read of %s", resolver.ErrUnavailable, apiPath)
 	}
 	fields := body.Data
+	token := "" // KV version 1 keeps no version: the Resolver hashes the value
 	if version == 2 {
 		var d kvData
 		if len(body.Data) > 0 && json.Unmarshal(body.Data, &d) != nil {
@@ -121,12 +123,15 @@ func (s *Store) secret(r *reply, apiPath string, version int) (resolver.Secret, 
 			return resolver.Secret{}, fmt.Errorf("%w: %s: %s", resolver.ErrNotFound, apiPath, msg)
 		}
 		fields = d.Data
+		if d.Metadata.Version > 0 {
+			token = strconv.Itoa(d.Metadata.Version)
+		}
 	}
 	obj, err := FieldsJSON(fields)
 	if err != nil {
 		return resolver.Secret{}, fmt.Errorf("%w: the data at %s is not a JSON object of fields", resolver.ErrUnavailable, apiPath)
 	}
-	return resolver.NewSecret(obj), nil
+	return resolver.NewSecret(obj).WithVersion(token), nil
 }
 
 // kvData is the "data" of a KV version 2 read.

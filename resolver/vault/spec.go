@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,9 +14,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"omsecrets/internal/safefile"
 	"omsecrets/resolver"
 	"omsecrets/resolver/internal/tlsroots"
 )
@@ -126,6 +125,7 @@ var Spec = resolver.Spec{
 	Limit:     resolver.Limit{Rate: 100, Burst: 20},
 	BatchSize: 1,
 	Open:      open,
+	Costs:     costs,
 }
 
 func open(ctx context.Context, cfg resolver.StoreConfig) (resolver.Getter, error) {
@@ -335,27 +335,11 @@ func addCADir(pool *x509.CertPool, dir string) error {
 }
 
 func readCAFile(path string) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO must not wait for a writer.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxCAFile {
+	b, err := safefile.Read(path, maxCAFile)
+	if errors.Is(err, safefile.ErrTooLarge) {
 		return nil, fmt.Errorf("larger than %d bytes", maxCAFile)
 	}
-	return b, nil
+	return b, err
 }
 
 // parseBool reads a boolean setting or variable as strconv.ParseBool does
@@ -377,4 +361,16 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// costs are the published quotas of the store's calls and how its change
+// detection refreshes (resolver.Costs), as checked on 2026-12-02. They
+// change: each quota names its source.
+var costs = &resolver.Costs{
+	Fetch: resolver.Quota{
+		Operation: "KV read",
+		Published: "none published: rate limit quotas are the Vault operator's",
+		Source:    "https://developer.hashicorp.com/vault/docs/concepts/resource-quotas",
+		Confirmed: true,
+	},
 }

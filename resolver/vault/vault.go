@@ -79,6 +79,8 @@ type Options struct {
 // when it is due, and by one goroutine that ends with the context given
 // to New.
 type Store struct {
+	// stop ends the goroutine that renews the token (Close).
+	stop    context.CancelFunc
 	auth    *authenticator
 	mount   string
 	logger  *slog.Logger
@@ -94,8 +96,9 @@ type Store struct {
 
 // New returns a Store for opts. It makes no call: the first Get logs in
 // (or reads the token) and, when opts.KVVersion is 0, detects the KV
-// version. The goroutine that renews the token ends when ctx ends; until
-// then the Store keeps its token alive even between Gets.
+// version. The goroutine that renews the token ends with Close (or when
+// ctx ends); until then the Store keeps its token alive even between
+// Gets.
 func New(ctx context.Context, opts Options) (*Store, error) {
 	addr, err := checkAddress(opts.Address)
 	if err != nil {
@@ -127,10 +130,20 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{auth: a, mount: mount, logger: logger, detect: make(chan struct{}, 1)}
+	ctx, stop := context.WithCancel(ctx)
+	s := &Store{stop: stop, auth: a, mount: mount, logger: logger, detect: make(chan struct{}, 1)}
 	s.version.Store(int32(opts.KVVersion))
 	go a.run(ctx)
 	return s, nil
+}
+
+// Close implements io.Closer: it ends the goroutine that renews the
+// token and returns once it has ended. Gets after Close still work,
+// logging in again when the token expires.
+func (s *Store) Close() error {
+	s.stop()
+	<-s.auth.stopped
+	return nil
 }
 
 // newClient builds the vault/api client: its address, HTTP client and

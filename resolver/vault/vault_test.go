@@ -340,3 +340,18 @@ func TestTimeout(t *testing.T) {
 	require.ErrorIs(t, err, resolver.ErrUnavailable)
 	assert.Less(t, time.Since(start), 1500*time.Millisecond)
 }
+
+// TestVersionToken: a KV version 2 value carries its metadata version; a
+// new version of the path gives a new token.
+func TestVersionToken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.srv.Put("openmetadata/versioned", map[string]any{"value": "vault-version-1"})
+	v1, err := f.store.Get(t.Context(), "/openmetadata/versioned")
+	require.NoError(t, err)
+	f.srv.Put("openmetadata/versioned", map[string]any{"value": "vault-version-2"})
+	v2, err := f.store.Get(t.Context(), "/openmetadata/versioned")
+	require.NoError(t, err)
+	assert.NotEmpty(t, v1.Version())
+	assert.NotEqual(t, v1.Version(), v2.Version())
+}

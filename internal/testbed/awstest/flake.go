@@ -20,35 +20,37 @@ func TransportFlake(err error) bool {
 }
 
 // ReadAll reads ids with p's GetBatch on s with its call log reset, again
-// after a transport flake, so that the log holds one clean read.
+// after a transport flake, so that the log holds one clean read. It
+// returns the values read.
 func ReadAll(tb testing.TB, p interface {
 	GetBatch(context.Context, []string) (map[string]resolver.Secret, error)
-}, s *Server, ids []string) {
+}, s *Server, ids []string) map[string]resolver.Secret {
 	tb.Helper()
 	for range 5 {
 		s.Reset()
-		_, err := p.GetBatch(context.Background(), ids)
+		vals, err := p.GetBatch(context.Background(), ids)
 		if !TransportFlake(err) {
 			if err != nil {
 				tb.Fatalf("GetBatch: %v", err)
 			}
-			return
+			return vals
 		}
 	}
 	tb.Fatal("GetBatch kept failing for transport flakes")
+	return nil
 }
 
 // UnchangedCounted calls p's Unchanged on s with its call log reset,
 // again after a transport flake, and returns the result of the attempt
 // that did not hit one and its pacer.
 func UnchangedCounted(tb testing.TB, p interface {
-	Unchanged(context.Context, []string, resolver.Pacer) ([]string, error)
-}, s *Server, ids []string) ([]string, *resolvertest.CountingPacer, error) {
+	Unchanged(context.Context, []resolver.Held, resolver.Pacer) ([]string, error)
+}, s *Server, held []resolver.Held) ([]string, *resolvertest.CountingPacer, error) {
 	tb.Helper()
 	for range 5 {
 		s.Reset()
 		pacer := &resolvertest.CountingPacer{}
-		got, err := p.Unchanged(context.Background(), ids, pacer)
+		got, err := p.Unchanged(context.Background(), held, pacer)
 		if !TransportFlake(err) {
 			return got, pacer, err
 		}

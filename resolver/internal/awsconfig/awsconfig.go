@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"omsecrets/internal/safefile"
 	"omsecrets/resolver"
 )
 
@@ -234,6 +234,12 @@ func credentialsFrom(env map[string]string) (source, error) {
 		if role == "" {
 			return source{}, fmt.Errorf("%s is set but %s is not", EnvWebIdentityTokenFile, EnvRoleARN)
 		}
+		// A FIFO, a device or a directory is a configuration fault, said
+		// at once; a file missing now may still be mounted, and fails the
+		// calls until it is (tokenFile).
+		if fi, err := os.Stat(file); err == nil && !fi.Mode().IsRegular() {
+			return source{}, fmt.Errorf("%s %s is %s, not a regular file", EnvWebIdentityTokenFile, file, safefile.Kind(fi.Mode()))
+		}
 		return source{
 			name:        EnvWebIdentityTokenFile + ", " + EnvRoleARN + " (web identity)",
 			webIdentity: &webIdentity{tokenFile: tokenFile(file), roleARN: role, sessionName: get(env, EnvRoleSessionName)},
@@ -257,15 +263,13 @@ type webIdentity struct {
 // endpoint (the SDK's regional endpoint if "") with a client built from
 // cfg that makes one attempt per call.
 func (w *webIdentity) provider(cfg aws.Config, endpoint string) aws.CredentialsProvider {
-	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
+	client := sts.NewFromConfig(OneAttempt(cfg), func(o *sts.Options) {
 		// Set even when empty, so that nothing the SDK finds in the
 		// process environment overrides env.
 		o.BaseEndpoint = nil
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
-		o.Retryer = aws.NopRetryer{}
-		o.RetryMaxAttempts = 0
 	})
 	return aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(client, w.roleARN, w.tokenFile, func(o *stscreds.WebIdentityRoleOptions) {
 		// Empty: the provider makes one up, as the SDK's chain does.
@@ -298,6 +302,17 @@ func profileAssumeRole(endpoint string) func(*stscreds.AssumeRoleOptions) {
 	}
 }
 
+// OneAttempt returns cfg set for clients that make one attempt per call,
+// whatever it said about retries: the resolver retries, and a retrying
+// client would multiply its calls unseen. RetryMaxAttempts 0 keeps the
+// SDK from wrapping the retryer with AWS_MAX_ATTEMPTS. Every AWS client
+// of omsecrets (Secrets Manager, Parameter Store, STS) is built from it.
+func OneAttempt(cfg aws.Config) aws.Config {
+	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
+	cfg.RetryMaxAttempts = 0
+	return cfg
+}
+
 // webIdentityAt sends AssumeRoleWithWebIdentity to endpoint. The SDK
 // builds the STS clients of its chain before it reads AWS_ENDPOINT_URL,
 // so they would otherwise call the public STS endpoint.
@@ -327,24 +342,20 @@ func withEndpoint(endpoint string) func(*sts.Options) {
 // tokenFile is a web identity token file. Like the SDK's
 // stscreds.IdentityTokenFile it is read again on every credential refresh,
 // so a rotated token (Kubernetes rewrites projected tokens) is used at the
-// next one; unlike it, it reads at most MaxTokenSize bytes and refuses an
-// empty file.
+// next one; unlike it, it reads through internal/safefile (a FIFO or a
+// device put there does not hang the refresh), at most MaxTokenSize
+// bytes, and refuses an empty file.
 type tokenFile string
 
 // GetIdentityToken implements stscreds.IdentityTokenRetriever. Its errors
 // are resolver.ErrPermission and name the file, never its content.
 func (f tokenFile) GetIdentityToken() ([]byte, error) {
-	fh, err := os.Open(string(f))
-	if err != nil {
-		return nil, &tokenError{fmt.Sprintf("web identity token file: %v", err)}
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, MaxTokenSize+1))
+	b, err := safefile.Read(string(f), MaxTokenSize)
 	switch {
-	case err != nil:
-		return nil, &tokenError{fmt.Sprintf("web identity token file: %v", err)}
-	case len(b) > MaxTokenSize:
+	case errors.Is(err, safefile.ErrTooLarge):
 		return nil, &tokenError{fmt.Sprintf("web identity token file %s is larger than %d bytes", string(f), MaxTokenSize)}
+	case err != nil:
+		return nil, &tokenError{fmt.Sprintf("web identity token file %s: %v", string(f), err)}
 	case len(b) == 0:
 		return nil, &tokenError{fmt.Sprintf("web identity token file %s is empty", string(f))}
 	}

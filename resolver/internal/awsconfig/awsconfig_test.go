@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -435,11 +436,9 @@ func TestTokenFileHostile(t *testing.T) {
 	srv.PutSecret("s", "config-value")
 	for _, tc := range []struct{ name, path string }{
 		{name: "missing", path: filepath.Join(dir, "missing")},
-		{name: "directory", path: sub},
 		{name: "empty", path: empty},
 		{name: "huge", path: huge},
 		{name: "one byte too many", path: justOver},
-		{name: "device", path: "/dev/zero"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -452,6 +451,30 @@ func TestTokenFileHostile(t *testing.T) {
 			assert.ErrorContains(t, err, "web identity token file", "the error says what failed")
 		})
 	}
+	assert.Empty(t, srv.WebIdentityCalls(), "no token was sent")
+
+	// A FIFO, a device or a directory is refused when the store is
+	// opened, naming the variable.
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	for _, path := range []string{fifo, "/dev/zero", sub} {
+		_, err := awssm.Spec.Open(t.Context(), resolver.StoreConfig{Settings: map[string]string{"aws-region": srv.Region},
+			Env: map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": path, "AWS_ROLE_ARN": role, "AWS_ENDPOINT_URL": srv.URL()}})
+		require.Error(t, err, path)
+		assert.ErrorContains(t, err, "AWS_WEB_IDENTITY_TOKEN_FILE")
+		assert.ErrorContains(t, err, "not a regular file")
+	}
+
+	// A token file replaced by a FIFO after the store was opened (the
+	// read at the credential refresh used to block on it for good): the
+	// call fails at once, as a permission fault.
+	swapped := writeFile(t, "swapped", planted)
+	g := open(t, srv.Region, map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": swapped, "AWS_ROLE_ARN": role, "AWS_ENDPOINT_URL": srv.URL()})
+	require.NoError(t, os.Remove(swapped))
+	require.NoError(t, syscall.Mkfifo(swapped, 0o600))
+	_, err := g.Get(t.Context(), "s")
+	require.ErrorIs(t, err, resolver.ErrPermission)
+	assert.ErrorContains(t, err, "a FIFO")
 	assert.Empty(t, srv.WebIdentityCalls(), "no token was sent")
 
 	// A token of the largest size STS takes is read whole.

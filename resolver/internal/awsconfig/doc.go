@@ -26,9 +26,12 @@
 //     AWS_ROLE_SESSION_NAME if set. STS AssumeRoleWithWebIdentity is called
 //     at the STS endpoint below; the credentials are cached until they
 //     expire, and the token file is read again at each refresh, so a
-//     rotated token is used at the next one. A file that cannot be read, is
-//     empty or is larger than MaxTokenSize fails the call with
-//     resolver.ErrPermission;
+//     rotated token is used at the next one, through internal/safefile
+//     (regular files only, never blocking on a FIFO). A token file that is
+//     a FIFO, a device or a directory when the store is opened is an error
+//     naming the variable; one that cannot be read at a refresh, is empty,
+//     is not a regular file or is larger than MaxTokenSize fails the call
+//     with resolver.ErrPermission;
 //  4. otherwise the SDK's chain from the shared config and credentials
 //     files (AWS_PROFILE, else the default profile; AWS_CONFIG_FILE and
 //     AWS_SHARED_CREDENTIALS_FILE), then ECS container credentials and EC2

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,10 +14,6 @@ import (
 
 	"omsecrets/resolver"
 )
-
-// MaxRetryAfter caps the Retry-After hint passed on to the resolver, so a
-// wrong header cannot stall a store for hours.
-const MaxRetryAfter = 10 * time.Minute
 
 // maxMessage bounds the AWS error message quoted in an error.
 const maxMessage = 300
@@ -154,34 +149,8 @@ func responseInfo(err error) (status int, retryAfter time.Duration) {
 	if !errors.As(err, &re) || re.Response == nil {
 		return 0, 0
 	}
-	retryAfter, _ = parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
+	retryAfter = resolver.ParseRetryAfter(re.Response.Header, time.Now())
 	return re.HTTPStatusCode(), retryAfter
-}
-
-// parseRetryAfter parses an HTTP Retry-After value (RFC 9110 10.2.3):
-// delay seconds or an HTTP date, which is taken relative to now. It
-// returns false for an empty or malformed value; a date in the past is a
-// zero delay. The result is capped at MaxRetryAfter.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if v[0] >= '0' && v[0] <= '9' {
-		secs, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return 0, false
-		}
-		if secs > uint64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter, true
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return min(max(t.Sub(now), 0), MaxRetryAfter), true
 }
 
 // truncate shortens an AWS error message for quoting.

@@ -206,55 +206,6 @@ func TestCode(t *testing.T) {
 	assert.Empty(t, Code(nil))
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		name   string
-		in     string
-		want   time.Duration
-		wantOK bool
-	}{
-		{name: "empty", in: ""},
-		{name: "seconds", in: "3", want: 3 * time.Second, wantOK: true},
-		{name: "zero", in: "0", want: 0, wantOK: true},
-		{name: "spaces", in: " 7 ", want: 7 * time.Second, wantOK: true},
-		{name: "capped", in: "86400", want: MaxRetryAfter, wantOK: true},
-		{name: "huge", in: "99999999999999999999999", wantOK: false},
-		{name: "negative", in: "-1"},
-		{name: "fraction", in: "1.5"},
-		{name: "http date", in: "Tue, 04 Mar 2025 10:00:30 GMT", want: 30 * time.Second, wantOK: true},
-		{name: "date in the past", in: "Tue, 04 Mar 2025 09:00:00 GMT", want: 0, wantOK: true},
-		{name: "far date capped", in: "Wed, 05 Mar 2025 10:00:00 GMT", want: MaxRetryAfter, wantOK: true},
-		{name: "garbage", in: "soon"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, ok := parseRetryAfter(tc.in, now)
-			assert.Equal(t, tc.wantOK, ok)
-			assert.Equal(t, tc.want, got)
-		})
-	}
-}
-
-// FuzzParseRetryAfter checks that any header value gives a hint between 0
-// and MaxRetryAfter, or none.
-func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"", "0", "120", "Tue, 04 Mar 2025 10:00:30 GMT", "-5", "1e9", "18446744073709551616", "Monday, 02-Jan-06 15:04:05 MST"} {
-		f.Add(s)
-	}
-	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := parseRetryAfter(v, now)
-		if !ok {
-			assert.Zero(t, d)
-			return
-		}
-		assert.GreaterOrEqual(t, d, time.Duration(0))
-		assert.LessOrEqual(t, d, MaxRetryAfter)
-	})
-}
-
 func TestTruncate(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, "short", truncate("short"))

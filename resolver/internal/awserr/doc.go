@@ -4,7 +4,7 @@
 // It owns the codes every AWS JSON service shares: authentication and
 // authorization failures, validation errors, expired credentials, clock
 // skew, server faults and throttling (the SDK's throttle codes and HTTP
-// 429, with the server's Retry-After capped at MaxRetryAfter), the
+// 429, with the server's Retry-After capped at resolver.MaxRetryAfter), the
 // transport failures around them, and how AWS error messages are quoted.
 // It also owns the failures of getting credentials, which surface as
 // errors of the store's call: STS's answers to a web identity or assumed
