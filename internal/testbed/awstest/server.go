@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	mathrand "math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -165,15 +166,21 @@ func New(tb testing.TB, opts ...Option) *Server {
 func (s *Server) URL() string { return s.srv.URL }
 
 // Config returns an aws.Config for the Server: its region, its static
-// credentials, its URL as BaseEndpoint and a retryer that makes exactly one
-// attempt per call.
+// credentials, its URL as BaseEndpoint, a retryer that makes exactly one
+// attempt per call, and an HTTP client whose transport sends a copy of
+// each request body (see ownBodies), so that every call the Server counts
+// is one call of the client and none fails for the client's own doing.
 func (s *Server) Config() aws.Config {
+	return s.config(&http.Client{Transport: ownBodies(s.srv.Client().Transport)})
+}
+
+func (s *Server) config(client *http.Client) aws.Config {
 	creds := aws.Credentials{AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey, SessionToken: s.SessionToken, Source: "awstest"}
 	return aws.Config{
 		Region:       s.Region,
 		Credentials:  aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) { return creds, nil }),
 		BaseEndpoint: aws.String(s.URL()),
-		HTTPClient:   s.srv.Client(),
+		HTTPClient:   client,
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	}
 }
