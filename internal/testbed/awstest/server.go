@@ -87,6 +87,7 @@ type Server struct {
 	gen         int // bumped by Reset, so late marks skip forgotten calls
 	quotas      map[string]*bucket
 	throttled   int
+	now         func() time.Time // the quotas' clock
 
 	// STS: the role and token AssumeRoleWithWebIdentity accepts, the
 	// lifetime of what it issues, and what it issued.
@@ -117,6 +118,11 @@ type Call struct {
 	// ThrottlingException, by a quota (WithQuota) or by Throttle or
 	// SetThrottling.
 	Throttled bool
+
+	// quotaAt is when the quotas were applied to the request (zero if
+	// it was answered before, as an unauthenticated one is): the time
+	// its group's bucket went by.
+	quotaAt time.Time
 }
 
 // Option configures a Server.
@@ -150,6 +156,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 		deniedIDs:   make(map[string]bool),
 		failDecrypt: make(map[string]bool),
 		quotas:      make(map[string]*bucket),
+		now:         time.Now,
 
 		expiredTokens: make(map[string]bool),
 		issued:        make(map[string]issuedCredentials),
