@@ -89,9 +89,12 @@ func (c *gatedConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Close closes the connection, then tells the gate: a read after the
+// gate heard of it fails.
 func (c *gatedConn) Close() error {
+	err := c.Conn.Close()
 	c.g.closeOnce.Do(func() { close(c.g.closed) })
-	return c.Conn.Close()
+	return err
 }
 
 // wrote is net/http's report of writing the request (an httptrace hook).
