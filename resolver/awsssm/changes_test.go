@@ -90,12 +90,15 @@ func TestUnchangedCallCounts(t *testing.T) {
 	for i := range 300 {
 		s.PutParameter(fmt.Sprintf("/unrelated/%03d", i), "count-unrelated", false)
 	}
-	vals := awstest.ReadAll(t, p, s, ids)
+	vals, err := p.GetBatch(t.Context(), ids)
+	require.NoError(t, err)
 	reads := s.Calls(awstest.TargetGetParameters)
 	assert.Equal(t, 200, reads)
 	assert.Equal(t, reads, p.FullReadCalls(len(ids)))
 
-	got, pacer, err := awstest.UnchangedCounted(t, p, s, resolvertest.HeldOf(vals))
+	s.Reset()
+	var pacer resolvertest.CountingPacer
+	got, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &pacer)
 	require.NoError(t, err)
 	assert.Len(t, got, 2000)
 	lists := s.Calls(awstest.TargetDescribeParameters)
@@ -104,7 +107,8 @@ func TestUnchangedCallCounts(t *testing.T) {
 	t.Logf("2000 Parameter Store ids: full read %d GetParameters calls, change check %d DescribeParameters calls", reads, lists)
 
 	s.PutParameter(ids[777], "count-value-2", true)
-	got, _, err = awstest.UnchangedCounted(t, p, s, resolvertest.HeldOf(vals))
+	s.Reset()
+	got, err = p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.Len(t, got, 1999)
 	assert.NotContains(t, got, ids[777])
@@ -208,20 +212,21 @@ func TestUnchangedConcurrent(t *testing.T) {
 		s.PutParameter(id, "concurrent-value", false)
 		ids = append(ids, id)
 	}
-	first := awstest.ReadAll(t, p, s, ids)
+	first, err := p.GetBatch(t.Context(), ids)
+	require.NoError(t, err)
 	var failures atomic.Int64
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
 			for r := range 5 {
 				if w%2 == 0 {
-					if _, err := p.GetBatch(t.Context(), ids); err != nil && !awstest.TransportFlake(err) {
+					if _, err := p.GetBatch(t.Context(), ids); err != nil {
 						failures.Add(1)
 					}
 					s.PutParameter(ids[(w+r)%len(ids)], "concurrent-value-next", false)
 					continue
 				}
-				if _, err := p.Unchanged(t.Context(), resolvertest.HeldOf(first), &resolvertest.CountingPacer{}); err != nil && !awstest.TransportFlake(err) {
+				if _, err := p.Unchanged(t.Context(), resolvertest.HeldOf(first), &resolvertest.CountingPacer{}); err != nil {
 					failures.Add(1)
 				}
 			}
@@ -229,8 +234,9 @@ func TestUnchangedConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Zero(t, failures.Load())
-	vals := awstest.ReadAll(t, p, s, ids)
-	got, _, err := awstest.UnchangedCounted(t, p, s, resolvertest.HeldOf(vals))
+	vals, err := p.GetBatch(t.Context(), ids)
+	require.NoError(t, err)
+	got, err := p.Unchanged(t.Context(), resolvertest.HeldOf(vals), &resolvertest.CountingPacer{})
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids, got)
 }

@@ -65,6 +65,12 @@
 // for STS the role, session, token and issued credentials of each call),
 // so they can check a client's call count and rate.
 //
+// Config gives the SDK clients an HTTP transport that sends a copy of each
+// request body, which the SDK cannot close under it: with the bare
+// transport a call now and then fails on a 200 answer ("use of closed
+// network connection", see ownBodies), and tests that count calls would
+// have to retry it.
+//
 // The package owns nothing used in production and must only be imported
 // from tests and benchmarks. It does not model anything it was not asked
 // for: no writes through the API, no Filters in BatchGetSecretValue, no

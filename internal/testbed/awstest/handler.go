@@ -180,18 +180,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type callRef struct{ index, gen int }
 
 // fault returns the throttling or server error the authenticated call of
-// target gets, if any: its quota's first, then the injected ones. A
-// throttled call is counted and marked in the call log.
+// target gets, if any: its quota's first, then the injected ones. The
+// time the quota was applied is noted in the call log, and a throttled
+// call is counted and marked there.
 func (s *Server) fault(target, service string, call callRef) (*apiError, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, retryAfter := s.overQuota(target, time.Now())
+	now := s.now()
+	logged := call.gen == s.gen && call.index < len(s.calls)
+	if logged {
+		s.calls[call.index].quotaAt = now
+	}
+	e, retryAfter := s.overQuota(target, now)
 	if e == nil {
 		e, retryAfter = s.injectedFault(service)
 	}
 	if e != nil && e.code == "ThrottlingException" {
 		s.throttled++
-		if call.gen == s.gen && call.index < len(s.calls) {
+		if logged {
 			s.calls[call.index].Throttled = true
 		}
 	}

@@ -88,14 +88,14 @@ func PublishedQuotas() map[string]Quota {
 // clients of the Server share the bucket, as all clients of an account
 // share AWS's. A q with PerSecond <= 0 removes the quota.
 func WithQuota(group string, q Quota) Option {
-	return func(s *Server) { s.setQuota(group, q, time.Now()) }
+	return func(s *Server) { s.setQuota(group, q, s.now()) }
 }
 
 // SetQuota is WithQuota on a running Server; the bucket starts full.
 func (s *Server) SetQuota(group string, q Quota) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.setQuota(group, q, time.Now())
+	s.setQuota(group, q, s.now())
 }
 
 func (s *Server) setQuota(group string, q Quota, now time.Time) {
@@ -151,9 +151,14 @@ func (s *Server) Throttled() int {
 }
 
 // PeakRate returns the most calls of quota group that were answered
-// without throttling within any one second (a sliding window over the
-// arrival times), and the most throttled ones likewise: what a benchmark
-// compares with the group's quota.
+// without throttling within any one second, and the most throttled ones
+// likewise: what a benchmark compares with the group's quota. The window
+// slides over the times the quota was applied to the calls, the clock
+// its bucket goes by, so no second holds more accepted calls than the
+// bucket allows; a call answered before the quota was applied (an
+// unauthenticated one) counts at its arrival time. (Arrival times would
+// not do: a call that arrived first may reach the bucket after one that
+// arrived later, and by a varying delay.)
 func (s *Server) PeakRate(group string) (accepted, throttled int) {
 	s.mu.Lock()
 	var ok, thr []time.Time
@@ -161,10 +166,14 @@ func (s *Server) PeakRate(group string) (accepted, throttled int) {
 		if quotaGroups[c.Target] != group {
 			continue
 		}
+		at := c.At
+		if !c.quotaAt.IsZero() {
+			at = c.quotaAt
+		}
 		if c.Throttled {
-			thr = append(thr, c.At)
+			thr = append(thr, at)
 		} else {
-			ok = append(ok, c.At)
+			ok = append(ok, at)
 		}
 	}
 	s.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	mathrand "math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -86,6 +87,7 @@ type Server struct {
 	gen         int // bumped by Reset, so late marks skip forgotten calls
 	quotas      map[string]*bucket
 	throttled   int
+	now         func() time.Time // the quotas' clock
 
 	// STS: the role and token AssumeRoleWithWebIdentity accepts, the
 	// lifetime of what it issues, and what it issued.
@@ -116,6 +118,11 @@ type Call struct {
 	// ThrottlingException, by a quota (WithQuota) or by Throttle or
 	// SetThrottling.
 	Throttled bool
+
+	// quotaAt is when the quotas were applied to the request (zero if
+	// it was answered before, as an unauthenticated one is): the time
+	// its group's bucket went by.
+	quotaAt time.Time
 }
 
 // Option configures a Server.
@@ -149,6 +156,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 		deniedIDs:   make(map[string]bool),
 		failDecrypt: make(map[string]bool),
 		quotas:      make(map[string]*bucket),
+		now:         time.Now,
 
 		expiredTokens: make(map[string]bool),
 		issued:        make(map[string]issuedCredentials),
@@ -165,15 +173,21 @@ func New(tb testing.TB, opts ...Option) *Server {
 func (s *Server) URL() string { return s.srv.URL }
 
 // Config returns an aws.Config for the Server: its region, its static
-// credentials, its URL as BaseEndpoint and a retryer that makes exactly one
-// attempt per call.
+// credentials, its URL as BaseEndpoint, a retryer that makes exactly one
+// attempt per call, and an HTTP client whose transport sends a copy of
+// each request body (see ownBodies), so that every call the Server counts
+// is one call of the client and none fails for the client's own doing.
 func (s *Server) Config() aws.Config {
+	return s.config(&http.Client{Transport: ownBodies(s.srv.Client().Transport)})
+}
+
+func (s *Server) config(client *http.Client) aws.Config {
 	creds := aws.Credentials{AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey, SessionToken: s.SessionToken, Source: "awstest"}
 	return aws.Config{
 		Region:       s.Region,
 		Credentials:  aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) { return creds, nil }),
 		BaseEndpoint: aws.String(s.URL()),
-		HTTPClient:   s.srv.Client(),
+		HTTPClient:   client,
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	}
 }

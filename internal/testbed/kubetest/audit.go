@@ -1,12 +1,14 @@
 package kubetest
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,18 +64,62 @@ type auditEvent struct {
 // Sync first to be sure the log holds every request that was answered.
 func (c *Cluster) Requests(tb testing.TB, ns string) []Request {
 	tb.Helper()
-	f, err := os.Open(filepath.Join(c.dir, "audit.log"))
-	if err != nil {
+	c.audit.mu.Lock()
+	defer c.audit.mu.Unlock()
+	if err := c.audit.read(filepath.Join(c.dir, "audit.log")); err != nil {
 		tb.Fatalf("kubetest: audit log: %v", err)
 	}
-	defer f.Close()
-	byID := make(map[string]int)
 	var out []Request
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
+	for _, r := range c.audit.reqs {
+		if r.Namespace == ns {
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Request) int { return a.Received.Compare(b.Received) })
+	return out
+}
+
+// auditTail is what was read of the audit log: each call reads only what
+// the server appended since. (Reading the whole log each time made a Count
+// cost seconds once a package's tests had logged some megabytes, under
+// -race and load: longer than the tests' Eventually allowed.)
+type auditTail struct {
+	mu   sync.Mutex
+	off  int64          // bytes of the log read, up to the end of a line
+	reqs []Request      // the requests on secrets, in log order
+	byID map[string]int // index in reqs by audit ID
+}
+
+// read reads the lines appended to the log at path since the last call.
+// Callers hold t.mu.
+func (t *auditTail) read(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return err
+	} else if fi.Size() < t.off {
+		// A new log: read it from the start.
+		t.off, t.reqs, t.byID = 0, nil, nil
+	}
+	if _, err := f.Seek(t.off, io.SeekStart); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	// A line the server is still writing is read next time.
+	b = b[:bytes.LastIndexByte(b, '\n')+1]
+	t.off += int64(len(b))
+	if t.byID == nil {
+		t.byID = make(map[string]int)
+	}
+	for line := range bytes.Lines(b) {
 		var e auditEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.ObjectRef == nil || e.ObjectRef.Resource != "secrets" || e.ObjectRef.Namespace != ns {
+		if err := json.Unmarshal(line, &e); err != nil || e.ObjectRef == nil || e.ObjectRef.Resource != "secrets" {
 			continue
 		}
 		r := Request{
@@ -84,18 +130,14 @@ func (c *Cluster) Requests(tb testing.TB, ns string) []Request {
 		if e.ResponseStatus != nil {
 			r.Code = e.ResponseStatus.Code
 		}
-		if i, ok := byID[e.AuditID]; ok {
-			out[i] = r // a later stage of the same request
+		if i, ok := t.byID[e.AuditID]; ok {
+			t.reqs[i] = r // a later stage of the same request
 			continue
 		}
-		byID[e.AuditID] = len(out)
-		out = append(out, r)
+		t.byID[e.AuditID] = len(t.reqs)
+		t.reqs = append(t.reqs, r)
 	}
-	if err := sc.Err(); err != nil {
-		tb.Fatalf("kubetest: audit log: %v", err)
-	}
-	slices.SortStableFunc(out, func(a, b Request) int { return a.Received.Compare(b.Received) })
-	return out
+	return nil
 }
 
 // Sync makes a request of its own on the secrets of ns and waits until

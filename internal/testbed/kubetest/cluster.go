@@ -71,6 +71,7 @@ type Cluster struct {
 
 	admin     *kubernetes.Clientset
 	nsCounter atomic.Int64
+	audit     auditTail
 
 	// Startup is how long etcd and the API server took to become ready
 	// the first time.

@@ -3,6 +3,8 @@ package awserr
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -49,6 +51,12 @@ func Map(op string, err error, codes Codes) error {
 	case status == http.StatusTooManyRequests:
 		return throttled(op, fmt.Sprintf("HTTP %d", status), retryAfter)
 	case errors.As(err, &de):
+		if cut := readFailure(de); cut != nil {
+			// The connection failed under the answer (net/http closes
+			// it now and then on its own: internal/testbed/awstest's
+			// ownBodies tells how); another call may well succeed.
+			return resolver.WithRetryAfter(fmt.Errorf("%w: %s: reading the response failed (HTTP %d): %v", resolver.ErrUnavailable, op, status, cut), retryAfter)
+		}
 		// The decoder's message may quote the body, which may hold a
 		// value: leave it out.
 		return resolver.WithRetryAfter(fmt.Errorf("%w: %s: malformed response (HTTP %d)", resolver.ErrUnavailable, op, status), retryAfter)
@@ -59,6 +67,21 @@ func Map(op string, err error, codes Codes) error {
 		// credential retrieval failures.
 		return resolver.WithRetryAfter(fmt.Errorf("%w: %v", resolver.ErrUnavailable, err), retryAfter)
 	}
+}
+
+// readFailure returns the transport error under de if the answer's body
+// could not be read (the connection failed, or ended before the body
+// did), or nil if the body was read and did not decode. Its text names
+// addresses, never the body.
+func readFailure(de *smithy.DeserializationError) error {
+	var ne net.Error
+	if errors.As(de.Err, &ne) {
+		return ne
+	}
+	if errors.Is(de.Err, io.ErrUnexpectedEOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
 }
 
 // Classify maps an AWS error code (with its message, the HTTP status if

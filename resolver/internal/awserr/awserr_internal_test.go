@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/stretchr/testify/assert"
@@ -132,6 +135,26 @@ func TestMap(t *testing.T) {
 			err:       response(200, "", &smithy.DeserializationError{Err: errors.New("the secret value")}),
 			wantClass: "unavailable",
 			wantText:  "Op: malformed response (HTTP 200)",
+		},
+		{
+			// As the SDK reports a connection closed under a 200
+			// answer (TestBodyClosedUnderTransport in
+			// internal/testbed/awstest makes one): transient.
+			name: "connection closed under the answer",
+			err: &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: "ListSecrets", Err: &awshttp.ResponseError{
+				RequestID: "r",
+				ResponseError: response(200, "", &smithy.DeserializationError{
+					Err: &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed},
+				}).(*smithyhttp.ResponseError),
+			}},
+			wantClass: "unavailable",
+			wantText:  "Op: reading the response failed (HTTP 200): read tcp: use of closed network connection",
+		},
+		{
+			name:      "answer cut short",
+			err:       response(200, "", &smithy.DeserializationError{Err: fmt.Errorf("failed to decode response body, %w", io.ErrUnexpectedEOF)}),
+			wantClass: "unavailable",
+			wantText:  "Op: reading the response failed (HTTP 200): unexpected EOF",
 		},
 		{
 			name:      "transport",
