@@ -19,7 +19,11 @@ module, which:
 
 It fails closed: a missing, stale, expired or foreign output fails the task
 with one line saying what the sidecar reports; it never resolves a secret
-in-process. Nothing here logs or raises a value from the resolved config.
+in-process. When it fails closed for good and a previously good output is
+still on disk, it reports the run failed to OpenMetadata with that output's
+server config (report_fail_closed), best-effort and bounded; with no output
+there is no credential to report with. Nothing here logs or raises a value
+from the resolved config.
 
 Mirrors openmetadata_managed_apis 2.0.7.0 as installed from PyPI
 (workflows/ingestion/common.py, the per-type builders in
