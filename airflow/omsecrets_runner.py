@@ -581,7 +581,7 @@ def report_fail_closed(spec: Spec, settings: Settings, started: float, *, timeou
         why = result[0] if isinstance(result[0], str) else type(result[0]).__name__
         log.warning("omsecrets: %s: could not report the failed run to OpenMetadata (%s)", spec.dag_id, why)
         return False
-    log.warning(
+    log.info(
         "omsecrets: %s: reported the failed run to OpenMetadata: pipeline status %s of %s is failed "
         "(with the server config of the kept output %s)",
         spec.dag_id,
