@@ -435,7 +435,9 @@ class _Run:
 def _execute(spec: Spec, operator: Any, context: dict) -> None:
     """The task: wait for the resolved config, apply the run's parameters,
     run OpenMetadata's workflow class; report a failure after the config was
-    accepted to OpenMetadata, as the operator's on_failure_callback does."""
+    accepted to OpenMetadata, as the operator's on_failure_callback does, and
+    a fail-closed one with the kept output's server config where there is one
+    (report_fail_closed)."""
     settings = read_settings()
     started = time.time()
     try:
