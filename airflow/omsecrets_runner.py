@@ -19,7 +19,11 @@ module, which:
 
 It fails closed: a missing, stale, expired or foreign output fails the task
 with one line saying what the sidecar reports; it never resolves a secret
-in-process. Nothing here logs or raises a value from the resolved config.
+in-process. When it fails closed for good and a previously good output is
+still on disk, it reports the run failed to OpenMetadata with that output's
+server config (report_fail_closed), best-effort and bounded; with no output
+there is no credential to report with. Nothing here logs or raises a value
+from the resolved config.
 
 Mirrors openmetadata_managed_apis 2.0.7.0 as installed from PyPI
 (workflows/ingestion/common.py, the per-type builders in
@@ -40,6 +44,7 @@ import math
 import os
 import re
 import stat
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -430,8 +435,19 @@ class _Run:
 def _execute(spec: Spec, operator: Any, context: dict) -> None:
     """The task: wait for the resolved config, apply the run's parameters,
     run OpenMetadata's workflow class; report a failure after the config was
-    accepted to OpenMetadata, as the operator's on_failure_callback does."""
-    output = wait_for_output(spec, read_settings())
+    accepted to OpenMetadata, as the operator's on_failure_callback does, and
+    a fail-closed one with the kept output's server config where there is one
+    (report_fail_closed)."""
+    settings = read_settings()
+    started = time.time()
+    try:
+        output = wait_for_output(spec, settings)
+    except OmsecretsError:
+        # Failed closed: no workflow ran, so nothing reported the run. Like
+        # the failure report below, only when the task fails for good.
+        if not _will_retry(operator, context):
+            report_fail_closed(spec, settings, started)
+        raise
     run = _Run(spec, output)
     operator._omsecrets_run = run
     try:
@@ -443,6 +459,168 @@ def _execute(spec: Spec, operator: Any, context: dict) -> None:
         if not _will_retry(operator, context):
             run.report_failed()
         raise
+
+
+@dataclasses.dataclass(frozen=True)
+class Kept:
+    """A previously good output still on disk: what a task that failed
+    closed may report its failed run with."""
+
+    name: str
+    server: dict
+    fqn: str
+
+
+def kept_output(spec: Spec, settings: Settings) -> tuple[Kept | None, str | None]:
+    """For a task that failed closed: the output the sidecar's status still
+    names (a stale or expired one, or one resolved from another deploy), or
+    the reason there is none to report with. Only the output's
+    workflowConfig.openMetadataServerConfig (hostPort and the bot's resolved
+    JWT) and ingestionPipelineFQN are taken; a server config that still
+    holds a secret: reference, or names a secrets manager other than db, is
+    refused: the task never resolves a secret, and holds no credential of
+    its own."""
+    out = Path(settings.output_dir)
+    status_path = out / f"{spec.dag_id}.status"
+    raw, reason = _read(status_path, f"status file {status_path}", missing="the sidecar has written none yet")
+    if reason:
+        return None, f"no output to take the bot's credentials from ({reason})"
+    try:
+        status = json.loads(raw)
+    except ValueError:
+        status = None
+    if (
+        not isinstance(status, dict)
+        or type(status.get("omsecretsStatus")) is not int
+        or status.get("omsecretsStatus") != STATUS_VERSION
+        or status.get("dagId") != spec.dag_id
+    ):
+        return None, f"status file {status_path} is not this runner's status for {spec.dag_id}"
+    name = status.get("output")
+    if status.get("state") not in ("current", "stale") or not _plain_name(name):
+        return None, (
+            f"no output to take the bot's credentials from (the status has state {_line(status.get('state'))} "
+            "and names no output)"
+        )
+    data, reason = _read(out / name, f"output {name}", missing="it does not exist")
+    if reason:
+        return None, f"no output to take the bot's credentials from ({reason})"
+    doc, reason = _parse_output(name, data)
+    if reason:
+        return None, reason
+    wc = doc.get("workflowConfig")
+    server = wc.get("openMetadataServerConfig") if isinstance(wc, dict) else None
+    if not isinstance(server, dict):
+        return None, f"output {name} has no workflowConfig.openMetadataServerConfig"
+    refs = sum(1 for v in _strings(server) if v.startswith("secret:"))
+    if refs:
+        return None, (
+            f"the openMetadataServerConfig of output {name} still holds {refs} secret: reference(s), "
+            "and the task resolves none"
+        )
+    provider = server.get("secretsManagerProvider")
+    if provider not in (None, "db", "noop"):
+        return None, (
+            f"the openMetadataServerConfig of output {name} names secretsManagerProvider {_line(provider)}, not db"
+        )
+    security = server.get("securityConfig")
+    token = security.get("jwtToken") if isinstance(security, dict) else None
+    if token is not None and not (isinstance(token, str) and _TOKEN.fullmatch(token)):
+        # It goes into an HTTP header: a malformed one would make the HTTP
+        # library's error quote it.
+        return None, f"the openMetadataServerConfig of output {name} holds a jwtToken that is not a bearer token"
+    fqn = doc.get("ingestionPipelineFQN")
+    if not isinstance(fqn, str) or not fqn:
+        return None, f"output {name} has no ingestionPipelineFQN"
+    return Kept(name=name, server=server, fqn=fqn), None
+
+
+# RFC 6750 b64token: what a bearer token may hold.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+# A fail-closed task's report of its failed run waits at most this long
+# (seconds) for OpenMetadata; each request of the client gets _REPORT_CLIENT.
+REPORT_SECONDS = 15.0
+_REPORT_CLIENT = {"timeout": (5, 10), "retry": 0}
+
+
+def report_fail_closed(spec: Spec, settings: Settings, started: float, *, timeout: float | None = None) -> bool:
+    """Report the failed run of a task that failed closed to OpenMetadata,
+    best-effort, with the kept output's server config (kept_output): a
+    PipelineStatus under the run's pipelineRunId with pipelineState failed,
+    through OpenMetadata's own client. In OpenMetadata 2.0.7.0 the run id is
+    drawn when the DAG file is parsed, and send_failed_status_callback only
+    updates a status that exists, which a run whose workflow never started
+    has not; so the status is created (PUT creates or updates). Logs one
+    line, never a value; True if OpenMetadata accepted the status."""
+    kept, reason = kept_output(spec, settings)
+    if kept is None:
+        log.warning("omsecrets: %s: the failed run is not reported to OpenMetadata: %s", spec.dag_id, reason)
+        return False
+    limit = REPORT_SECONDS if timeout is None else timeout
+    result: list = []
+
+    def send() -> None:
+        try:
+            answer = send_failed_status(kept, spec.run_id, started)
+            # OpenMetadata's client returns None where it swallowed an error
+            # (after logging it); the server answers with the pipeline.
+            result.append(None if answer is not None else "no answer from OpenMetadata")
+        except BaseException as exc:  # its message could quote the config
+            result.append(exc)
+
+    # A thread, so that the report is bounded as a whole: the client's
+    # transport retries connecting on its own.
+    worker = threading.Thread(target=send, name=f"omsecrets-report-{spec.dag_id}", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if not result:
+        log.warning(
+            "omsecrets: %s: could not report the failed run to OpenMetadata (no answer within %gs)", spec.dag_id, limit
+        )
+        return False
+    if result[0] is not None:
+        why = result[0] if isinstance(result[0], str) else type(result[0]).__name__
+        log.warning("omsecrets: %s: could not report the failed run to OpenMetadata (%s)", spec.dag_id, why)
+        return False
+    log.info(
+        "omsecrets: %s: reported the failed run to OpenMetadata: pipeline status %s of %s is failed "
+        "(with the server config of the kept output %s)",
+        spec.dag_id,
+        spec.run_id,
+        _line(kept.fqn),
+        kept.name,
+    )
+    return True
+
+
+def send_failed_status(kept: Kept, run_id: str, started: float, *, now: Callable[[], float] = time.time) -> Any:
+    """PUT the failed PipelineStatus of run_id to ingestionPipelines/<fqn>/
+    pipelineStatus through OpenMetadata's client
+    (OMetaIngestionPipelineMixin.create_or_update_pipeline_status), built
+    from kept.server as send_failed_status_callback builds it, with short
+    timeouts and no retry."""
+    from metadata.generated.schema.entity.services.connections.metadata.openMetadataConnection import (
+        OpenMetadataConnection,
+    )
+    from metadata.generated.schema.entity.services.ingestionPipelines.ingestionPipeline import PipelineStatus
+    from metadata.ingestion.ometa.ometa_api import OpenMetadata
+
+    metadata = OpenMetadata(
+        config=OpenMetadataConnection.model_validate(kept.server),
+        additional_client_config_arguments=dict(_REPORT_CLIENT),
+    )
+    start_ms = int(started * 1000)
+    status = PipelineStatus.model_validate(
+        {
+            "runId": run_id,
+            "pipelineState": "failed",
+            "startDate": start_ms,
+            "timestamp": start_ms,
+            "endDate": int(now() * 1000),
+        }
+    )
+    return metadata.create_or_update_pipeline_status(kept.fqn, status)
 
 
 def _will_retry(operator: Any, context: dict) -> bool:

@@ -368,10 +368,13 @@ class EndToEnd(unittest.TestCase):
         self.assert_only_loopback(t["connects"], {w.om_port, w.pg.port}, "the task")
         FIGURES["fail closed, no output: OM requests, store requests"] = (
             w.om.count("fail-no-output"), w.moto.count("fail-no-output"))
-        # Nothing is reported: there is no bot JWT to report with, and in
-        # OpenMetadata 2.0.7.0 a run whose workflow never started has no
-        # status to mark failed (send_failed_status_callback only updates an
-        # existing one); the run stays as the server left it.
+        # Nothing is reported: with no output on disk there is no bot JWT to
+        # report with (the task holds no credential of its own, and the
+        # definition's JWT is a secret: reference); the run stays as the
+        # server left it.
+        self.assertIn(f"omsecrets: {DAG_ID}: the failed run is not reported to OpenMetadata: no output to take the "
+                      f"bot's credentials from (no status file {empty / (DAG_ID + '.status')}: the sidecar has "
+                      "written none yet)", text)
         self.assertEqual(t["new_statuses"], {})
         self.assertEqual(t["trigger_state"], "queued")
         self.assertEqual(w.om.count("fail-no-output"), 0)
@@ -398,11 +401,27 @@ class EndToEnd(unittest.TestCase):
         self.assert_no_values(text, "the failed task's output and logs")
         self.assertEqual(w.moto.count("fail-stale"), 0)
         self.assert_only_loopback(t["connects"], {w.om_port, w.pg.port}, "the task")
-        # Not reported either, as above (the kept output holds a JWT, but
-        # OpenMetadata's callback has no status under the run's id to mark).
-        self.assertEqual(t["new_statuses"], {})
+        # Reported: the kept output's server config (hostPort, the resolved
+        # bot JWT, provider db) creates the run's status, failed, under the
+        # run id the DAG file drew at parse time (as the workflow would have:
+        # OpenMetadata 2.0.7.0's send_failed_status_callback only updates an
+        # existing status, and this run's workflow never started). The
+        # trigger's queued status is OpenMetadata 2.0.7.0's to leave.
+        (status,) = t["new_statuses"].values()
+        self.assertEqual(status["pipelineState"], "failed")
+        run = status["runId"]
+        uuid.UUID(run)
+        self.assertNotEqual(run, run_id)
+        self.assertLessEqual(status["startDate"], status["endDate"])
+        self.assertEqual(status["timestamp"], status["startDate"])
+        self.assertIn(f"omsecrets: {DAG_ID}: reported the failed run to OpenMetadata: pipeline status {run} of "
+                      f"{SERVICE}.{DAG_ID} is failed (with the server config of the kept output {DAG_ID}.json)", text)
         self.assertEqual(t["trigger_state"], "queued")
-        self.assertEqual(w.om.count("fail-stale"), 0)
+        reqs = [(q["method"], q["path"], q["status"]) for q in w.om.of_phase("fail-stale")]
+        self.assertEqual(reqs, [("GET", "/api/v1/system/version", 200),
+                                ("PUT", f"/api/v1/services/ingestionPipelines/{SERVICE}.{DAG_ID}/pipelineStatus",
+                                 200)])
+        self.assertEqual(w.om.schema_errors, [])
         FIGURES["fail closed, stale: OM requests, store requests"] = (
             w.om.count("fail-stale"), w.moto.count("fail-stale"))
 

@@ -329,10 +329,14 @@ class FailClosedTest(RunCase):
             "unknown state": f"status file {status_path} has state fresh",
             "no freshUntil": f"status file {status_path} has no valid freshUntil",
         }
+        # A failed run is reported where the status still names an output
+        # on disk (ReportFailClosedTest).
+        reported = {"stale", "expired", "foreign definition", "no freshUntil"}
         for name, (status, reason) in cases.items():
             with self.subTest(name):
                 self.write_output(**status)
                 exc, _ = self.run_task()
+                self.assertEqual(bool(omstub.of("api")), name in reported, omstub.of("api"))
                 if reason is not None:
                     self.assert_fails_closed(exc, reason)
                 else:
@@ -477,3 +481,169 @@ class SettingsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReportFailClosedTest(RunCase):
+    """A task that fails closed for good reports its failed run to
+    OpenMetadata with the kept output's server config, where there is one,
+    through OpenMetadata's client (the stand-in records it)."""
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(support.fresh_modules)
+        import metadata.ingestion.ometa.ometa_api as api
+
+        self.api = api.OpenMetadata
+
+    def calls(self):
+        return [e[1:] for e in omstub.of("api")]
+
+    def assert_not_reported(self, logs, why):
+        self.assertEqual(self.calls(), [])
+        line = f"omsecrets: {self.dag_id}: the failed run is not reported to OpenMetadata: {why}"
+        self.assertIn(line, logs)
+
+    def assert_reported(self, before, after):
+        server = self.expected_output["workflowConfig"]["openMetadataServerConfig"]
+        (init, put) = self.calls()
+        self.assertEqual(init[0], "OpenMetadata")
+        self.assertEqual(type(init[1]).__name__, "OpenMetadataConnection")
+        self.assertEqual(init[1].data, server)
+        self.assertEqual(init[2], {"timeout": (5, 10), "retry": 0})
+        self.assertEqual(put[0], "create_or_update_pipeline_status")
+        self.assertEqual(put[1], self.definition["fullyQualifiedName"])
+        self.assertEqual(type(put[2]).__name__, "PipelineStatus")
+        status = put[2].data
+        self.assertEqual(set(status), {"runId", "pipelineState", "startDate", "timestamp", "endDate"})
+        self.assertEqual(status["runId"], self.parse_run_id())
+        self.assertEqual(status["pipelineState"], "failed")
+        self.assertEqual(status["timestamp"], status["startDate"])
+        self.assertLessEqual(int(before * 1000) - 1, status["startDate"])
+        self.assertLessEqual(status["startDate"], status["endDate"])
+        self.assertLessEqual(status["endDate"], int(after * 1000) + 1)
+
+    def test_stale_and_expired_outputs_report_the_failed_run(self):
+        cases = {
+            "stale": (dict(state="stale", outcome="om_not_found", error="service mysql was deleted"),
+                      "output is stale (om_not_found: service mysql was deleted)"),
+            "expired": (dict(fresh_for=-1), "output expired at "),
+            "foreign definition": (dict(definitionSHA256="0" * 64), "the output was resolved from another version"),
+        }
+        for name, (status, reason) in cases.items():
+            with self.subTest(name):
+                self.write_output(**status)
+                before = time.time()
+                exc, logs = self.run_task()
+                after = time.time()
+                # The task still fails with its own one line.
+                self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+                self.assertEqual(len(str(exc).splitlines()), 1)
+                self.assertTrue(str(exc).startswith(f"omsecrets: {self.dag_id}: {reason}"), str(exc))
+                self.assertEqual(self.workflow_events(), [])
+                self.assertEqual(omstub.of("send_failed_status_callback"), [])
+                self.assert_reported(before, after)
+                self.assertIn(
+                    f"omsecrets: {self.dag_id}: reported the failed run to OpenMetadata: pipeline status "
+                    f"{self.parse_run_id()} of {self.definition['fullyQualifiedName']} is failed "
+                    f"(with the server config of the kept output {self.dag_id}.json)", logs)
+
+    def test_application_reports_with_its_server_config(self):
+        self.deploy("application")
+        self.write_output(state="stale", outcome="unavailable", error="store unreachable")
+        before = time.time()
+        exc, _ = self.run_task()
+        self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+        self.assert_reported(before, time.time())
+
+    def test_no_output_is_not_reported(self):
+        status_path = f"{self.out}/{self.dag_id}.status"
+        exc, logs = self.run_task()
+        self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+        self.assert_not_reported(logs, "no output to take the bot's credentials from (no status file "
+                                       f"{status_path}: the sidecar has written none yet)")
+        support.write_status(self.out, self.dag_id, self.cfg, state="failed", outcome="om_not_found",
+                             error="service mysql was deleted")
+        exc, logs = self.run_task()
+        self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+        self.assert_not_reported(logs, "no output to take the bot's credentials from (the status has state "
+                                       "failed and names no output)")
+        # A stale status naming an output that is gone.
+        support.write_status(self.out, self.dag_id, self.cfg, state="stale", outcome="unavailable", error="down")
+        exc, logs = self.run_task()
+        self.assert_not_reported(logs, "no output to take the bot's credentials from (no output "
+                                       f"{self.dag_id}.json: it does not exist)")
+        # A status for another DAG.
+        self.write_output(state="stale", outcome="unavailable", error="down", dagId="someone_else")
+        exc, logs = self.run_task()
+        self.assert_not_reported(logs, f"status file {status_path} is not this runner's status for {self.dag_id}")
+
+    def test_unresolved_server_config_is_not_reported(self):
+        name = f"{self.dag_id}.json"
+        for field, value, why in (
+            ("jwtToken", "secret:/openmetadata/bot/ingestion-bot/config/jwttoken",
+             f"the openMetadataServerConfig of output {name} still holds 1 secret: reference(s), "
+             "and the task resolves none"),
+            ("secretsManagerProvider", "aws",
+             f"the openMetadataServerConfig of output {name} names secretsManagerProvider aws, not db"),
+            ("jwtToken", PLANTED_JWT + "\r\nX-Injected: " + PLANTED,
+             f"the openMetadataServerConfig of output {name} holds a jwtToken that is not a bearer token"),
+        ):
+            with self.subTest(field=field, value=value[:20]):
+                out = copy.deepcopy(self.expected_output)
+                server = out["workflowConfig"]["openMetadataServerConfig"]
+                if field == "jwtToken":
+                    server["securityConfig"]["jwtToken"] = value
+                else:
+                    server[field] = value
+                self.write_output(out, state="stale", outcome="unavailable", error="down")
+                exc, logs = self.run_task()  # asserts no planted value in logs or error
+                self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+                self.assert_not_reported(logs, why)
+        # No ingestionPipelineFQN: nothing to report the status under.
+        out = copy.deepcopy(self.expected_output)
+        del out["ingestionPipelineFQN"]
+        self.write_output(out, state="stale", outcome="unavailable", error="down")
+        exc, logs = self.run_task()
+        self.assert_not_reported(logs, f"output {name} has no ingestionPipelineFQN")
+
+    def test_report_failure_is_logged_without_values(self):
+        self.api.FAIL = ValueError(f"401 for Bearer {PLANTED_JWT} and {PLANTED}")
+        self.write_output(state="stale", outcome="unavailable", error="down")
+        exc, logs = self.run_task()  # asserts neither value in the logs or the error
+        self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+        self.assertEqual(str(exc).count("\n"), 0)
+        self.assertEqual([c[0] for c in self.calls()], ["OpenMetadata", "create_or_update_pipeline_status"])
+        self.assertIn(f"omsecrets: {self.dag_id}: could not report the failed run to OpenMetadata (ValueError)", logs)
+        self.assertNotIn("reported the failed run to OpenMetadata:", logs)
+        # No answer (the client swallowed an error and returned None).
+        self.api.FAIL = None
+        self.api.ANSWER = None
+        exc, logs = self.run_task()
+        self.assertIn(f"omsecrets: {self.dag_id}: could not report the failed run to OpenMetadata "
+                      "(no answer from OpenMetadata)", logs)
+
+    def test_report_is_bounded_in_time(self):
+        release = threading.Event()
+        self.addCleanup(release.set)
+        self.api.HANG = release
+        self.addCleanup(setattr, omsecrets_runner, "REPORT_SECONDS", omsecrets_runner.REPORT_SECONDS)
+        omsecrets_runner.REPORT_SECONDS = 0.2
+        self.write_output(state="stale", outcome="unavailable", error="down")
+        t = time.monotonic()
+        exc, logs = self.run_task()
+        took = time.monotonic() - t
+        self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+        self.assertLess(took, 5.0)
+        self.assertIn(f"omsecrets: {self.dag_id}: could not report the failed run to OpenMetadata "
+                      "(no answer within 0.2s)", logs)
+
+    def test_an_attempt_airflow_retries_is_not_reported(self):
+        self.write_output(state="stale", outcome="unavailable", error="down")
+        self.task.retries = 2
+        for try_number, reported in ((1, False), (2, False), (3, True)):
+            with self.subTest(try_number=try_number):
+                ti = types.SimpleNamespace(try_number=try_number, max_tries=2)
+                exc, logs = self.run_task(ti=ti)
+                self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+                self.assertEqual(bool(self.calls()), reported)
+                self.assertEqual("the failed run" in logs, reported)

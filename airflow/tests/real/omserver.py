@@ -15,7 +15,9 @@ Serves only what those code paths ask for:
   GET  /api/v1/services/databaseServices/name/<name>      a Postgres service
   GET  /api/v1/services/metadataServices/name/<name>      the OpenMetadata service
   GET  /api/v1/services/ingestionPipelines/<fqn>/pipelineStatus/<runId>
-  PUT  /api/v1/services/ingestionPipelines/<fqn>/pipelineStatus
+  PUT  /api/v1/services/ingestionPipelines/<fqn>/pipelineStatus   (body validated as PipelineStatus)
+
+It records each request's method, path, body and Authorization header.
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ class Server:
         self.requests: list[tuple[str, str]] = []  # (method, path with query)
         self.bodies: list[tuple[str, str, bytes]] = []
         self.statuses: dict[tuple[str, str], dict] = {}
+        # The Authorization header of each request, in order.
+        self.auths: list[str | None] = []
+        # An error status every PUT is answered with instead (None: serve).
+        self.put_error: int | None = None
         self.version = _version()
         self._lock = threading.Lock()
         server = self
@@ -109,6 +115,7 @@ class Server:
                 with server._lock:
                     server.requests.append((self.command, self.path))
                     server.bodies.append((self.command, self.path, body))
+                    server.auths.append(self.headers.get("Authorization"))
                 return body
 
             def do_GET(self):
@@ -137,6 +144,7 @@ class Server:
         with self._lock:
             self.requests.clear()
             self.bodies.clear()
+            self.auths.clear()
 
     def seen(self) -> list[tuple[str, str]]:
         with self._lock:
@@ -164,6 +172,8 @@ class Server:
         return 404, json.dumps({"code": 404, "message": f"no route for {path}"})
 
     def put(self, path: str, body: bytes) -> tuple[int, str]:
+        if self.put_error is not None:
+            return self.put_error, json.dumps({"code": self.put_error, "message": "Not Authorized! Invalid token."})
         parts = [urllib.parse.unquote(p) for p in path.split("/")]
         rest = parts[3:]
         if len(rest) == 4 and rest[:2] == ["services", "ingestionPipelines"] and rest[3] == "pipelineStatus":

@@ -1,0 +1,3 @@
+import omstub
+
+omstub.record("import", __name__)
