@@ -253,10 +253,17 @@ func (d *Daemon) write(res *reconcile.Result, now time.Time) {
 
 // report writes, keeps current or removes the report file of a result:
 // written whenever the reconciler produced a report server config (whether
-// or not the definition resolved), removed when it produced none for a
+// or not the definition resolved) unless the policy refused the definition,
+// removed then and when it produced none for a
 // reason other than a transient one (a store or OpenMetadata briefly
 // unavailable leaves the last one in place, as it leaves the output).
 func (d *Daemon) report(res *reconcile.Result) {
+	if c := res.Class(); c == reconcile.ClassForbiddenRef || c == reconcile.ClassForbiddenHost {
+		// A definition the policy refused (a planted one) gets nothing,
+		// not even the bot's connection.
+		d.outputs.dropReport(res.Path)
+		return
+	}
 	if res.ReportServer == nil {
 		if !res.Transient() {
 			d.outputs.dropReport(res.Path)
