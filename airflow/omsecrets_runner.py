@@ -21,8 +21,11 @@ It fails closed: a missing, stale, expired or foreign output fails the task
 with one line saying what the sidecar reports; it never resolves a secret
 in-process. When it fails closed for good and a previously good output is
 still on disk, it reports the run failed to OpenMetadata with that output's
-server config (report_fail_closed), best-effort and bounded; with no output
-there is no credential to report with. Nothing here logs or raises a value
+server config (report_fail_closed), best-effort and bounded; with no output,
+with the server config of the sidecar's report file <dag_id>.report.json
+(report_file), which the sidecar writes once the bot's JWT resolved even
+when the rest of the definition did not; with neither there is no
+credential to report with. Nothing here logs or raises a value
 from the resolved config.
 
 Mirrors openmetadata_managed_apis 2.0.7.0 as installed from PyPI
@@ -54,6 +57,8 @@ log = logging.getLogger("omsecrets")
 
 # The status file format this runner reads (the sidecar's "omsecretsStatus").
 STATUS_VERSION = 1
+# The omsecretsReport version of the report files this runner reads.
+REPORT_VERSION = 1
 DEFAULT_OUTPUT_DIR = "/omsecrets"
 DEFAULT_WAIT_SECONDS = 60.0
 POLL_SECONDS = 1.0
@@ -436,8 +441,8 @@ def _execute(spec: Spec, operator: Any, context: dict) -> None:
     """The task: wait for the resolved config, apply the run's parameters,
     run OpenMetadata's workflow class; report a failure after the config was
     accepted to OpenMetadata, as the operator's on_failure_callback does, and
-    a fail-closed one with the kept output's server config where there is one
-    (report_fail_closed)."""
+    a fail-closed one with the kept output's or the report file's server
+    config where there is one (report_fail_closed)."""
     settings = read_settings()
     started = time.time()
     try:
@@ -469,6 +474,8 @@ class Kept:
     name: str
     server: dict
     fqn: str
+    # What name is, for the log line: "the kept output" or "the report file".
+    what: str = "the kept output"
 
 
 def kept_output(spec: Spec, settings: Settings) -> tuple[Kept | None, str | None]:
@@ -512,27 +519,69 @@ def kept_output(spec: Spec, settings: Settings) -> tuple[Kept | None, str | None
     server = wc.get("openMetadataServerConfig") if isinstance(wc, dict) else None
     if not isinstance(server, dict):
         return None, f"output {name} has no workflowConfig.openMetadataServerConfig"
+    reason = _check_server(f"output {name}", server)
+    if reason:
+        return None, reason
+    fqn = doc.get("ingestionPipelineFQN")
+    if not isinstance(fqn, str) or not fqn:
+        return None, f"output {name} has no ingestionPipelineFQN"
+    return Kept(name=name, server=server, fqn=fqn), None
+
+
+def _check_server(what: str, server: dict) -> str | None:
+    """Refuse a server config the report could not use without a store: a
+    secret: reference left in it, a secrets manager other than db, a jwtToken
+    that is not a bearer token."""
     refs = sum(1 for v in _strings(server) if v.startswith("secret:"))
     if refs:
-        return None, (
-            f"the openMetadataServerConfig of output {name} still holds {refs} secret: reference(s), "
-            "and the task resolves none"
-        )
+        return f"the openMetadataServerConfig of {what} still holds {refs} secret: reference(s), and the task resolves none"
     provider = server.get("secretsManagerProvider")
     if provider not in (None, "db", "noop"):
-        return None, (
-            f"the openMetadataServerConfig of output {name} names secretsManagerProvider {_line(provider)}, not db"
-        )
+        return f"the openMetadataServerConfig of {what} names secretsManagerProvider {_line(provider)}, not db"
     security = server.get("securityConfig")
     token = security.get("jwtToken") if isinstance(security, dict) else None
     if token is not None and not (isinstance(token, str) and _TOKEN.fullmatch(token)):
         # It goes into an HTTP header: a malformed one would make the HTTP
         # library's error quote it.
-        return None, f"the openMetadataServerConfig of output {name} holds a jwtToken that is not a bearer token"
+        return f"the openMetadataServerConfig of {what} holds a jwtToken that is not a bearer token"
+    return None
+
+
+def report_file(spec: Spec, settings: Settings) -> tuple[Kept | None, str | None]:
+    """For a task that failed closed with no output to report with: the
+    sidecar's report file <dag_id>.report.json (the bot's server config with
+    its JWT resolved, and the pipeline's FQN), or the reason there is none.
+    It is refused unless it is a version 1 report for this dag id whose
+    openMetadataServerConfig passes the same checks as a kept output's, and
+    it holds no secret: reference anywhere."""
+    name = f"{spec.dag_id}.report.json"
+    data, reason = _read(Path(settings.output_dir) / name, f"report file {name}", missing="the sidecar has written none")
+    if reason:
+        return None, reason
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None, f"report file {name} is not valid JSON"
+    if (
+        not isinstance(doc, dict)
+        or type(doc.get("omsecretsReport")) is not int
+        or doc.get("omsecretsReport") != REPORT_VERSION
+        or doc.get("dagId") != spec.dag_id
+    ):
+        return None, f"report file {name} is not this runner's report for {spec.dag_id}"
+    refs = sum(1 for v in _strings(doc) if v.startswith("secret:"))
+    if refs:
+        return None, f"report file {name} still holds {refs} secret: reference(s), and the task resolves none"
+    server = doc.get("openMetadataServerConfig")
+    if not isinstance(server, dict):
+        return None, f"report file {name} has no openMetadataServerConfig"
+    reason = _check_server(f"report file {name}", server)
+    if reason:
+        return None, reason
     fqn = doc.get("ingestionPipelineFQN")
     if not isinstance(fqn, str) or not fqn:
-        return None, f"output {name} has no ingestionPipelineFQN"
-    return Kept(name=name, server=server, fqn=fqn), None
+        return None, f"report file {name} has no ingestionPipelineFQN"
+    return Kept(name=name, server=server, fqn=fqn, what="the report file"), None
 
 
 # RFC 6750 b64token: what a bearer token may hold.
@@ -546,7 +595,8 @@ _REPORT_CLIENT = {"timeout": (5, 10), "retry": 0}
 
 def report_fail_closed(spec: Spec, settings: Settings, started: float, *, timeout: float | None = None) -> bool:
     """Report the failed run of a task that failed closed to OpenMetadata,
-    best-effort, with the kept output's server config (kept_output): a
+    best-effort, with the kept output's server config (kept_output), or
+    with no output the sidecar's report file's (report_file): a
     PipelineStatus under the run's pipelineRunId with pipelineState failed,
     through OpenMetadata's own client. In OpenMetadata 2.0.7.0 the run id is
     drawn when the DAG file is parsed, and send_failed_status_callback only
@@ -555,8 +605,13 @@ def report_fail_closed(spec: Spec, settings: Settings, started: float, *, timeou
     line, never a value; True if OpenMetadata accepted the status."""
     kept, reason = kept_output(spec, settings)
     if kept is None:
-        log.warning("omsecrets: %s: the failed run is not reported to OpenMetadata: %s", spec.dag_id, reason)
-        return False
+        # No output to take the credentials from: the sidecar's report file.
+        kept, why = report_file(spec, settings)
+        if kept is None:
+            log.warning(
+                "omsecrets: %s: the failed run is not reported to OpenMetadata: %s; %s", spec.dag_id, reason, why
+            )
+            return False
     limit = REPORT_SECONDS if timeout is None else timeout
     result: list = []
 
@@ -585,10 +640,11 @@ def report_fail_closed(spec: Spec, settings: Settings, started: float, *, timeou
         return False
     log.info(
         "omsecrets: %s: reported the failed run to OpenMetadata: pipeline status %s of %s is failed "
-        "(with the server config of the kept output %s)",
+        "(with the server config of %s %s)",
         spec.dag_id,
         spec.run_id,
         _line(kept.fqn),
+        kept.what,
         kept.name,
     )
     return True

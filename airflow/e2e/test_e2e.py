@@ -354,7 +354,7 @@ class EndToEnd(unittest.TestCase):
 
     def test_2_fail_closed(self):
         w = self.world
-        # No output yet: an empty output directory.
+        # No sidecar run yet: an empty output directory, no report file.
         empty = w.root / "out-empty"
         empty.mkdir()
         run_id = str(uuid.uuid4())
@@ -366,18 +366,76 @@ class EndToEnd(unittest.TestCase):
         self.assertIn(want, text)
         self.assertEqual(w.moto.count("fail-no-output"), 0)
         self.assert_only_loopback(t["connects"], {w.om_port, w.pg.port}, "the task")
-        FIGURES["fail closed, no output: OM requests, store requests"] = (
+        FIGURES["fail closed, no sidecar run: OM requests, store requests"] = (
             w.om.count("fail-no-output"), w.moto.count("fail-no-output"))
-        # Nothing is reported: with no output on disk there is no bot JWT to
-        # report with (the task holds no credential of its own, and the
-        # definition's JWT is a secret: reference); the run stays as the
-        # server left it.
+        # Nothing is reported: with no output and no report file there is no
+        # bot JWT to report with (the task holds no credential of its own,
+        # and the definition's JWT is a secret: reference); the run stays as
+        # the server left it.
         self.assertIn(f"omsecrets: {DAG_ID}: the failed run is not reported to OpenMetadata: no output to take the "
                       f"bot's credentials from (no status file {empty / (DAG_ID + '.status')}: the sidecar has "
-                      "written none yet)", text)
+                      f"written none yet); no report file {DAG_ID}.report.json: the sidecar has written none", text)
         self.assertEqual(t["new_statuses"], {})
         self.assertEqual(t["trigger_state"], "queued")
         self.assertEqual(w.om.count("fail-no-output"), 0)
+
+        # The sidecar ran and failed before any good output: the service's
+        # password is missing from the store. It writes no output, a failed
+        # status, and the report file: the bot's server connection, its JWT
+        # resolved, and nothing else.
+        failed = w.root / "out-failed"
+        failed.mkdir()
+        svc = w.om.entities["services/databaseServices"][SERVICE]
+        broken = copy.deepcopy(svc)
+        broken["connection"]["config"]["authType"]["password"] = f"secret:{harness.PASSWORD_ID}_missing"
+        w.om.entities["services/databaseServices"][SERVICE] = broken
+        try:
+            w.set_phase("sidecar-failed")
+            r = w.sidecar("run", "--once", "--out-dir", str(failed), str(w.configs / f"{DAG_ID}.json"))
+            w.set_phase("idle")
+        finally:
+            w.om.entities["services/databaseServices"][SERVICE] = svc
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assert_no_values(r.stdout + r.stderr, "the failing sidecar's output")
+        status = json.loads((failed / f"{DAG_ID}.status").read_text())
+        self.assertEqual((status["state"], status["outcome"]), ("failed", "not_found"), status)
+        self.assertFalse((failed / f"{DAG_ID}.json").exists())
+        report_path = failed / f"{DAG_ID}.report.json"
+        self.assertEqual(report_path.stat().st_mode & 0o777, 0o600)
+        report = json.loads(report_path.read_text())
+        self.assertEqual(set(report), {"omsecretsReport", "dagId", "ingestionPipelineFQN", "openMetadataServerConfig"})
+        self.assertEqual((report["dagId"], report["ingestionPipelineFQN"]), (DAG_ID, f"{SERVICE}.{DAG_ID}"))
+        server = report["openMetadataServerConfig"]
+        self.assertEqual(server["securityConfig"]["jwtToken"], w.bot_jwt)
+        self.assertEqual(server["secretsManagerProvider"], "db")
+        self.assertNotIn("secret:", report_path.read_text())
+        self.assertNotIn(w.pg.password, report_path.read_text())
+        run_id = str(uuid.uuid4())
+        t = self.dags_test(DAG_ID, "fail-failed", run_id=run_id, out_dir=failed)
+        text = t["out"] + t["logs"]
+        self.assertNotEqual(t["rc"], 0)
+        self.assertRegex(text, re.escape(f"omsecrets: {DAG_ID}: the sidecar has no output for it (not_found: ")
+                         + r".*" + re.escape(f" — {FAIL_TAIL}"))
+        self.assert_no_values(text, "the failed task's output and logs")
+        self.assertEqual(w.moto.count("fail-failed"), 0)
+        self.assert_only_loopback(t["connects"], {w.om_port, w.pg.port}, "the task")
+        # Reported with the report file's server config, as the stale case
+        # below is with the kept output's: the run's status, failed, under
+        # the run id the DAG file drew at parse time.
+        (st,) = t["new_statuses"].values()
+        self.assertEqual(st["pipelineState"], "failed")
+        uuid.UUID(st["runId"])
+        self.assertNotEqual(st["runId"], run_id)
+        self.assertIn(f"omsecrets: {DAG_ID}: reported the failed run to OpenMetadata: pipeline status {st['runId']} "
+                      f"of {SERVICE}.{DAG_ID} is failed (with the server config of the report file "
+                      f"{DAG_ID}.report.json)", text)
+        self.assertEqual(t["trigger_state"], "queued")
+        reqs = [(q["method"], q["path"], q["status"]) for q in w.om.of_phase("fail-failed")]
+        self.assertEqual(reqs, [("GET", "/api/v1/system/version", 200),
+                                ("PUT", f"/api/v1/services/ingestionPipelines/{SERVICE}.{DAG_ID}/pipelineStatus",
+                                 200)])
+        FIGURES["fail closed, sidecar failed (no output): OM requests, store requests"] = (
+            w.om.count("fail-failed"), w.moto.count("fail-failed"))
 
         # A stale status: the service is gone, the sidecar's next attempt
         # fails and keeps the last good output.

@@ -577,6 +577,93 @@ class ReportFailClosedTest(RunCase):
         exc, logs = self.run_task()
         self.assert_not_reported(logs, f"status file {status_path} is not this runner's status for {self.dag_id}")
 
+    def write_report(self, doc=None, **edit):
+        """The sidecar's report file: the output's server config and FQN."""
+        report = {
+            "omsecretsReport": 1,
+            "dagId": self.dag_id,
+            "ingestionPipelineFQN": self.definition["fullyQualifiedName"],
+            "openMetadataServerConfig": copy.deepcopy(self.expected_output["workflowConfig"]["openMetadataServerConfig"]),
+        }
+        report.update(edit)
+        (self.out / f"{self.dag_id}.report.json").write_text(json.dumps(report if doc is None else doc, indent=2))
+        return report
+
+    def test_report_file_reports_with_no_output(self):
+        name = f"{self.dag_id}.report.json"
+        # The sidecar tried and failed before any good output (a service
+        # secret missing from the store), and one with no status at all.
+        for status in ({"state": "failed", "outcome": "not_found", "error": "secret missing"}, None):
+            with self.subTest(status=status):
+                (self.out / f"{self.dag_id}.status").unlink(missing_ok=True)
+                if status is not None:
+                    support.write_status(self.out, self.dag_id, self.cfg, **status)
+                self.write_report()
+                before = time.time()
+                exc, logs = self.run_task()
+                after = time.time()
+                self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+                self.assertEqual(len(str(exc).splitlines()), 1)
+                self.assertEqual(self.workflow_events(), [])
+                self.assert_reported(before, after)
+                self.assertIn(
+                    f"omsecrets: {self.dag_id}: reported the failed run to OpenMetadata: pipeline status "
+                    f"{self.parse_run_id()} of {self.definition['fullyQualifiedName']} is failed "
+                    f"(with the server config of the report file {name})", logs)
+
+    def test_kept_output_goes_before_the_report_file(self):
+        self.write_output(state="stale", outcome="unavailable", error="down")
+        self.write_report(ingestionPipelineFQN="someone.else")
+        exc, logs = self.run_task()
+        self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+        self.assert_reported(0, time.time())
+        self.assertIn(f"(with the server config of the kept output {self.dag_id}.json)", logs)
+
+    def test_bad_report_file_is_not_reported(self):
+        name = f"{self.dag_id}.report.json"
+        server = self.expected_output["workflowConfig"]["openMetadataServerConfig"]
+        no_output = "no output to take the bot's credentials from (no status file "
+        cases = [
+            ("absent", None, f"no report file {name}: the sidecar has written none"),
+            ("not JSON", b"{", f"report file {name} is not valid JSON"),
+            ("another dag", dict(dagId="someone_else"), f"report file {name} is not this runner's report for {self.dag_id}"),
+            ("version 2", dict(omsecretsReport=2), f"report file {name} is not this runner's report for {self.dag_id}"),
+            ("version true", dict(omsecretsReport=True), f"report file {name} is not this runner's report for {self.dag_id}"),
+            ("unresolved jwt", dict(openMetadataServerConfig={
+                **server, "securityConfig": {"jwtToken": "secret:/openmetadata/bot/ingestion-bot/config/jwttoken"}}),
+             f"report file {name} still holds 1 secret: reference(s)"),
+            ("a reference elsewhere", dict(extra="secret:/x"), f"report file {name} still holds 1 secret: reference(s)"),
+            ("aws", dict(openMetadataServerConfig={**server, "secretsManagerProvider": "aws"}),
+             f"the openMetadataServerConfig of report file {name} names secretsManagerProvider aws, not db"),
+            ("header injection", dict(openMetadataServerConfig={
+                **server, "securityConfig": {"jwtToken": PLANTED_JWT + "\r\nX-Injected: " + PLANTED}}),
+             f"the openMetadataServerConfig of report file {name} holds a jwtToken that is not a bearer token"),
+            ("no server", dict(openMetadataServerConfig=None), f"report file {name} has no openMetadataServerConfig"),
+            ("no fqn", dict(ingestionPipelineFQN=""), f"report file {name} has no ingestionPipelineFQN"),
+        ]
+        for case, edit, why in cases:
+            with self.subTest(case):
+                path = self.out / name
+                path.unlink(missing_ok=True)
+                if isinstance(edit, bytes):
+                    path.write_bytes(edit)
+                elif edit is not None:
+                    self.write_report(**edit)
+                exc, logs = self.run_task()  # asserts no planted value in logs or error
+                self.assertIsInstance(exc, omsecrets_runner.OmsecretsError)
+                self.assertEqual(self.calls(), [])
+                self.assertIn(f"omsecrets: {self.dag_id}: the failed run is not reported to OpenMetadata: {no_output}",
+                              logs)
+                self.assertIn(f"; {why}", logs)
+        # A symbolic link is not the sidecar's file.
+        target = self.out / "elsewhere.json"
+        self.write_report()
+        (self.out / name).rename(target)
+        (self.out / name).symlink_to(target)
+        exc, logs = self.run_task()
+        self.assertEqual(self.calls(), [])
+        self.assertIn(f"; report file {name} is not a regular file", logs)
+
     def test_unresolved_server_config_is_not_reported(self):
         name = f"{self.dag_id}.json"
         for field, value, why in (

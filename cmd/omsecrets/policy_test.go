@@ -47,7 +47,9 @@ func TestPlantedDefinitionsGetNothing(t *testing.T) {
 
 	r := omsecrets(t, omEnv(om, srv), "run", "--once", "--out-dir", out, defs)
 	assert.Equal(t, 1, r.code, r.stderr)
-	assert.Equal(t, []string{"good.json", "good.status", "other_bot.status", "other_host.status", "other_service.status"}, dirNames(t, out))
+	// Not even a report file: the bot's JWT goes only to a definition the
+	// policy admits.
+	assert.Equal(t, []string{"good.json", "good.report.json", "good.status", "other_bot.status", "other_host.status", "other_service.status"}, dirNames(t, out))
 	assert.Zero(t, stolen.Load(), "the planted host got a request")
 	for name, want := range map[string]string{
 		"other_service": `class=forbidden_ref`,

@@ -84,7 +84,10 @@ func TestRunOnce(t *testing.T) {
 	single := t.TempDir()
 	r = omsecrets(t, omEnv(om, srv), "run", "--once", "--out-dir", single, filepath.Join(defs, "mysql_prod_metadata_2.json"))
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, []string{"mysql_prod_metadata_2.json", "mysql_prod_metadata_2.status"}, dirNames(t, single), "that definition's output and freshness file only")
+	assert.Equal(t, []string{"mysql_prod_metadata_2.json", "mysql_prod_metadata_2.report.json", "mysql_prod_metadata_2.status"}, dirNames(t, single), "that definition's output, report and freshness files only")
+	report := readFile(t, filepath.Join(single, "mysql_prod_metadata_2.report.json"))
+	assert.Contains(t, report, `"omsecretsReport": 1`)
+	assert.NotContains(t, report, "PLANTED-pw", "the report file holds the bot's connection only")
 	assert.Contains(t, readFile(t, filepath.Join(single, "mysql_prod_metadata_2.status")), `"mode": "once"`)
 
 	// One definition failing makes --once exit 1; the other is written.

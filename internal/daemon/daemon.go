@@ -3,6 +3,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -216,6 +217,7 @@ func (d *Daemon) runBatch(ctx context.Context, jobs []Job) {
 			d.write(res, now)
 		}
 		d.record(res, now)
+		d.report(res)
 		d.settled(res.Path, res.Err == nil)
 		if d.uses.since(start, res.Uses) {
 			// A secret it read was reported changed while the batch ran,
@@ -247,6 +249,40 @@ func (d *Daemon) write(res *reconcile.Result, now time.Time) {
 	default:
 		d.logger.Debug("output unchanged", "definition", res.Path, "output", name)
 	}
+}
+
+// report writes, keeps current or removes the report file of a result:
+// written whenever the reconciler produced a report server config (whether
+// or not the definition resolved) unless the policy refused the definition,
+// removed then and when it produced none for a
+// reason other than a transient one (a store or OpenMetadata briefly
+// unavailable leaves the last one in place, as it leaves the output).
+func (d *Daemon) report(res *reconcile.Result) {
+	if c := res.Class(); c == reconcile.ClassForbiddenRef || c == reconcile.ClassForbiddenHost {
+		// A definition the policy refused (a planted one) gets nothing,
+		// not even the bot's connection.
+		d.outputs.dropReport(res.Path)
+		return
+	}
+	if res.ReportServer == nil {
+		if !res.Transient() {
+			d.outputs.dropReport(res.Path)
+		}
+		return
+	}
+	name := d.outputs.name(res.Name())
+	data, err := json.MarshalIndent(Report{
+		Version: 1,
+		DagID:   strings.TrimSuffix(name, d.outputs.ext),
+		FQN:     res.Def.Pipeline.FQN(),
+		Server:  res.ReportServer,
+	}, "", "  ")
+	if err != nil {
+		// Not quoted: the message of a bad json.RawMessage could.
+		d.logger.Error("report file not written: its server config is not valid JSON", "definition", res.Path)
+		return
+	}
+	d.outputs.writeReport(res.Path, name, append(data, '\n'))
 }
 
 // Changed queues the definitions whose last resolution read one of ids

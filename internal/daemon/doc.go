@@ -12,7 +12,11 @@
 // output names (the first definition to claim a name keeps it), removal
 // with the definition, adoption of a previous run's outputs, and the
 // <dag_id>.status freshness file beside each output that the ingestion
-// task checks. A failed run keeps the last good output and marks it stale.
+// task checks, and the <dag_id>.report.json report file of an ingestion
+// pipeline (the bot's server connection, JWT resolved, that a task failing
+// closed reports its run with; written whenever the reconciler produced one,
+// removed with the definition). A failed run keeps the last good output
+// and marks it stale.
 //
 // # Which definitions exist
 //

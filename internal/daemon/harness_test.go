@@ -81,6 +81,7 @@ type options struct {
 	Store                          resolver.Getter
 	Provider                       string
 	Layout, JWTFile, HostPort      string
+	Policy                         reconcile.Policy
 	Timeout                        time.Duration
 	OMRetryMax                     int
 	OMRetryWaitMin, OMRetryWaitMax time.Duration
@@ -99,6 +100,7 @@ func (o *options) reconciler(t *testing.T) *reconcile.Reconciler {
 		}),
 		Layout:   o.Layout,
 		HostPort: o.HostPort,
+		Policy:   o.Policy,
 		Workers:  o.Workers,
 		Timeout:  o.Timeout,
 	}

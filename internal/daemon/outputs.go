@@ -24,6 +24,26 @@ import (
 // dot, so the two cannot clash.
 const StatusExt = ".status"
 
+// ReportExt is the extension of the report file written next to the
+// output of an ingestion pipeline: <dag_id>.report.json. It holds the
+// bot's OpenMetadata connection (JWT resolved) and nothing else, so that
+// the ingestion task can report a run that failed closed even when there
+// is no output to take it from.
+const ReportExt = ".report.json"
+
+// Report is the content of a <dag_id>.report.json file.
+type Report struct {
+	// Version is 1.
+	Version int `json:"omsecretsReport"`
+	// DagID is the output's name without its extension.
+	DagID string `json:"dagId"`
+	// FQN is the pipeline's fullyQualifiedName.
+	FQN string `json:"ingestionPipelineFQN"`
+	// Server is the pipeline's openMetadataServerConnection as a resolved
+	// output's workflowConfig.openMetadataServerConfig holds it.
+	Server json.RawMessage `json:"openMetadataServerConfig"`
+}
+
 // Freshness is the content of a <dag_id>.status file: what the ingestion
 // task checks before it trusts <dag_id>.json. It holds no value.
 type Freshness struct {
@@ -91,6 +111,7 @@ type outputs struct {
 	preexisting map[string]bool   // outputs found at start, until the first pass is over
 	pregoods    map[string]good   // what their status files said at start
 	removeLater map[string]bool   // outputs whose removal failed, tried again later
+	reports     map[string]string // definition path -> its report file name
 }
 
 func newOutputs(snk *sink.File, ext string, logger *slog.Logger) *outputs {
@@ -102,6 +123,7 @@ func newOutputs(snk *sink.File, ext string, logger *slog.Logger) *outputs {
 		expected:    make(map[string]string),
 		goods:       make(map[string]good),
 		removeLater: make(map[string]bool),
+		reports:     make(map[string]string),
 	}
 }
 
@@ -112,6 +134,14 @@ func (o *outputs) name(raw string) string { return sink.Name(raw, o.ext) }
 func statusName(name string) string {
 	return strings.TrimSuffix(name, filepath.Ext(name)) + StatusExt
 }
+
+// reportName is the report file of output name.
+func reportName(name string) string {
+	return strings.TrimSuffix(name, filepath.Ext(name)) + ReportExt
+}
+
+// isReport reports whether a file name in the directory is a report file.
+func isReport(name string) bool { return strings.HasSuffix(name, ReportExt) }
 
 // path is the output file name in the directory.
 func (o *outputs) path(name string) string { return filepath.Join(o.sink.Dir(), name) }
@@ -125,7 +155,7 @@ func (o *outputs) start() {
 	// Read now: the first pass rewrites the status files.
 	o.pregoods = make(map[string]good)
 	for name := range o.preexisting {
-		if !strings.HasSuffix(name, StatusExt) {
+		if !strings.HasSuffix(name, StatusExt) && !isReport(name) {
 			o.pregoods[name] = o.readGood(name)
 		}
 	}
@@ -173,6 +203,7 @@ func (o *outputs) forget(path string) (removed string, known bool, retry []strin
 	_, known = o.defs[path]
 	delete(o.defs, path)
 	delete(o.blocked, path)
+	o.dropReportLocked(path)
 	if want, ok := o.expected[path]; ok {
 		delete(o.expected, path)
 		// A definition that never wrote an output still left a status
@@ -285,6 +316,50 @@ func (o *outputs) writeStatus(path, name string, f Freshness) {
 	}
 }
 
+// writeReport writes the report file of path, whose output name is name,
+// holding data. Like its status file, only the definition that owns the
+// output name, or any while nobody does, writes it. A failure is logged,
+// not returned: the report is best-effort, the output is not.
+func (o *outputs) writeReport(path, name string, data []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if owner, owned := o.owners[name]; owned && owner != path {
+		return
+	}
+	rn := reportName(name)
+	if old, ok := o.reports[path]; ok && old != rn {
+		o.dropReportLocked(path) // a renamed pipeline: its old report goes
+	}
+	if _, err := o.sink.Write(rn, data); err != nil {
+		o.logger.Error("report file not written", "output", o.path(rn), "error", err.Error())
+		// An older one may hold a JWT since rotated: better none.
+		if rerr := o.sink.Remove(rn); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			o.logger.Error("old report file not removed", "output", o.path(rn), "error", rerr.Error())
+		}
+		return
+	}
+	o.reports[path] = rn
+}
+
+// dropReport removes the report file path wrote, if any.
+func (o *outputs) dropReport(path string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.dropReportLocked(path)
+}
+
+func (o *outputs) dropReportLocked(path string) {
+	rn, ok := o.reports[path]
+	if !ok {
+		return
+	}
+	delete(o.reports, path)
+	delete(o.preexisting, rn)
+	if err := o.sink.Remove(rn); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		o.logger.Warn("report file not removed", "output", o.path(rn), "error", err.Error())
+	}
+}
+
 // adoption is an output of a previous run given to a failing definition.
 type adoption struct{ path, name string }
 
@@ -304,7 +379,7 @@ func (o *outputs) sweep(remove bool) []adoption {
 	defer o.mu.Unlock()
 	var adopted []adoption
 	for _, name := range slices.Sorted(maps.Keys(o.preexisting)) {
-		if strings.HasSuffix(name, StatusExt) {
+		if strings.HasSuffix(name, StatusExt) || isReport(name) {
 			continue
 		}
 		if _, owned := o.owners[name]; owned {
@@ -339,6 +414,18 @@ func (o *outputs) sweep(remove bool) []adoption {
 		}
 		if !o.statusOwnedLocked(name) {
 			_ = o.sink.Remove(name)
+		}
+	}
+	// Report files no definition wrote in this pass hold a bot JWT for a
+	// definition that is gone (or no longer has one): they go.
+	for name := range o.preexisting {
+		if !remove || !isReport(name) {
+			continue
+		}
+		if !slices.Contains(slices.Collect(maps.Values(o.reports)), name) {
+			if err := o.sink.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				o.logger.Warn("report file not removed", "output", o.path(name), "error", err.Error())
+			}
 		}
 	}
 	o.preexisting, o.pregoods = nil, nil

@@ -181,7 +181,8 @@ func TestRunManyDefinitionsAtOnce(t *testing.T) {
 	wg.Wait()
 	h.eventually(func() bool {
 		outs, err := filepath.Glob(filepath.Join(h.out, "*.json"))
-		return err == nil && len(outs) == n
+		reports, rerr := filepath.Glob(filepath.Join(h.out, "*"+daemon.ReportExt))
+		return err == nil && rerr == nil && len(outs)-len(reports) == n
 	}, "all %d resolved", n)
 	for i := range n {
 		assert.Equal(t, plant+"-mysql-password-1", password(h.output(fmt.Sprintf("p%03d.json", i))), i)

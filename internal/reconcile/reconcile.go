@@ -185,6 +185,14 @@ type Result struct {
 	HideIDs bool
 	// Output is the resolved document; nil unless Err is nil.
 	Output []byte
+	// ReportServer is, for an ingestion pipeline whose bot JWT resolved
+	// and whose server connection passed the trust boundary, that
+	// connection as a resolved output's
+	// workflowConfig.openMetadataServerConfig holds it (JWT in, provider
+	// db), in JSON; nil otherwise. It is set whether or not the rest of
+	// the definition resolved: the ingestion task reports a run that
+	// failed closed with it. It holds the bot JWT and no other value.
+	ReportServer []byte
 	// Err is nil on success, else an *Error or a *DefinitionError (see
 	// ClassOf).
 	Err error
@@ -297,6 +305,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, jobs []Job) []*Result {
 	}
 	r.prepare(live)
 	r.stage(ctx, live, r.resolveTokens)
+	r.reportServers(live)
 	r.fetchServices(ctx, live)
 	r.stage(ctx, live, r.connectionSecrets)
 	r.assemble(live)

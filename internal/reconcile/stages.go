@@ -180,6 +180,31 @@ func (r *Reconciler) resolveTokens(ctx context.Context, results []*Result) {
 	}
 }
 
+// reportServers sets ReportServer for the ingestion pipelines whose bot
+// JWT is known by now: resolved or given, and bound for a host the policy
+// allows (prepare set res.server only then). A connection that holds
+// another secret: reference gets none: the task could not use it without
+// a store.
+func (r *Reconciler) reportServers(results []*Result) {
+	for _, res := range results {
+		if !res.ok() || r.collectOnly || res.Def.Kind != workflow.KindIngestionPipeline || res.server == nil {
+			continue
+		}
+		if res.token == "" || resolver.IsRef(res.token) {
+			continue
+		}
+		token := res.token
+		if r.opts.Redact {
+			token = resolver.Redacted
+		}
+		data, ok, err := res.Def.Pipeline.ResolvedServer(token, r.opts.HostPort)
+		if err != nil || !ok {
+			continue // the output's own rendering reports a malformed connection
+		}
+		res.ReportServer = data
+	}
+}
+
 // fetchKey identifies one service fetch; the token is hashed so that the
 // key can be kept without keeping the token.
 type fetchKey struct {

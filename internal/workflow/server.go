@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -80,4 +81,39 @@ func (d *Definition) Server() (*Server, error) {
 		return nil, err
 	}
 	return s.export(), nil
+}
+
+// FQN returns the pipeline's fullyQualifiedName.
+func (p *Pipeline) FQN() string { return p.fqn }
+
+// ResolvedServer returns the pipeline's openMetadataServerConnection as a
+// resolved output's workflowConfig.openMetadataServerConfig holds it, in
+// JSON: securityConfig.jwtToken set to token, hostPort to hostPort when it
+// is not empty, secretsManagerProvider to "db". It returns ok false when
+// any other string of the connection is still a secret: reference: the
+// result then would not be usable without a store. The bytes hold the
+// token: the caller writes them only where an output may go.
+func (p *Pipeline) ResolvedServer(token, hostPort string) (data []byte, ok bool, err error) {
+	doc, err := render.Parse(p.server, render.JSON)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %s: %w", p.path, PipelineServerConfigPath[0], err)
+	}
+	if hostPort != "" {
+		doc.SetString(nil, "hostPort", hostPort)
+	}
+	if !doc.SetString([]string{"securityConfig"}, "jwtToken", token) {
+		b, _ := json.Marshal(map[string]string{"jwtToken": token}) // cannot fail for strings
+		if err := doc.SetJSON(nil, "securityConfig", b); err != nil {
+			return nil, false, fmt.Errorf("%s: %s: %w", p.path, PipelineServerConfigPath[0], err)
+		}
+	}
+	doc.SetString(nil, ProviderKey, "db")
+	if occ, err := doc.Refs(); err != nil || len(occ) > 0 {
+		return nil, false, nil
+	}
+	data, err = doc.Marshal(render.JSON)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %s: %w", p.path, PipelineServerConfigPath[0], err)
+	}
+	return data, true, nil
 }

@@ -168,6 +168,26 @@ class ReportTest(unittest.TestCase):
         self.assertIn(f"omsecrets: pg_shop_metadata: reported the failed run to OpenMetadata: pipeline status "
                       f"{self.spec.run_id} of {FQN} is failed", logs)
 
+    def test_with_no_output_the_report_file_is_put_the_same_way(self):
+        # The sidecar failed before any good output (state failed, none
+        # named) but wrote its report file: the bot's server config alone.
+        (self.dir / "pg_shop_metadata.status").write_text(json.dumps({
+            "omsecretsStatus": 1, "dagId": "pg_shop_metadata", "state": "failed", "outcome": "not_found",
+            "error": "secret missing", "checkedAt": "2026-01-01T00:00:00Z", "mode": "run",
+        }))
+        (self.dir / "pg_shop_metadata.report.json").write_text(json.dumps({
+            "omsecretsReport": 1, "dagId": "pg_shop_metadata", "ingestionPipelineFQN": FQN,
+            "openMetadataServerConfig": kept_output(SERVER.host_port)["workflowConfig"]["openMetadataServerConfig"],
+        }))
+        ok, logs, _ = self.report()
+        self.assertTrue(ok, logs)
+        path = f"/api/v1/services/ingestionPipelines/{quote(FQN)}/pipelineStatus"
+        self.assertEqual(SERVER.seen(), [("GET", "/api/v1/system/version"), ("PUT", path)])
+        self.assertEqual(SERVER.auths, [f"Bearer {JWT}"] * 2)
+        PipelineStatus.model_validate_json(SERVER.bodies[1][2])
+        self.assertEqual(SERVER.statuses[(FQN, self.spec.run_id)]["pipelineState"], "failed")
+        self.assertIn("(with the server config of the report file pg_shop_metadata.report.json)", logs)
+
     def test_an_unresolved_server_config_sends_nothing(self):
         for field, value, why in (
             ("jwtToken", "secret:/openmetadata/bot/ingestion-bot/config/jwttoken", "still holds 1 secret:"),
