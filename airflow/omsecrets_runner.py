@@ -517,15 +517,20 @@ def kept_output(spec: Spec, settings: Settings) -> tuple[Kept | None, str | None
         return None, reason
     wc = doc.get("workflowConfig")
     server = wc.get("openMetadataServerConfig") if isinstance(wc, dict) else None
+    return _kept(name, f"output {name}", "workflowConfig.openMetadataServerConfig", server, doc.get("ingestionPipelineFQN"))
+
+
+def _kept(name: str, what: str, field: str, server, fqn, label: str = "the kept output") -> tuple[Kept | None, str | None]:
+    """The Kept of a server config and pipeline FQN read from what (an
+    output, or the report file), or the reason they cannot be reported with."""
     if not isinstance(server, dict):
-        return None, f"output {name} has no workflowConfig.openMetadataServerConfig"
-    reason = _check_server(f"output {name}", server)
+        return None, f"{what} has no {field}"
+    reason = _check_server(what, server)
     if reason:
         return None, reason
-    fqn = doc.get("ingestionPipelineFQN")
     if not isinstance(fqn, str) or not fqn:
-        return None, f"output {name} has no ingestionPipelineFQN"
-    return Kept(name=name, server=server, fqn=fqn), None
+        return None, f"{what} has no ingestionPipelineFQN"
+    return Kept(name=name, server=server, fqn=fqn, what=label), None
 
 
 def _check_server(what: str, server: dict) -> str | None:
@@ -572,16 +577,14 @@ def report_file(spec: Spec, settings: Settings) -> tuple[Kept | None, str | None
     refs = sum(1 for v in _strings(doc) if v.startswith("secret:"))
     if refs:
         return None, f"report file {name} still holds {refs} secret: reference(s), and the task resolves none"
-    server = doc.get("openMetadataServerConfig")
-    if not isinstance(server, dict):
-        return None, f"report file {name} has no openMetadataServerConfig"
-    reason = _check_server(f"report file {name}", server)
-    if reason:
-        return None, reason
-    fqn = doc.get("ingestionPipelineFQN")
-    if not isinstance(fqn, str) or not fqn:
-        return None, f"report file {name} has no ingestionPipelineFQN"
-    return Kept(name=name, server=server, fqn=fqn, what="the report file"), None
+    return _kept(
+        name,
+        f"report file {name}",
+        "openMetadataServerConfig",
+        doc.get("openMetadataServerConfig"),
+        doc.get("ingestionPipelineFQN"),
+        label="the report file",
+    )
 
 
 # RFC 6750 b64token: what a bearer token may hold.
