@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,12 +57,22 @@ func TestSIGTERMEndsEveryCommand(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(bin, tt.args...)
 			cmd.Env = []string{"OMSECRETS_OM_HOSTS=" + fixtureHost, "HOME=" + t.TempDir()}
-			var stderr bytes.Buffer
+			var stderr lockedBuffer
 			cmd.Stdout, cmd.Stderr = &stderr, &stderr
 			require.NoError(t, cmd.Start())
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			time.Sleep(300 * time.Millisecond)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			refused := strings.Contains(tt.name, "FIFO") || strings.Contains(tt.name, "zero") || strings.Contains(tt.name, "kubeconfig")
+			if refused {
+				// Signal once it refused the input (or exited, or
+				// hung for the bound): a fixed pause was no bound on
+				// a loaded machine's start-up, and a SIGTERM before
+				// the refusal ended the command before it could say
+				// so.
+				waitFor(&stderr, "not a regular file", done, exitBound)
+			} else {
+				time.Sleep(300 * time.Millisecond)
+			}
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case <-done:
@@ -70,9 +81,44 @@ func TestSIGTERMEndsEveryCommand(t *testing.T) {
 				t.Fatalf("still running %s after SIGTERM:\n%s", exitBound, stderr.String())
 			}
 			assert.NotContains(t, stderr.String(), "PLANTED")
-			if strings.Contains(tt.name, "FIFO") || strings.Contains(tt.name, "zero") || strings.Contains(tt.name, "kubeconfig") {
+			if refused {
 				assert.Contains(t, stderr.String(), "not a regular file", "the input was refused, not waited on")
 			}
 		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// waitFor returns once b holds s, done is closed or d has passed.
+func waitFor(b *lockedBuffer, s string, done <-chan struct{}, d time.Duration) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(b.String(), s) {
+		select {
+		case <-done:
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
 	}
 }

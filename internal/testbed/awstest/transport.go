@@ -17,9 +17,9 @@ import (
 // every run):
 //
 //   - smithy-go's ClientHandler gives net/http the body wrapped in a
-//     safeReadCloser, and closes it as soon as Client.Do returns, which
-//     net/http allows ("the Body may be closed asynchronously after Do
-//     returns" is the transport's right, not the caller's);
+//     safeReadCloser, and closes it as soon as Client.Do returns, although
+//     the transport may still be at it then (http.Client.Do: the body
+//     "may be closed asynchronously after Do returns", by the transport);
 //   - net/http's writeLoop writes the body's Content-Length bytes straight
 //     to the connection (the headers were flushed first, since the body is
 //     no bytes.Reader it knows), then reads the body once more to check
