@@ -229,18 +229,24 @@ func (r *Resolver) changed(store string, ids []string, onChange func(string, []s
 	if len(ids) == 0 {
 		return
 	}
+	r.drop(store, ids)
+	r.logger.Debug("store reported changes", "store", store, "ids", len(ids))
+	if onChange != nil {
+		onChange(store, slices.Clone(ids))
+	}
+}
+
+// drop removes the cached values of ids of store and keeps fetches of them
+// in flight from caching what they read.
+func (r *Resolver) drop(store string, ids []string) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, id := range ids {
 		k := storeID{store, id}
 		delete(r.cache, k)
 		if fl := r.flights[k]; fl != nil {
 			fl.cache = false
 		}
-	}
-	r.mu.Unlock()
-	r.logger.Debug("store reported changes", "store", store, "ids", len(ids))
-	if onChange != nil {
-		onChange(store, slices.Clone(ids))
 	}
 }
 
@@ -253,15 +259,7 @@ func (r *Resolver) Forget(store string, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	r.mu.Lock()
-	for _, id := range ids {
-		k := storeID{store, id}
-		delete(r.cache, k)
-		if fl := r.flights[k]; fl != nil {
-			fl.cache = false
-		}
-	}
-	r.mu.Unlock()
+	r.drop(store, ids)
 	r.observeCache()
 	if f, ok := r.stores[store].(Forgetter); ok {
 		f.Forget(slices.Clone(ids))

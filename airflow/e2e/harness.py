@@ -353,10 +353,10 @@ class World:
         with contextlib.suppress(FileNotFoundError):
             self.connect_log.unlink()
 
-    def sidecar(self, *args: str, timeout=120) -> subprocess.CompletedProcess:
-        """The real omsecrets binary, the only process with the store's
-        credential."""
-        env = {
+    def _sidecar_env(self) -> dict:
+        """The environment of the real omsecrets binary, the only process
+        with the store's credential."""
+        return {
             "PATH": "/usr/bin:/bin",
             "HOME": str(self.user_home),
             **self.moto.sidecar_env(),
@@ -365,18 +365,13 @@ class World:
             "OMSECRETS_HTTP_ADDR": "off",
             "OMSECRETS_START_JITTER": "0",
         }
-        return subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+    def sidecar(self, *args: str, timeout=120) -> subprocess.CompletedProcess:
+        """The real omsecrets binary, once (run --once, resolve, check)."""
+        return subprocess.run([str(BIN), *args], env=self._sidecar_env(), capture_output=True, text=True, timeout=timeout)
 
     def sidecar_daemon(self, *args: str) -> subprocess.Popen:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(self.user_home),
-            **self.moto.sidecar_env(),
-            "OMSECRETS_OM_HOSTS": self.om.url,
-            "OMSECRETS_ALLOW_DISK": "true",
-            "OMSECRETS_HTTP_ADDR": "off",
-            "OMSECRETS_START_JITTER": "0",
-        }
+        env = self._sidecar_env()
         log = open(self.root / "sidecar.log", "w")
         p = subprocess.Popen([str(BIN), *args], env=env, stdout=log, stderr=subprocess.STDOUT)
         self._stack.callback(_stop, p)

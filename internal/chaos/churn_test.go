@@ -266,34 +266,14 @@ func TestChaosChurn(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { // the outputs, every 50 ms
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				w.check(bound)
-			}
-		}
-	})
+	every(&wg, stop, 50*time.Millisecond, func() { w.check(bound) }) // the outputs
 	var peak state
-	wg.Go(func() { // resources, every second
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if s, err := p.Sample(start); err == nil {
-					peak.rssKiB = max(peak.rssKiB, s.rssKiB)
-					peak.goroutines = max(peak.goroutines, s.goroutines)
-				}
-				peak.watches = max(peak.watches, proxy.Watches())
-			}
+	every(&wg, stop, time.Second, func() { // resources
+		if s, err := p.Sample(start); err == nil {
+			peak.rssKiB = max(peak.rssKiB, s.rssKiB)
+			peak.goroutines = max(peak.goroutines, s.goroutines)
 		}
+		peak.watches = max(peak.watches, proxy.Watches())
 	})
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 22))
 	tick := time.NewTicker(time.Second / time.Duration(rate))

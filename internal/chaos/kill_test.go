@@ -42,20 +42,11 @@ func TestChaosKill(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	seed := r.Uint64()
-	wg.Go(func() {
-		mr := rand.New(rand.NewPCG(seed, 2))
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			gate.Lock()
-			w.mutate(mr)
-			gate.Unlock()
-		}
+	mr := rand.New(rand.NewPCG(seed, 2))
+	every(&wg, stop, time.Second/time.Duration(rate), func() {
+		gate.Lock()
+		w.mutate(mr)
+		gate.Unlock()
 	})
 	defer func() { close(stop); wg.Wait() }()
 

@@ -51,35 +51,15 @@ func TestChaosSoak(t *testing.T) {
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { // the mutator
-		r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				w.mutate(r)
-			}
-		}
-	})
-	wg.Go(func() { // resources, every second
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if s, err := p.Sample(start); err == nil {
-					mu.Lock()
-					samples = append(samples, s)
-					mu.Unlock()
-				} else {
-					t.Errorf("sample: %v", err)
-				}
-			}
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	every(&wg, stop, time.Second/time.Duration(rate), func() { w.mutate(r) }) // the mutator
+	every(&wg, stop, time.Second, func() {                                    // resources
+		if s, err := p.Sample(start); err == nil {
+			mu.Lock()
+			samples = append(samples, s)
+			mu.Unlock()
+		} else {
+			t.Errorf("sample: %v", err)
 		}
 	})
 	deadline := time.Now().Add(duration)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -521,4 +522,20 @@ func awsEnv(s *awstest.Server, endpoint string) []string {
 		"AWS_REGION=" + s.Region, "AWS_ACCESS_KEY_ID=" + s.AccessKey,
 		"AWS_SECRET_ACCESS_KEY=" + s.SecretKey, "AWS_ENDPOINT_URL=" + endpoint,
 	}
+}
+
+// every runs fn every d on a goroutine of wg until stop is closed.
+func every(wg *sync.WaitGroup, stop <-chan struct{}, d time.Duration, fn func()) {
+	wg.Go(func() {
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				fn()
+			}
+		}
+	})
 }
